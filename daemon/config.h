@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * netutild's configuration: the INI files of CLI.md (main file plus conf.d drop-ins, or
+ * the embedded default), parsed into a Config. Owns syntax and value checks; must not
+ * apply anything (the manager swaps a whole Config in on start and reload) and must not
+ * be called per request.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum ResolverKind {
+        RESOLVER_THREADPOOL,
+        RESOLVER_CARES,
+        RESOLVER_BLOCKING,
+        _RESOLVER_MAX,
+} ResolverKind;
+
+/* One [Policy] line as written, with where it came from for messages; policy.c compiles. */
+typedef struct ConfigRule {
+        char *key;   /* AllowBind, AllowUnix, AllowOverride */
+        char *value; /* the rest of the line, trimmed */
+        char *file;
+        unsigned line;
+} ConfigRule;
+
+typedef struct Config {
+        ResolverKind resolver;
+        unsigned resolver_threads;
+        unsigned max_clients;
+        ConfigRule *rules;
+        size_t n_rules;
+} Config;
+
+/* Limits on values, with their reasons. */
+#define CONFIG_MAX_RESOLVER_THREADS 256u /* more threads only add contention on 2-64 cores */
+#define CONFIG_MAX_CLIENTS 65536u        /* each client costs an fd: keep below RLIMIT_NOFILE */
+#define CONFIG_MAX_LINE 4096u            /* a line longer than a path is a mistake */
+#define CONFIG_MAX_RULES 4096u           /* policy compiled into arrays scanned per request */
+#define CONFIG_MAX_FILE (1024u * 1024u)  /* a config file larger than this is not a config */
+
+/* The built-in configuration text, used in user mode and when no config file exists. */
+extern const char config_embedded_default[];
+
+const char *resolver_kind_to_string(ResolverKind k);
+
+Config *config_free(Config *c);
+static inline void config_freep(Config **c) {
+        if (*c)
+                config_free(*c);
+}
+
+/* Parses text as file "filename" into c, adding to what is there. Returns 0, or -EINVAL
+ * after writing "FILE:LINE: message" to errbuf. */
+int config_parse_text(Config *c, const char *text, size_t len, const char *filename, char *errbuf, size_t errlen);
+
+/* Loads the configuration: the embedded default if path is NULL, else the file path and
+ * then the *.conf files of DIR in lexical order, where DIR is path with ".d" appended. A missing main
+ * file is -ENOENT unless missing_ok, in which case the embedded default is used. Returns
+ * 0 and a new Config, or -errno with errbuf filled. */
+int config_load(const char *path, bool missing_ok, Config **ret, char *errbuf, size_t errlen);

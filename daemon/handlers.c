@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * The table from message type to handler. Owns nothing else: each request's meaning
+ * lives in its module (status.c, and the hand-over and resolver modules to come).
+ */
+
+#include "handlers.h"
+
+static const Handler handlers[_PROTO_MSG_MAX] = {
+        [PROTO_MSG_STATUS] = { .func = status_handle, .max_fds = 0 },
+};
+
+const Handler *handler_lookup(uint16_t type) {
+        if (type >= _PROTO_MSG_MAX || !handlers[type].func)
+                return NULL;
+        return &handlers[type];
+}

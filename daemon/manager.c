@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * Manager, connections and requests (manager.h). Owns the control socket, accepting with
+ * the client limit, SO_PEERCRED/SO_PEERGROUPS, reading and checking datagrams, dispatch
+ * by type, the per-connection reply queue and back-pressure. Must not block: every
+ * socket here is non-blocking, and handlers that wait return REQUEST_PENDING.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+/* Datagrams read from one client per wake-up, so one busy client cannot starve others. */
+#define CONN_READ_BATCH 16u
+/* How long accepting pauses after EMFILE/ENFILE before trying again (if no client left). */
+#define ACCEPT_RETRY_USEC (250 * 1000ULL)
+/* Refused clients are logged at most this often. */
+#define REFUSAL_LOG_INTERVAL_USEC (10 * 1000 * 1000ULL)
+/* STATUS= is sent to the service manager at most this often. */
+#define STATUS_INTERVAL_USEC (1000 * 1000ULL)
+/* Supplementary groups read with SO_PEERGROUPS: NGROUPS_MAX on Linux. */
+#define MAX_PEER_GROUPS 65536u
+
+struct OutMsg {
+        ProtoMsg *msg;
+        Request *req; /* the request this part answers */
+        OutMsg *next;
+};
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* ---- Requests ------------------------------------------------------------------------ */
+
+static void conn_update_events(Conn *c);
+
+static void request_free(Request *req) {
+        Conn *c = req->conn;
+
+        if (c) {
+                LIST_REMOVE(requests, c->requests, req);
+                assert(c->n_in_flight > 0);
+                c->n_in_flight--;
+                conn_update_events(c);
+        }
+        free(req);
+}
+
+static int conn_flush(Conn *c);
+
+static int request_queue(Request *req, ProtoMsg **msgs, size_t n) {
+        Conn *c = req->conn;
+
+        for (size_t i = 0; i < n; i++) {
+                OutMsg *o = calloc(1, sizeof(*o));
+                if (!o) {
+                        for (size_t j = i; j < n; j++)
+                                proto_msg_free(msgs[j]);
+                        /* Nothing sensible can reach this client any more. */
+                        c->dead = true;
+                        return -ENOMEM;
+                }
+                *o = (OutMsg) { .msg = msgs[i], .req = req };
+                if (c->out_tail)
+                        c->out_tail->next = o;
+                else
+                        c->out_head = o;
+                c->out_tail = o;
+                req->parts_queued++;
+        }
+        return conn_flush(c);
+}
+
+static void request_end(Request *req, ProtoMsg **msgs, size_t n) {
+        assert(!req->replied);
+        req->replied = true;
+
+        if (!req->conn || req->conn->dead) {
+                for (size_t i = 0; i < n; i++)
+                        proto_msg_free(msgs[i]);
+                request_free(req);
+                return;
+        }
+        (void) request_queue(req, msgs, n);
+}
+
+int request_new_reply(Request *req, ProtoMsg **ret) {
+        return proto_msg_new(req->type, req->serial, ret);
+}
+
+int request_reply_msg(Request *req, ProtoMsg *msg) {
+        request_end(req, &msg, 1);
+        return 0;
+}
+
+int request_reply(Request *req, ProtoReply *reply) {
+        ProtoMsg **parts = reply->parts;
+        size_t n = reply->n_parts;
+
+        free(reply); /* the parts now belong to the queue */
+        request_end(req, parts, n);
+        free(parts);
+        return 0;
+}
+
+int request_error(Request *req, int error, const char *format, ...) {
+        ProtoMsg *m = NULL;
+        char text[PROTO_MAX_ERROR_MESSAGE];
+        int r;
+
+        if (error < 0)
+                error = -error;
+        if (format) {
+                va_list ap;
+                va_start(ap, format);
+                vsnprintf(text, sizeof(text), format, ap);
+                va_end(ap);
+        } else
+                snprintf(text, sizeof(text), "%s", strerror(error));
+
+        r = proto_error_new(req->type, req->serial, error, text, &m);
+        if (r < 0) {
+                /* Out of memory for a reply: the client would wait forever, so drop it. */
+                if (req->conn)
+                        req->conn->dead = true;
+                request_end(req, NULL, 0);
+                return r;
+        }
+        request_end(req, &m, 1);
+        return 0;
+}
+
+/* ---- Connections --------------------------------------------------------------------- */
+
+static void manager_schedule_gc(Manager *m);
+
+static void conn_disconnect(Conn *c) {
+        Manager *m = c->manager;
+
+        if (c->fd < 0)
+                return;
+        c->dead = true;
+
+        /* Pending requests lose their client; their handlers finish them later. */
+        while (c->requests) {
+                Request *req = c->requests;
+                LIST_REMOVE(requests, c->requests, req);
+                req->conn = NULL;
+                if (req->replied)
+                        free(req); /* only waiting for the queue, which goes now */
+                else if (req->cancel)
+                        req->cancel(req);
+        }
+        c->n_in_flight = 0;
+
+        for (OutMsg *o = c->out_head, *next; o; o = next) {
+                next = o->next;
+                proto_msg_free(o->msg);
+                free(o);
+        }
+        c->out_head = c->out_tail = NULL;
+
+        c->io = sd_event_source_disable_unref(c->io);
+        c->fd = safe_close(c->fd);
+        free(c->creds.groups);
+        c->creds.groups = NULL;
+
+        LIST_REMOVE(conns, m->conns, c);
+        m->n_conns--;
+        LIST_PREPEND(conns, m->dead_conns, c);
+        manager_schedule_gc(m);
+        manager_status_changed(m);
+
+        /* A freed fd may be what a paused accept was waiting for. */
+        if (m->accept_retry)
+                (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+}
+
+static void conn_update_events(Conn *c) {
+        uint32_t events = 0;
+
+        if (!c->io || c->dead)
+                return;
+        /* Back-pressure: stop reading while the client has too much in flight. */
+        if (c->n_in_flight < PROTO_MAX_INFLIGHT)
+                events |= EPOLLIN;
+        if (c->out_head)
+                events |= EPOLLOUT;
+        (void) sd_event_source_set_io_events(c->io, events);
+}
+
+static int conn_flush(Conn *c) {
+        int r;
+
+        while (c->out_head) {
+                OutMsg *o = c->out_head;
+
+                r = proto_send(c->fd, o->msg);
+                if (r == -EAGAIN)
+                        break;
+                if (r < 0) {
+                        /* EPIPE, ECONNRESET, ...: the client is gone. */
+                        if (r != -EPIPE && r != -ECONNRESET)
+                                log_debug_errno(r, "Failed to send to client pid %d: %m", (int) c->creds.pid);
+                        c->dead = true;
+                        break;
+                }
+                c->out_head = o->next;
+                if (!c->out_head)
+                        c->out_tail = NULL;
+                proto_msg_free(o->msg);
+                if (--o->req->parts_queued == 0)
+                        request_free(o->req);
+                free(o);
+        }
+        conn_update_events(c);
+        return 0;
+}
+
+static int conn_dispatch(Conn *c, ProtoRecv *rcv, ssize_t n) {
+        Manager *m = c->manager;
+        const Handler *h;
+        ProtoView v;
+        Request *req;
+        int r;
+
+        req = calloc(1, sizeof(*req));
+        if (!req)
+                return -ENOMEM;
+        req->manager = m;
+        req->conn = c;
+        LIST_PREPEND(requests, c->requests, req);
+        c->n_in_flight++;
+        m->n_requests++;
+
+        if (rcv->real_size > PROTO_MAX_MSG) {
+                /* The header is in the buffer even though the rest was cut. */
+                (void) proto_parse(rcv->buf, rcv->size, &v);
+                req->type = v.header.type;
+                req->serial = v.header.serial;
+                return request_error(req, EMSGSIZE, "Message of %zu bytes exceeds the limit of %u bytes",
+                                     rcv->real_size, PROTO_MAX_MSG);
+        }
+
+        r = proto_parse(rcv->buf, (size_t) n, &v);
+        req->type = v.header.type;
+        req->serial = v.header.serial;
+        if (r < 0) {
+                proto_recv_clear(rcv);
+                if (n == 0)
+                        return request_error(req, EBADMSG, "Empty message");
+                if ((size_t) n < PROTO_HEADER_SIZE)
+                        return request_error(req, EBADMSG, "Truncated message header (%zd bytes)", n);
+                if (r == -EPROTONOSUPPORT)
+                        return request_error(req, EPROTONOSUPPORT, "Protocol version %u not supported (expected %u)",
+                                             v.header.version, PROTO_VERSION);
+                if (r == -E2BIG)
+                        return request_error(req, E2BIG, "Too many or too deeply nested attributes");
+                return request_error(req, EBADMSG, "Malformed message");
+        }
+        if (rcv->fds_truncated) {
+                proto_recv_clear(rcv);
+                return request_error(req, EBADMSG, "File descriptors were truncated");
+        }
+
+        h = handler_lookup(v.header.type);
+        if (!h) {
+                proto_recv_clear(rcv);
+                return request_error(req, EOPNOTSUPP, "Unknown request type %u", v.header.type);
+        }
+        if (rcv->n_fds > h->max_fds) {
+                unsigned k = rcv->n_fds;
+                proto_recv_clear(rcv);
+                if (h->max_fds == 0)
+                        return request_error(req, EBADMSG, "This request takes no file descriptors, got %u", k);
+                return request_error(req, EBADMSG, "This request takes at most %u file descriptors, got %u",
+                                     h->max_fds, k);
+        }
+
+        r = h->func(req, &v, rcv);
+        proto_recv_clear(rcv);
+        if (r == REQUEST_PENDING)
+                return 0;
+        if (r < 0) {
+                if (r == -ENOMEM)
+                        log_oom();
+                return request_error(req, -r, NULL);
+        }
+        assert(req->replied);
+        return 0;
+}
+
+static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Conn *c = userdata;
+        Manager *m = c->manager;
+
+        if (revents & EPOLLOUT)
+                (void) conn_flush(c);
+
+        if (revents & EPOLLIN) {
+                for (unsigned i = 0; i < CONN_READ_BATCH && !c->dead && c->n_in_flight < PROTO_MAX_INFLIGHT; i++) {
+                        ssize_t n = proto_recv(c->fd, m->recv);
+                        if (n == -EAGAIN)
+                                break;
+                        if (n < 0) {
+                                c->dead = true;
+                                break;
+                        }
+                        /* On SEQPACKET, 0 is an empty datagram or the end: HUP tells which. */
+                        if (n == 0 && (revents & (EPOLLHUP | EPOLLRDHUP))) {
+                                c->dead = true;
+                                break;
+                        }
+                        if (conn_dispatch(c, m->recv, n) == -ENOMEM) {
+                                proto_recv_clear(m->recv);
+                                c->dead = true;
+                        }
+                }
+        } else if (revents & (EPOLLHUP | EPOLLERR))
+                c->dead = true;
+
+        if (c->dead)
+                conn_disconnect(c);
+        return 0;
+}
+
+static int conn_get_creds(int fd, Creds *ret) {
+        struct ucred uc;
+        socklen_t len = sizeof(uc);
+        _cleanup_(freep) gid_t *groups = NULL;
+        socklen_t glen = 64 * sizeof(gid_t);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+                return -errno;
+        if (len != sizeof(uc))
+                return -EIO;
+
+        for (;;) {
+                gid_t *g = realloc(groups, glen ? glen : sizeof(gid_t));
+                if (!g)
+                        return -ENOMEM;
+                groups = g;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) >= 0)
+                        break;
+                if (errno != ERANGE || glen > MAX_PEER_GROUPS * sizeof(gid_t))
+                        return -errno;
+                /* glen now holds the size needed. */
+        }
+
+        *ret = (Creds) {
+                .pid = uc.pid,
+                .uid = uc.uid,
+                .gid = uc.gid,
+                .n_groups = glen / sizeof(gid_t),
+                .groups = TAKE_PTR(groups),
+        };
+        return 0;
+}
+
+static void refuse_client(Manager *m, int fd) {
+        _cleanup_(proto_msg_freep) ProtoMsg *msg = NULL;
+        char text[128];
+        uint64_t now = now_usec();
+
+        m->refused_clients++;
+        snprintf(text, sizeof(text), "Too many clients (MaxClients=%u)", m->config->max_clients);
+        if (proto_error_new(PROTO_MSG_INVALID, 0, EUSERS, text, &msg) >= 0)
+                (void) proto_send(fd, msg);
+
+        if (now - m->last_refusal_log_usec >= REFUSAL_LOG_INTERVAL_USEC) {
+                log_warning("Refusing clients: MaxClients=%u reached (%" PRIu64 " refused so far).",
+                            m->config->max_clients, m->refused_clients);
+                m->last_refusal_log_usec = now;
+        }
+}
+
+static int accept_retry_cb(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        m->accept_retry = sd_event_source_unref(m->accept_retry);
+        return sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+}
+
+static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+
+        for (unsigned i = 0; i < CONN_READ_BATCH; i++) {
+                _cleanup_(closep) int cfd = -EBADF;
+                Conn *c;
+                int r;
+
+                cfd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (cfd < 0) {
+                        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                                return 0;
+                        if (errno == EMFILE || errno == ENFILE) {
+                                /* Do not spin on a readable listener: pause until a client
+                                 * leaves or the timer fires. */
+                                if (!m->accept_retry) {
+                                        log_warning_errno(errno, "Cannot accept clients: %m; pausing.");
+                                        (void) sd_event_add_time_relative(m->event, &m->accept_retry, CLOCK_MONOTONIC,
+                                                                          ACCEPT_RETRY_USEC, 0, accept_retry_cb, m);
+                                }
+                                return sd_event_source_set_enabled(m->listen_source, SD_EVENT_OFF);
+                        }
+                        return log_error_errno(errno, "accept4() failed: %m");
+                }
+
+                if (m->n_conns >= m->config->max_clients) {
+                        refuse_client(m, cfd);
+                        continue;
+                }
+
+                c = calloc(1, sizeof(*c));
+                if (!c)
+                        return log_oom();
+                c->manager = m;
+                c->fd = -EBADF;
+                r = conn_get_creds(cfd, &c->creds);
+                if (r < 0) {
+                        free(c);
+                        log_warning_errno(r, "Failed to read peer credentials: %m");
+                        continue;
+                }
+                r = sd_event_add_io(m->event, &c->io, cfd, EPOLLIN | EPOLLRDHUP, conn_io, c);
+                if (r < 0) {
+                        free(c->creds.groups);
+                        free(c);
+                        log_warning_errno(r, "Failed to watch client: %m");
+                        continue;
+                }
+                c->fd = TAKE_FD(cfd);
+                LIST_PREPEND(conns, m->conns, c);
+                m->n_conns++;
+                manager_status_changed(m);
+        }
+        return 0;
+}
+
+/* ---- Manager ------------------------------------------------------------------------- */
+
+static int gc_cb(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+
+        while (m->dead_conns) {
+                Conn *c = m->dead_conns;
+                LIST_REMOVE(conns, m->dead_conns, c);
+                free(c);
+        }
+        return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+}
+
+static void manager_schedule_gc(Manager *m) {
+        if (!m->gc_source) {
+                if (sd_event_add_defer(m->event, &m->gc_source, gc_cb, m) < 0)
+                        return; /* freed at exit instead */
+        }
+        (void) sd_event_source_set_enabled(m->gc_source, SD_EVENT_ONESHOT);
+}
+
+static int status_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        char buf[256];
+
+        m->status_timer = sd_event_source_unref(m->status_timer);
+        if (manager_format_status(m, buf, sizeof(buf)) >= 0)
+                (void) sd_notifyf(false, "STATUS=%s", buf);
+        return 0;
+}
+
+void manager_status_changed(Manager *m) {
+        /* Coalesced: at most one STATUS= per interval, only when someone listens. */
+        if (!m->notify || m->status_timer || !m->event)
+                return;
+        (void) sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0,
+                                          status_timer_cb, m);
+}
+
+int manager_format_status(Manager *m, char *buf, size_t len) {
+        int n = snprintf(buf, len, "Serving %u client%s, %" PRIu64 " requests, resolver %s", m->n_conns,
+                         m->n_conns == 1 ? "" : "s", m->n_requests, resolver_kind_to_string(m->config->resolver));
+        return n < 0 || (size_t) n >= len ? -ENOBUFS : 0;
+}
+
+int manager_new(Manager **ret) {
+        Manager *m;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->listen_fd = -EBADF;
+        m->start_usec = now_usec();
+        m->notify = !!getenv("NOTIFY_SOCKET");
+        m->recv = calloc(1, sizeof(ProtoRecv));
+        if (!m->recv) {
+                free(m);
+                return -ENOMEM;
+        }
+        r = sd_event_default(&m->event);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+
+        while (m->conns)
+                conn_disconnect(m->conns);
+        while (m->dead_conns) {
+                Conn *c = m->dead_conns;
+                LIST_REMOVE(conns, m->dead_conns, c);
+                free(c);
+        }
+
+        m->listen_source = sd_event_source_disable_unref(m->listen_source);
+        m->accept_retry = sd_event_source_disable_unref(m->accept_retry);
+        m->status_timer = sd_event_source_disable_unref(m->status_timer);
+        m->gc_source = sd_event_source_disable_unref(m->gc_source);
+
+        if (m->socket_created && m->socket_path) {
+                struct stat st;
+                /* Remove the node only if it is still the one we made. */
+                if (stat(m->socket_path, &st) >= 0 && st.st_dev == m->socket_dev && st.st_ino == m->socket_ino)
+                        (void) unlink(m->socket_path);
+        }
+        m->listen_fd = safe_close(m->listen_fd);
+
+        sd_event_unref(m->event);
+        config_free(m->config);
+        free(m->config_path);
+        free(m->socket_path);
+        free(m->state_dir);
+        free(m->recv);
+        free(m);
+        return NULL;
+}
+
+/* Creates every missing directory of path's parent, mode 0755. */
+static int mkdir_parents(const char *path) {
+        _cleanup_(freep) char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        return 0;
+}
+
+/* Binds our own control socket at m->socket_path. */
+static int manager_bind(Manager *m) {
+        _cleanup_(closep) int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t len = strlen(m->socket_path);
+        struct stat st;
+        mode_t old_umask;
+        int r;
+
+        if (len == 0 || len >= sizeof(sa.sun_path))
+                return log_error_errno(-ENAMETOOLONG, "Socket path '%s' is empty or longer than %zu bytes.",
+                                       m->socket_path, sizeof(sa.sun_path) - 1);
+        memcpy(sa.sun_path, m->socket_path, len);
+
+        r = mkdir_parents(m->socket_path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the directory of '%s': %m", m->socket_path);
+
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create socket: %m");
+
+        /* A socket node left by a dead instance is replaced; a live one is not ours to
+         * take; anything that is not a socket is refused. */
+        if (lstat(m->socket_path, &st) >= 0) {
+                _cleanup_(closep) int probe = -EBADF;
+
+                if (!S_ISSOCK(st.st_mode))
+                        return log_error_errno(-EEXIST, "'%s' exists and is not a socket.", m->socket_path);
+                probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+                if (probe >= 0 && connect(probe, (struct sockaddr *) &sa, sizeof(sa)) >= 0)
+                        return log_error_errno(-EADDRINUSE, "Another netutild is serving '%s'.", m->socket_path);
+                if (unlink(m->socket_path) < 0 && errno != ENOENT)
+                        return log_error_errno(errno, "Failed to remove stale socket '%s': %m", m->socket_path);
+        }
+
+        /* The node is 0666: the policy, not the file mode, decides who may do what. The
+         * umask is process-wide, which is fine before any thread exists. */
+        old_umask = umask(0111);
+        r = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
+        umask(old_umask);
+        if (r < 0)
+                return log_error_errno(errno, "Failed to bind '%s': %m", m->socket_path);
+        if (stat(m->socket_path, &st) >= 0) {
+                m->socket_dev = st.st_dev;
+                m->socket_ino = st.st_ino;
+        }
+        m->socket_created = true;
+
+        if (listen(fd, SOMAXCONN) < 0)
+                return log_error_errno(errno, "Failed to listen on '%s': %m", m->socket_path);
+
+        m->listen_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int manager_listen(Manager *m) {
+        int n, r;
+
+        n = sd_listen_fds(true);
+        if (n < 0)
+                return log_error_errno(n, "Failed to read passed file descriptors: %m");
+
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+
+                if (m->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) > 0) {
+                        m->listen_fd = fd;
+                        (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+                        log_info("Using the control socket passed by the service manager.");
+                        continue;
+                }
+                /* Held sockets from the fd store are adopted by the hand-over module; until
+                 * then an fd we do not know is closed rather than kept unaccounted. */
+                log_warning("Closing passed file descriptor %d that is not ours.", fd);
+                safe_close(fd);
+        }
+
+        if (m->listen_fd < 0) {
+                r = manager_bind(m);
+                if (r < 0)
+                        return r;
+                log_info("Listening on '%s'.", m->socket_path);
+        }
+
+        r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, listen_io, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the control socket: %m");
+        return 0;
+}
+
+int manager_reload(Manager *m) {
+        _cleanup_(config_freep) Config *c = NULL;
+        char err[512] = "";
+        int r;
+
+        r = config_load(m->config_path, m->config_missing_ok, &c, err, sizeof(err));
+        if (r < 0)
+                return log_error_errno(r, "Reload failed, keeping the running configuration: %s", err);
+
+        config_free(m->config);
+        m->config = TAKE_PTR(c);
+        log_info("Configuration reloaded from %s: %zu policy rule%s, resolver %s.",
+                 m->config_path ?: "(embedded default)", m->config->n_rules, m->config->n_rules == 1 ? "" : "s",
+                 resolver_kind_to_string(m->config->resolver));
+        manager_status_changed(m);
+        return 0;
+}

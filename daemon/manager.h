@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The daemon's core objects: the Manager (event loop, control socket, configuration,
+ * counters), a Conn per client and a Request per received datagram. Owns accepting,
+ * reading, dispatching to handlers, replying with back-pressure and the client limit.
+ * Must not know what any request means: that is the handlers' (handlers.c).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "list.h"
+#include "macro.h"
+#include "netutil-proto.h"
+
+typedef struct Manager Manager;
+typedef struct Conn Conn;
+typedef struct Request Request;
+typedef struct OutMsg OutMsg;
+
+/* Peer credentials are the only thing about a client we trust (SO_PEERCRED, SO_PEERGROUPS). */
+typedef struct Creds {
+        pid_t pid;
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups; /* supplementary groups */
+        size_t n_groups;
+} Creds;
+
+struct Request {
+        Manager *manager;
+        Conn *conn; /* NULL once the client is gone: the reply is then dropped */
+        uint16_t type;
+        uint32_t serial;
+        unsigned parts_queued; /* reply datagrams not yet written */
+        bool replied;
+        /* Set by an asynchronous handler: called if the client goes away first; the
+         * handler must still end the request with request_reply*() or request_error(). */
+        void (*cancel)(Request *req);
+        void *userdata;
+        LIST_FIELDS(Request, requests);
+};
+
+struct Conn {
+        Manager *manager;
+        int fd;
+        Creds creds;
+        sd_event_source *io;
+        Request *requests; /* read and not yet fully answered */
+        unsigned n_in_flight;
+        OutMsg *out_head, *out_tail;
+        bool dead;
+        LIST_FIELDS(Conn, conns);
+};
+
+struct Manager {
+        sd_event *event;
+        Config *config;
+        char *config_path;   /* NULL: embedded default */
+        bool config_missing_ok;
+        bool user_mode;
+        char *socket_path;
+        char *state_dir;
+
+        int listen_fd;
+        bool socket_created; /* we bound it: remove the node on exit */
+        dev_t socket_dev;
+        ino_t socket_ino;
+        sd_event_source *listen_source;
+        sd_event_source *accept_retry;
+        sd_event_source *status_timer;
+        bool notify;         /* $NOTIFY_SOCKET is set */
+
+        Conn *conns;
+        unsigned n_conns;
+        Conn *dead_conns;
+        sd_event_source *gc_source;
+
+        uint64_t start_usec;
+        uint64_t n_requests;
+        uint64_t refused_clients;
+        uint64_t last_refusal_log_usec;
+
+        ProtoRecv *recv;     /* shared receive buffer: the loop is single-threaded */
+};
+
+/* Asynchronous handlers return this after keeping the Request. */
+#define REQUEST_PENDING 1
+
+/* A handler answers with request_reply*() or request_error() and returns 0, returns
+ * REQUEST_PENDING and answers later, or returns -errno for a plain error reply. fds
+ * holds the received fds (at most Handler.max_fds); the handler takes what it keeps. */
+typedef int (*HandlerFunc)(Request *req, const ProtoView *v, ProtoRecv *fds);
+
+typedef struct Handler {
+        HandlerFunc func;
+        unsigned max_fds; /* fds the message type may carry; more is an error */
+} Handler;
+
+/* handlers.c: the table of message types. */
+const Handler *handler_lookup(uint16_t type);
+
+int manager_new(Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        if (*m)
+                manager_free(*m);
+}
+int manager_listen(Manager *m);
+int manager_reload(Manager *m);
+void manager_status_changed(Manager *m);
+int manager_format_status(Manager *m, char *buf, size_t len);
+
+/* Replies end a request. They consume what they are given and return 0 or -errno; a
+ * request whose client is gone is just freed. */
+int request_reply(Request *req, ProtoReply *reply);
+int request_reply_msg(Request *req, ProtoMsg *msg);
+int request_error(Request *req, int error, const char *format, ...) _printf_(3, 4);
+/* A new empty reply message for req. */
+int request_new_reply(Request *req, ProtoMsg **ret);

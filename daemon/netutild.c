@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * netutild's entry point: options, system or user mode defaults, signals and the
+ * service-manager notifications around the event loop. Owns process lifetime; must not
+ * handle requests (manager.c) or parse the config (config.c).
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received %s, stopping.", strsignal((int) si->ssi_signo));
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping.");
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        struct timespec ts;
+        char status[256];
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration.",
+                          (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000);
+        (void) manager_reload(m); /* on failure the running configuration stays, and it says so */
+        if (manager_format_status(m, status, sizeof(status)) < 0)
+                status[0] = '\0';
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%s", status);
+        return 0;
+}
+
+static void help(void) {
+        printf("Usage: netutild [OPTIONS]\n\n"
+               "Binds sockets for other processes and resolves names with central overrides.\n\n"
+               "  -c, --config FILE     configuration file (default %s/netutild/netutild.conf;\n"
+               "                        user mode: the embedded default)\n"
+               "  -s, --socket PATH     control socket (default %s; user mode:\n"
+               "                        $XDG_RUNTIME_DIR/netutild/netutild.sock)\n"
+               "  -S, --state-dir DIR   state directory (default %s/lib/netutild; user mode:\n"
+               "                        $XDG_STATE_HOME/netutild)\n"
+               "  -u, --user            user mode even as root: embedded default configuration\n"
+               "      --dump-config     print the embedded default configuration and exit\n"
+               "  -h, --help            show this help\n"
+               "      --version         show the version\n",
+               SYSCONFDIR, NETUTILD_SOCKET_PATH, LOCALSTATEDIR);
+}
+
+static int strdup_to(char **dst, const char *src) {
+        char *s = strdup(src);
+        if (!s)
+                return -ENOMEM;
+        free(*dst);
+        *dst = s;
+        return 0;
+}
+
+static int user_path(const char *env, const char *home_fallback, const char *suffix, char **ret) {
+        const char *base = getenv(env), *home;
+        char buf[4096];
+
+        if (base && base[0] == '/')
+                snprintf(buf, sizeof(buf), "%s/%s", base, suffix);
+        else if (home_fallback && (home = getenv("HOME")) && home[0] == '/')
+                snprintf(buf, sizeof(buf), "%s/%s/%s", home, home_fallback, suffix);
+        else
+                return -ENXIO;
+        return strdup_to(ret, buf);
+}
+
+static int parse_argv(Manager *m, int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_DUMP_CONFIG };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "socket", required_argument, NULL, 's' },
+                { "state-dir", required_argument, NULL, 'S' },
+                { "user", no_argument, NULL, 'u' },
+                { "dump-config", no_argument, NULL, ARG_DUMP_CONFIG },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        int c, r;
+
+        m->user_mode = geteuid() != 0;
+        while ((c = getopt_long(argc, argv, "c:s:S:uh", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        if (strdup_to(&m->config_path, optarg) < 0)
+                                return log_oom();
+                        break;
+                case 's':
+                        if (strdup_to(&m->socket_path, optarg) < 0)
+                                return log_oom();
+                        break;
+                case 'S':
+                        if (strdup_to(&m->state_dir, optarg) < 0)
+                                return log_oom();
+                        break;
+                case 'u':
+                        m->user_mode = true;
+                        break;
+                case ARG_DUMP_CONFIG:
+                        fputs(config_embedded_default, stdout);
+                        return 0;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("netutild %s\n", PACKAGE_VERSION);
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                log_error("Unexpected argument '%s'; see --help.", argv[optind]);
+                return -EINVAL;
+        }
+
+        if (!m->user_mode) {
+                if (!m->config_path) {
+                        /* A system without a config file runs on the embedded default. */
+                        if (strdup_to(&m->config_path, SYSCONFDIR "/netutild/netutild.conf") < 0)
+                                return log_oom();
+                        m->config_missing_ok = true;
+                }
+                if (!m->socket_path && strdup_to(&m->socket_path, NETUTILD_SOCKET_PATH) < 0)
+                        return log_oom();
+                if (!m->state_dir && strdup_to(&m->state_dir, LOCALSTATEDIR "/lib/netutild") < 0)
+                        return log_oom();
+        } else {
+                if (!m->socket_path) {
+                        r = user_path("XDG_RUNTIME_DIR", NULL, "netutild/netutild.sock", &m->socket_path);
+                        if (r < 0)
+                                return log_error_errno(r, "User mode needs $XDG_RUNTIME_DIR or --socket.");
+                }
+                if (!m->state_dir) {
+                        r = user_path("XDG_STATE_HOME", ".local/state", "netutild", &m->state_dir);
+                        if (r < 0)
+                                return log_error_errno(r, "User mode needs $XDG_STATE_HOME, $HOME or --state-dir.");
+                }
+        }
+        return 1;
+}
+
+static bool usage_error = false;
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        char err[512] = "", status[256];
+        sigset_t mask;
+        int r;
+
+        log_open();
+
+        r = manager_new(&m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up: %m");
+        r = parse_argv(m, argc, argv);
+        if (r < 0)
+                usage_error = true;
+        if (r <= 0)
+                return r;
+
+        r = config_load(m->config_path, m->config_missing_ok, &m->config, err, sizeof(err));
+        if (r < 0)
+                return log_error_errno(r, "Failed to load configuration: %s", err);
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_sigterm, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, on_sigterm, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m)) < 0)
+                return log_error_errno(r, "Failed to watch signals: %m");
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog: %m");
+
+        r = manager_listen(m);
+        if (r < 0)
+                return r;
+
+        log_info("netutild %s running in %s mode, configuration %s, resolver %s.", PACKAGE_VERSION,
+                 m->user_mode ? "user" : "system",
+                 m->config_path && (!m->config_missing_ok || access(m->config_path, F_OK) >= 0) ? m->config_path
+                                                                                                 : "(embedded default)",
+                 resolver_kind_to_string(m->config->resolver));
+        if (manager_format_status(m, status, sizeof(status)) < 0)
+                status[0] = '\0';
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%s", status);
+
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        int r = run(argc, argv);
+
+        if (r < 0) {
+                /* Tell the service manager why we could not start. */
+                (void) sd_notifyf(false, "ERRNO=%d", -r);
+                return usage_error ? 2 : 1;
+        }
+        return 0;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * STATUS: what the daemon is and how busy it is, for "netutilctl status". Owns the
+ * reply's attributes; must not change any state.
+ */
+
+#include <time.h>
+#include <unistd.h>
+
+#include "handlers.h"
+#include "macro.h"
+
+int status_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
+        _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
+        Manager *mgr = req->manager;
+        struct timespec ts;
+        uint64_t now;
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+
+        r = request_new_reply(req, &m);
+        if (r < 0)
+                return r;
+        if ((r = proto_msg_append_string(m, PROTO_ATTR_VERSION, PACKAGE_VERSION)) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_PID, (uint32_t) getpid())) < 0 ||
+            (r = proto_msg_append_u64(m, PROTO_ATTR_UPTIME_USEC, now - mgr->start_usec)) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_CLIENTS, mgr->n_conns)) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_HELD, 0)) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_OVERRIDES, 0)) < 0 ||
+            (r = proto_msg_append_string(m, PROTO_ATTR_RESOLVER, resolver_kind_to_string(mgr->config->resolver))) < 0 ||
+            (r = proto_msg_append_string(m, PROTO_ATTR_MODE, mgr->user_mode ? "user" : "system")) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_POLICY_RULES, (uint32_t) mgr->config->n_rules)) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_MAX_CLIENTS, mgr->config->max_clients)) < 0 ||
+            (r = proto_msg_append_u64(m, PROTO_ATTR_REQUESTS, mgr->n_requests)) < 0)
+                return r;
+        return request_reply_msg(req, TAKE_PTR(m));
+}

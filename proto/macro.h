@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Small helpers every module uses: cleanup attributes, ownership transfer, fd closing.
+ * Header-only; no state, no I/O beyond close(), no logging.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _public_ __attribute__((visibility("default")))
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Hands ownership of a pointer or an fd to the caller and leaves the variable empty. */
+#define TAKE_PTR(p)                                   \
+        ({                                            \
+                __typeof__(p) _p_ = (p);              \
+                (p) = NULL;                           \
+                _p_;                                  \
+        })
+#define TAKE_FD(fd)                                   \
+        ({                                            \
+                int _fd_ = (fd);                      \
+                (fd) = -EBADF;                        \
+                _fd_;                                 \
+        })
+
+/* Closes fd if valid, keeping errno; returns -EBADF so that "fd = safe_close(fd);" reads well. */
+static inline int safe_close(int fd) {
+        if (fd >= 0) {
+                int saved = errno;
+                (void) close(fd);
+                errno = saved;
+        }
+        return -EBADF;
+}
+
+static inline void closep(int *fd) {
+        safe_close(*fd);
+}
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+
+/* Defines "static inline void namep(type **p)" calling func(*p) when non-NULL. */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)              \
+        static inline void func##p(type **p) {               \
+                if (*p)                                       \
+                        (void) func(*p);                      \
+        }
+
+/* Negative errno from a call that sets errno, never 0 even if errno was clobbered. */
+static inline int negative_errno(void) {
+        return errno > 0 ? -errno : -EIO;
+}
