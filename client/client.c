@@ -296,7 +296,8 @@ static int reply_error(netutil_client *c, const ProtoView *v) {
         }
         if (proto_get_s32(v, PROTO_ATTR_GAI_ERROR, &gai) >= 0)
                 c->error_gai = gai;
-        /* A status that is not a plausible errno is a protocol error. */
+        /* A status that is not a plausible errno (errno values are below 4096, the
+         * kernel's MAX_ERRNO) is a protocol error. */
         return v->header.status > 0 && v->header.status < 4096 ? -v->header.status : -EBADMSG;
 }
 
@@ -307,6 +308,13 @@ static int read_one(netutil_client *c, ProtoView *v, ssize_t *ret_n) {
         struct pollfd p = { .fd = c->fd, .events = POLLIN };
 
         n = proto_recv(c->fd, c->recv);
+        if (n == -ECONNRESET) {
+                /* The daemon closed with our request unread: the kernel reports that once,
+                 * ahead of what the daemon sent before closing (say, a refusal). */
+                n = proto_recv(c->fd, c->recv);
+                if (n == -EAGAIN || n == 0)
+                        n = -ECONNRESET;
+        }
         if (n == -EAGAIN)
                 return 0;
         if (n < 0)
@@ -356,6 +364,22 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
         }
 }
 
+/* A send failed: if the daemon left a refusal behind (serial 0, e.g. too many clients)
+ * that is the real reason; otherwise the connection is gone. */
+static int send_failed(netutil_client *c, int error) {
+        ProtoView v;
+        ssize_t n;
+
+        if (error != -EPIPE && error != -ECONNRESET)
+                return error;
+        if (read_one(c, &v, &n) > 0) {
+                proto_recv_clear(c->recv);
+                if (v.header.serial == 0 && v.header.status != 0)
+                        return reply_error(c, &v);
+        }
+        return -ECONNRESET;
+}
+
 int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientReply **ret) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = msg;
         _cleanup_(client_reply_freep) ClientReply *reply = NULL;
@@ -377,7 +401,7 @@ int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientR
                         return r;
         }
         if (r < 0)
-                return r == -EPIPE ? -ECONNRESET : r;
+                return send_failed(c, r);
 
         reply = calloc(1, sizeof(*reply));
         if (!reply)
@@ -474,7 +498,7 @@ static void io_dispatch(netutil_client *c, uint32_t revents) {
         if (revents & EPOLLOUT) {
                 r = flush_out(c);
                 if (r < 0) {
-                        fail_pending(c, r == -EPIPE ? -ECONNRESET : r, false);
+                        fail_pending(c, send_failed(c, r), false);
                         return;
                 }
         }
@@ -488,9 +512,9 @@ static void io_dispatch(netutil_client *c, uint32_t revents) {
                 r = read_one(c, &v, &n);
                 if (r == 0)
                         break;
-                if (r == -EBADMSG)
-                        continue; /* an unparseable datagram cannot be matched to a request */
                 if (r < 0) {
+                        /* A datagram we cannot parse cannot be matched to its request:
+                         * the connection is no longer trustworthy. */
                         c->io = sd_event_source_disable_unref(c->io);
                         fail_pending(c, r, false);
                         return;
@@ -636,7 +660,7 @@ int client_call_async(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, c
         if (r < 0) {
                 /* The connection is broken; the callback learns it from the loop. */
                 request_free(q);
-                return r == -EPIPE ? -ECONNRESET : r;
+                return send_failed(c, r);
         }
 
         if (ret)

@@ -479,18 +479,19 @@ static int status_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         char buf[256];
 
-        m->status_timer = sd_event_source_unref(m->status_timer);
         if (manager_format_status(m, buf, sizeof(buf)) >= 0)
                 (void) sd_notifyf(false, "STATUS=%s", buf);
         return 0;
 }
 
 void manager_status_changed(Manager *m) {
+        int enabled = SD_EVENT_OFF;
+
         /* Coalesced: at most one STATUS= per interval, only when someone listens. */
-        if (!m->notify || m->status_timer || !m->event)
+        if (!m->status_timer || sd_event_source_get_enabled(m->status_timer, &enabled) < 0 || enabled != SD_EVENT_OFF)
                 return;
-        (void) sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0,
-                                          status_timer_cb, m);
+        (void) sd_event_source_set_time_relative(m->status_timer, STATUS_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(m->status_timer, SD_EVENT_ONESHOT);
 }
 
 int manager_format_status(Manager *m, char *buf, size_t len) {
@@ -661,6 +662,16 @@ int manager_listen(Manager *m) {
         r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, listen_io, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the control socket: %m");
+
+        /* Made now, disabled, so that its timerfd is part of the fd baseline rather than
+         * appearing with the first client. */
+        if (m->notify) {
+                r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0,
+                                               status_timer_cb, m);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to add the status timer: %m");
+                (void) sd_event_source_set_enabled(m->status_timer, SD_EVENT_OFF);
+        }
         return 0;
 }
 

@@ -14,7 +14,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
-#include "config.h"
+#include "conf.h"
 #include "list.h"
 #include "macro.h"
 #include "netutil-proto.h"

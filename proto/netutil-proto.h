@@ -117,6 +117,8 @@ enum {
 #define PROTO_MAX_STRING 4096u
 /* Longest host name, NUL excluded (RFC 1035: 255 octets in wire form). */
 #define PROTO_MAX_HOST 255u
+/* Longest short name (version, resolver, mode), NUL included. */
+#define PROTO_MAX_NAME 64u
 /* Longest user-facing error message, NUL included. */
 #define PROTO_MAX_ERROR_MESSAGE 512u
 /* fds in one datagram: the kernel's SCM_MAX_FD. Larger answers are split into parts. */

@@ -22,14 +22,14 @@ static const struct {
 } attr_policy[_PROTO_ATTR_MAX] = {
         [PROTO_ATTR_ERROR_MESSAGE] = { PROTO_KIND_STRING, PROTO_MAX_ERROR_MESSAGE },
         [PROTO_ATTR_GAI_ERROR] = { PROTO_KIND_S32, 0 },
-        [PROTO_ATTR_VERSION] = { PROTO_KIND_STRING, 64 },
+        [PROTO_ATTR_VERSION] = { PROTO_KIND_STRING, PROTO_MAX_NAME },
         [PROTO_ATTR_PID] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_UPTIME_USEC] = { PROTO_KIND_U64, 0 },
         [PROTO_ATTR_CLIENTS] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_HELD] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_OVERRIDES] = { PROTO_KIND_U32, 0 },
-        [PROTO_ATTR_RESOLVER] = { PROTO_KIND_STRING, 64 },
-        [PROTO_ATTR_MODE] = { PROTO_KIND_STRING, 64 },
+        [PROTO_ATTR_RESOLVER] = { PROTO_KIND_STRING, PROTO_MAX_NAME },
+        [PROTO_ATTR_MODE] = { PROTO_KIND_STRING, PROTO_MAX_NAME },
         [PROTO_ATTR_POLICY_RULES] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_MAX_CLIENTS] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_REQUESTS] = { PROTO_KIND_U64, 0 },
@@ -150,9 +150,11 @@ int proto_msg_append_u64(ProtoMsg *m, uint16_t type, uint64_t v) {
 }
 
 int proto_msg_append_string(ProtoMsg *m, uint16_t type, const char *s) {
-        size_t max_len = PROTO_MAX_STRING, len = strlen(s) + 1;
+        size_t max_len, len = strlen(s) + 1;
 
-        if (proto_attr_kind(type, &max_len) == PROTO_KIND_STRING && len > max_len)
+        if (proto_attr_kind(type, &max_len) != PROTO_KIND_STRING)
+                max_len = PROTO_MAX_STRING;
+        if (len > max_len)
                 return -EINVAL;
         return proto_msg_append(m, type, s, len);
 }

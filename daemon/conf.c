@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 
 /*
- * The configuration parser (config.h). Owns INI syntax, the [Daemon] keys and the
+ * The configuration parser (conf.h). Owns INI syntax, the [Daemon] keys and the
  * collection of [Policy] lines. Must not apply anything or touch the filesystem outside
  * config_load().
  *
@@ -20,8 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
+#include "conf.h"
 #include "macro.h"
+#include "netutil-proto.h"
 
 const char config_embedded_default[] =
         "# netutild embedded default configuration (user mode, or no config file).\n"
@@ -63,7 +64,7 @@ static Config *config_new(void) {
                 return NULL;
         c->resolver = RESOLVER_THREADPOOL;
         c->resolver_threads = 16;
-        c->max_clients = 1024;
+        c->max_clients = PROTO_DEFAULT_MAX_CLIENTS;
         return c;
 }
 

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The configuration parser (daemon/config.c): syntax, values, errors with file:line,
+ * drop-ins and the embedded default. */
+
+#include <check.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "macro.h"
+
+static Config *parse(const char *text, int *ret_r, char *err, size_t errlen) {
+        Config *c = NULL;
+        char dir[] = "/tmp/netutild-config.XXXXXX", path[PATH_MAX];
+        FILE *f;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/netutild.conf", dir);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        fclose(f);
+        *ret_r = config_load(path, false, &c, err, errlen);
+        unlink(path);
+        rmdir(dir);
+        return c;
+}
+
+START_TEST(test_embedded_default_parses) {
+        _cleanup_(config_freep) Config *c = NULL;
+        char err[256] = "";
+
+        ck_assert_int_eq(config_load(NULL, false, &c, err, sizeof(err)), 0);
+        ck_assert_int_eq(c->resolver, RESOLVER_THREADPOOL);
+        ck_assert_uint_eq(c->resolver_threads, 16);
+        ck_assert_uint_eq(c->max_clients, 1024);
+        ck_assert_uint_eq(c->n_rules, 0);
+}
+END_TEST
+
+START_TEST(test_missing_file_uses_default_only_when_allowed) {
+        _cleanup_(config_freep) Config *c = NULL;
+        char err[256] = "";
+
+        ck_assert_int_eq(config_load("/nonexistent/netutild.conf", false, &c, err, sizeof(err)), -ENOENT);
+        ck_assert_ptr_null(c);
+        ck_assert_ptr_nonnull(strstr(err, "/nonexistent/netutild.conf"));
+        ck_assert_int_eq(config_load("/nonexistent/netutild.conf", true, &c, err, sizeof(err)), 0);
+        ck_assert_uint_eq(c->max_clients, 1024);
+}
+END_TEST
+
+START_TEST(test_cli_md_example_parses) {
+        char err[256] = "";
+        int r;
+        Config *c = parse("[Daemon]\n"
+                          "Resolver=cares          # threadpool | cares | blocking\n"
+                          "ResolverThreads=4\n"
+                          "MaxClients=7 ; comment\n"
+                          "\n"
+                          "[Policy]\n"
+                          "AllowBind=user:www-data tcp:80,443 udp:443\n"
+                          "AllowBind=group:web tcp:8000-8099 address:127.0.0.1\n"
+                          "AllowUnix=user:app /run/app\n"
+                          "  # indented comment\n"
+                          "AllowOverride=group:testers global\n"
+                          "AllowOverride=* scope\n",
+                          &r, err, sizeof(err));
+
+        ck_assert_msg(r == 0, "%s", err);
+        ck_assert_int_eq(c->resolver, RESOLVER_CARES);
+        ck_assert_uint_eq(c->resolver_threads, 4);
+        ck_assert_uint_eq(c->max_clients, 7);
+        ck_assert_uint_eq(c->n_rules, 5);
+        ck_assert_str_eq(c->rules[0].key, "AllowBind");
+        ck_assert_str_eq(c->rules[0].value, "user:www-data tcp:80,443 udp:443");
+        ck_assert_uint_eq(c->rules[0].line, 7);
+        ck_assert_str_eq(c->rules[4].value, "* scope");
+        config_free(c);
+}
+END_TEST
+
+static void expect_error(const char *text, const char *needle, unsigned line) {
+        char err[512] = "", want[64];
+        int r;
+        Config *c = parse(text, &r, err, sizeof(err));
+
+        ck_assert_ptr_null(c);
+        ck_assert_int_eq(r, -EINVAL);
+        ck_assert_msg(strstr(err, needle), "error '%s' lacks '%s'", err, needle);
+        snprintf(want, sizeof(want), "netutild.conf:%u: ", line);
+        ck_assert_msg(strstr(err, want), "error '%s' lacks '%s'", err, want);
+}
+
+START_TEST(test_bad_values_are_refused_with_file_and_line) {
+        expect_error("[Daemon]\nResolver=dns\n", "Resolver=dns: expected threadpool, cares or blocking", 2);
+        expect_error("[Daemon]\nMaxClients=0\n", "MaxClients=0: expected 1..65536", 2);
+        expect_error("[Daemon]\nMaxClients=65537\n", "MaxClients=65537", 2);
+        expect_error("[Daemon]\nMaxClients=-1\n", "MaxClients=-1", 2);
+        expect_error("[Daemon]\nMaxClients=12abc\n", "MaxClients=12abc", 2);
+        expect_error("[Daemon]\n\nResolverThreads=257\n", "ResolverThreads=257: expected 1..256", 3);
+        expect_error("[Daemon]\nFoo=1\n", "unknown key 'Foo' in section [Daemon]", 2);
+        expect_error("[Daemon]\nAllowBind=* tcp:80\n", "unknown key 'AllowBind' in section [Daemon]", 2);
+        expect_error("[Bogus]\n", "unknown section [Bogus]", 1);
+        expect_error("[Daemon\n", "bad section header", 1);
+        expect_error("[]\n", "bad section header", 1);
+        expect_error("Resolver=cares\n", "assignment outside a section", 1);
+        expect_error("[Daemon]\nResolver\n", "expected KEY=VALUE", 2);
+}
+END_TEST
+
+START_TEST(test_long_line_and_nul_are_refused) {
+        char *text = malloc(CONFIG_MAX_LINE + 64);
+        char err[256] = "";
+        Config *c = NULL;
+
+        ck_assert_ptr_nonnull(text);
+        strcpy(text, "[Policy]\nAllowUnix=* /");
+        memset(text + strlen(text), 'a', CONFIG_MAX_LINE);
+        text[9 + CONFIG_MAX_LINE + 8] = '\0';
+        c = calloc(1, sizeof(*c));
+        ck_assert_int_eq(config_parse_text(c, text, strlen(text), "t.conf", err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "t.conf:2: line longer than 4096 bytes"));
+        ck_assert_int_eq(config_parse_text(c, "[Daemon]\nMax\0Clients=1\n", 23, "t.conf", err, sizeof(err)),
+                         -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "t.conf:2: NUL byte in line"));
+        config_free(c);
+        free(text);
+}
+END_TEST
+
+START_TEST(test_dropins_apply_in_lexical_order) {
+        char dir[] = "/tmp/netutild-config.XXXXXX", path[128], dropins[160], f1[192], f2[192], f3[192];
+        _cleanup_(config_freep) Config *c = NULL;
+        char err[256] = "";
+        FILE *f;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/netutild.conf", dir);
+        snprintf(dropins, sizeof(dropins), "%s.d", path);
+        snprintf(f1, sizeof(f1), "%s/10-a.conf", dropins);
+        snprintf(f2, sizeof(f2), "%s/20-b.conf", dropins);
+        snprintf(f3, sizeof(f3), "%s/30-ignored.txt", dropins);
+        ck_assert_int_eq(mkdir(dropins, 0755), 0);
+        ck_assert_ptr_nonnull(f = fopen(path, "we"));
+        fputs("[Daemon]\nMaxClients=10\n", f);
+        fclose(f);
+        ck_assert_ptr_nonnull(f = fopen(f2, "we"));
+        fputs("[Daemon]\nMaxClients=30\n[Policy]\nAllowOverride=* global\n", f);
+        fclose(f);
+        ck_assert_ptr_nonnull(f = fopen(f1, "we"));
+        fputs("[Daemon]\nMaxClients=20\n", f);
+        fclose(f);
+        ck_assert_ptr_nonnull(f = fopen(f3, "we"));
+        fputs("garbage\n", f);
+        fclose(f);
+
+        ck_assert_msg(config_load(path, false, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_uint_eq(c->max_clients, 30);
+        ck_assert_uint_eq(c->n_rules, 1);
+        ck_assert_ptr_nonnull(strstr(c->rules[0].file, "20-b.conf"));
+
+        unlink(f1);
+        unlink(f2);
+        unlink(f3);
+        rmdir(dropins);
+        unlink(path);
+        rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_directory_as_config_is_refused) {
+        _cleanup_(config_freep) Config *c = NULL;
+        char err[256] = "";
+
+        ck_assert_int_eq(config_load("/tmp", false, &c, err, sizeof(err)), -EISDIR);
+        ck_assert_ptr_null(c);
+}
+END_TEST
+
+static Suite *config_suite(void) {
+        Suite *s = suite_create("config");
+        TCase *tc = tcase_create("parse");
+
+        tcase_add_test(tc, test_embedded_default_parses);
+        tcase_add_test(tc, test_missing_file_uses_default_only_when_allowed);
+        tcase_add_test(tc, test_cli_md_example_parses);
+        tcase_add_test(tc, test_bad_values_are_refused_with_file_and_line);
+        tcase_add_test(tc, test_long_line_and_nul_are_refused);
+        tcase_add_test(tc, test_dropins_apply_in_lexical_order);
+        tcase_add_test(tc, test_directory_as_config_is_refused);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(config_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
