@@ -310,7 +310,7 @@ int proto_reply_add_item(ProtoReply *r, const void *attrs, size_t len, int fd) {
         int k;
 
         /* An item that cannot fit even in an empty part is an error, not a new part. */
-        if (PROTO_HEADER_SIZE + 4 + PROTO_ALIGN(len) + 8 > PROTO_MAX_MSG)
+        if (PROTO_HEADER_SIZE + 4 + PROTO_ALIGN(len) + (fd >= 0 ? 8 : 0) > PROTO_MAX_MSG)
                 return -EMSGSIZE;
 
         k = reply_append_item(r->parts[r->n_parts - 1], attrs, len, owned);
@@ -398,8 +398,11 @@ ssize_t proto_recv(int sock, ProtoRecv *r) {
                                 safe_close(fd);
                 }
         }
-        if (mh.msg_flags & MSG_CTRUNC)
+        if (mh.msg_flags & MSG_CTRUNC) {
+                /* Some fds were lost: the message is unusable, keep none of them. */
                 r->fds_truncated = true;
+                proto_recv_clear(r);
+        }
 
         r->real_size = (size_t) n;
         r->size = MIN((size_t) n, sizeof(r->buf));
