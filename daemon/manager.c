@@ -91,6 +91,7 @@ static int request_queue(Request *req, ProtoMsg **msgs, size_t n) {
 static void request_end(Request *req, ProtoMsg **msgs, size_t n) {
         assert(!req->replied);
         req->replied = true;
+        req->manager->n_replied++;
 
         if (!req->conn || req->conn->dead) {
                 for (size_t i = 0; i < n; i++)
@@ -294,16 +295,20 @@ static int conn_dispatch(Conn *c, ProtoRecv *rcv, ssize_t n) {
                                      h->max_fds, k);
         }
 
+        /* req may be freed by the time the handler returns (its reply already written):
+         * only the counter tells whether it answered. */
+        uint64_t replied = m->n_replied;
         r = h->func(req, &v, rcv);
         proto_recv_clear(rcv);
         if (r == REQUEST_PENDING)
                 return 0;
         if (r < 0) {
+                assert(m->n_replied == replied);
                 if (r == -ENOMEM)
                         log_oom();
                 return request_error(req, -r, NULL);
         }
-        assert(req->replied);
+        assert(m->n_replied == replied + 1);
         return 0;
 }
 

@@ -84,6 +84,7 @@ struct Manager {
 
         uint64_t start_usec;
         uint64_t n_requests;
+        uint64_t n_replied;
         uint64_t refused_clients;
         uint64_t last_refusal_log_usec;
 
