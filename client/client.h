@@ -45,3 +45,6 @@ int client_new_request(netutil_client *c, uint16_t type, ProtoMsg **ret);
 
 /* Strings from a reply, copied. */
 int client_strdup_attr(const ProtoView *v, uint16_t type, char **ret);
+
+/* Reply items (family, socktype, sockaddr, fd) as netutil_socket; takes their fds. */
+int client_parse_sockets(ClientReply *reply, netutil_socket **ret, size_t *ret_n);

@@ -20,7 +20,9 @@
  *   - The library never logs, never installs signal handlers and never raises SIGPIPE.
  */
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <systemd/sd-event.h>
 
 #ifdef __cplusplus
@@ -114,6 +116,69 @@ typedef void (*netutil_status_handler_t)(netutil_client *c, int error, const net
  * -ENXIO (c is not attached to an event loop), -ENOMEM. */
 int netutil_status_get_async(netutil_client *c, uint64_t timeout_usec, netutil_status_handler_t callback,
                              void *userdata, netutil_request **ret_request);
+
+/* ---- Sockets from the daemon -------------------------------------------------------- */
+
+/* A socket handed over by the daemon. */
+typedef struct netutil_socket {
+        int fd;                          /* the caller's to close (netutil_sockets_free does) */
+        int family;                      /* AF_INET, AF_INET6 or AF_UNIX */
+        int type;                        /* SOCK_STREAM or SOCK_DGRAM */
+        struct sockaddr_storage address; /* as bound (getsockname) */
+        socklen_t address_len;
+} netutil_socket;
+
+/* Closes every fd >= 0 in s[0..n) and frees s. Returns NULL; NULL is fine. Set an fd to -1
+ * first to keep it. */
+netutil_socket *netutil_sockets_free(netutil_socket *s, size_t n);
+
+/* What to bind, as Tornado's bind_sockets(port, address, family, backlog, flags,
+ * reuse_port). Start from NETUTIL_BIND_OPTIONS_INIT; fields are only ever appended. */
+typedef struct netutil_bind_options {
+        const char *port;    /* decimal port or service name; NULL = Tornado's None */
+        const char *address; /* NULL or "" = all interfaces */
+        int family;          /* AF_UNSPEC (both), AF_INET or AF_INET6 */
+        int backlog;         /* listen() backlog (default 128) */
+        int flags;           /* getaddrinfo() flags; -1 = AI_PASSIVE (default) */
+        int reuse_port;      /* non-zero: SO_REUSEPORT */
+        int udp;             /* non-zero: SOCK_DGRAM, no listen() */
+        const char *name;    /* held socket or reuseport group name, or NULL */
+        int hold;            /* non-zero: the daemon keeps the socket(s) under name */
+} netutil_bind_options;
+
+#define NETUTIL_BIND_OPTIONS_INIT { .port = NULL, .address = NULL, .family = 0, .backlog = 128, .flags = -1 }
+
+/* Asks the daemon to bind. On success returns the number of sockets (0 is possible, as in
+ * Tornado) and a new array in *ret (the caller owns the fds: netutil_sockets_free()).
+ * Errors: -EPERM (policy; the reason in netutil_client_error_message()), -EADDRINUSE,
+ * -EADDRNOTAVAIL with netutil_client_error_gai() set when the address or port did not
+ * resolve, -EAFNOSUPPORT, -ETIMEDOUT, -ECONNRESET, -EBUSY (async requests pending). */
+int netutil_bind(netutil_client *c, const netutil_bind_options *opts, uint64_t timeout_usec, netutil_socket **ret);
+
+/* Called once with the sockets (n >= 0; the callback owns them and frees them with
+ * netutil_sockets_free()) or with -errno, NULL and 0. */
+typedef void (*netutil_bind_handler_t)(netutil_client *c, int error, netutil_socket *sockets, size_t n,
+                                       void *userdata);
+int netutil_bind_async(netutil_client *c, const netutil_bind_options *opts, uint64_t timeout_usec,
+                       netutil_bind_handler_t callback, void *userdata, netutil_request **ret_request);
+
+/* A name the daemon holds sockets under (netutil_hold_list()). */
+typedef struct netutil_held {
+        char *name;
+        uint32_t owner_uid;
+        netutil_socket *sockets; /* descriptions only: fd is -1 */
+        size_t n_sockets;
+} netutil_held;
+
+netutil_held *netutil_held_free(netutil_held *h, size_t n);
+
+/* Lists the held names the caller may use (its own; root: all). Returns the number of
+ * names and a new array in *ret, or -errno. */
+int netutil_hold_list(netutil_client *c, uint64_t timeout_usec, netutil_held **ret);
+
+/* Closes the daemon's copy of a held name. Applications that got the sockets keep them.
+ * Returns 0, -ENOENT (no such name visible to the caller), or -errno. */
+int netutil_hold_release(netutil_client *c, const char *name, uint64_t timeout_usec);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,11 @@
  * through libnetutil's public API.
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "netutil.h"
@@ -156,11 +160,339 @@ static int verb_status(int argc, char *argv[]) {
         return 0;
 }
 
+static const char *family_name(int family) {
+        return family == AF_INET ? "ipv4" : family == AF_INET6 ? "ipv6" : family == AF_UNIX ? "unix" : "unknown";
+}
+
+static int parse_family(const char *s, int *ret) {
+        if (strcmp(s, "any") == 0)
+                *ret = AF_UNSPEC;
+        else if (strcmp(s, "ipv4") == 0)
+                *ret = AF_INET;
+        else if (strcmp(s, "ipv6") == 0)
+                *ret = AF_INET6;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+static int parse_ai_flags(const char *s, int *ret) {
+        static const struct {
+                const char *name;
+                int flag;
+        } names[] = {
+                { "passive", AI_PASSIVE },         { "canonname", AI_CANONNAME }, { "numerichost", AI_NUMERICHOST },
+                { "numericserv", AI_NUMERICSERV }, { "v4mapped", AI_V4MAPPED },   { "all", AI_ALL },
+                { "addrconfig", AI_ADDRCONFIG },
+        };
+        char buf[256], *save = NULL;
+        int flags = 0;
+
+        if (strlen(s) >= sizeof(buf))
+                return -EINVAL;
+        strcpy(buf, s);
+        /* "" or "0" is an explicit 0, which Tornado distinguishes from the default. */
+        if (strcmp(buf, "0") == 0 || buf[0] == '\0') {
+                *ret = 0;
+                return 0;
+        }
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                size_t i;
+                for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                        if (strcmp(t, names[i].name) == 0)
+                                break;
+                if (i == sizeof(names) / sizeof(names[0]))
+                        return -EINVAL;
+                flags |= names[i].flag;
+        }
+        *ret = flags;
+        return 0;
+}
+
+static int parse_int(const char *s, long min, long max, int *ret) {
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno != 0 || end == s || *end || v < min || v > max)
+                return -EINVAL;
+        *ret = (int) v;
+        return 0;
+}
+
+/* Writes sockets as CLI.md shows them: into w's current array with --json, else one
+ * text line each, after prefix. */
+static void write_sockets(JsonWriter *w, const char *prefix, const netutil_socket *s, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                char addr[INET6_ADDRSTRLEN + 16] = "";
+                unsigned port = 0;
+                const char *type = s[i].type == SOCK_DGRAM ? "dgram" : "stream";
+
+                if (s[i].family == AF_INET) {
+                        const struct sockaddr_in *in = (const struct sockaddr_in *) &s[i].address;
+                        inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+                        port = ntohs(in->sin_port);
+                } else if (s[i].family == AF_INET6) {
+                        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &s[i].address;
+                        inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
+                        if (in6->sin6_scope_id != 0)
+                                snprintf(addr + strlen(addr), sizeof(addr) - strlen(addr), "%%%u",
+                                         (unsigned) in6->sin6_scope_id);
+                        port = ntohs(in6->sin6_port);
+                }
+                if (arg_json) {
+                        json_begin_object(w, NULL);
+                        json_string(w, "family", family_name(s[i].family));
+                        json_string(w, "type", type);
+                        json_string(w, "address", addr);
+                        json_uint(w, "port", port);
+                        json_end_object(w);
+                } else
+                        printf("%s%s %s %s %u\n", prefix, family_name(s[i].family), type, addr, port);
+        }
+}
+
+static void print_sockets(const netutil_socket *s, size_t n) {
+        JsonWriter w = { .f = stdout };
+
+        if (arg_json) {
+                json_begin_object(&w, NULL);
+                json_begin_array(&w, "sockets");
+        }
+        write_sockets(&w, "", s, n);
+        if (arg_json) {
+                json_end_array(&w);
+                json_end_object(&w);
+                json_finish(&w);
+        }
+}
+
+static int verb_hold(int argc, char *argv[]) {
+        netutil_client *c = NULL;
+        int r;
+
+        if (argc < 2)
+                return usage_error("hold: expected 'list' or 'release NAME'");
+        if (strcmp(argv[1], "list") == 0) {
+                netutil_held *h = NULL;
+                JsonWriter w = { .f = stdout };
+                int n;
+
+                if (argc != 2)
+                        return usage_error("hold list takes no arguments");
+                r = connect_daemon(&c);
+                if (r != 0)
+                        return r;
+                n = netutil_hold_list(c, arg_timeout_usec, &h);
+                if (n < 0) {
+                        r = fail(c, n, "Failed to list held sockets");
+                        netutil_client_close(c);
+                        return r;
+                }
+                if (arg_json) {
+                        json_begin_object(&w, NULL);
+                        json_begin_array(&w, "held");
+                }
+                for (int i = 0; i < n; i++) {
+                        char prefix[320];
+                        if (arg_json) {
+                                json_begin_object(&w, NULL);
+                                json_string(&w, "name", h[i].name);
+                                json_uint(&w, "owner_uid", h[i].owner_uid);
+                                json_begin_array(&w, "sockets");
+                        }
+                        snprintf(prefix, sizeof(prefix), "%s %" PRIu32 " ", h[i].name, h[i].owner_uid);
+                        write_sockets(&w, prefix, h[i].sockets, h[i].n_sockets);
+                        if (arg_json) {
+                                json_end_array(&w);
+                                json_end_object(&w);
+                        }
+                }
+                if (arg_json) {
+                        json_end_array(&w);
+                        json_end_object(&w);
+                        json_finish(&w);
+                }
+                netutil_held_free(h, (size_t) n);
+                netutil_client_close(c);
+                return 0;
+        }
+        if (strcmp(argv[1], "release") == 0) {
+                if (argc != 3)
+                        return usage_error("hold release takes one NAME");
+                r = connect_daemon(&c);
+                if (r != 0)
+                        return r;
+                r = netutil_hold_release(c, argv[2], arg_timeout_usec);
+                if (r < 0) {
+                        r = fail(c, r, "Failed to release");
+                        netutil_client_close(c);
+                        return r;
+                }
+                netutil_client_close(c);
+                if (arg_json) {
+                        JsonWriter jw = { .f = stdout };
+                        json_begin_object(&jw, NULL);
+                        json_string(&jw, "released", argv[2]);
+                        json_end_object(&jw);
+                        json_finish(&jw);
+                }
+                return 0;
+        }
+        return usage_error("hold: unknown subcommand '%s'", argv[1]);
+}
+
+/* Executes command with the sockets as fds 3, 4, ... and the socket activation variables
+ * of sd_listen_fds(3), as systemd sets them: one exec, no fork, so LISTEN_PID is ours.
+ * Returns only on failure. */
+static int exec_with_sockets(netutil_socket *s, size_t n, const char *name, char **command) {
+        char buf[32];
+        char *names;
+        size_t len = strlen(name) + 1;
+
+        /* First above every target slot, then down into 3.. : a received fd may already
+         * sit on a slot another one needs. dup2() clears close-on-exec on the targets. */
+        for (size_t i = 0; i < n; i++) {
+                int fd = fcntl(s[i].fd, F_DUPFD_CLOEXEC, (int) (3 + n));
+                if (fd < 0)
+                        return fail(NULL, -errno, "Failed to move socket");
+                close(s[i].fd);
+                s[i].fd = fd;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (dup2(s[i].fd, (int) (3 + i)) < 0)
+                        return fail(NULL, -errno, "Failed to move socket");
+                close(s[i].fd);
+                s[i].fd = (int) (3 + i);
+        }
+
+        names = malloc(n * len + 1);
+        if (!names)
+                return fail(NULL, -ENOMEM, NULL);
+        names[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        strcat(names, ":");
+                strcat(names, name);
+        }
+        snprintf(buf, sizeof(buf), "%zu", n);
+        setenv("LISTEN_FDS", buf, 1);
+        snprintf(buf, sizeof(buf), "%d", (int) getpid());
+        setenv("LISTEN_PID", buf, 1);
+        setenv("LISTEN_FDNAMES", names, 1);
+        free(names);
+
+        execvp(command[0], command);
+        {
+                char ctx[512];
+                snprintf(ctx, sizeof(ctx), "Failed to execute '%s'", command[0]);
+                return fail(NULL, -errno, ctx);
+        }
+}
+
+static int verb_bind(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "address", required_argument, NULL, 'a' }, { "family", required_argument, NULL, 'f' },
+                { "udp", no_argument, NULL, 'u' },           { "backlog", required_argument, NULL, 'b' },
+                { "flags", required_argument, NULL, 'F' },   { "reuse-port", no_argument, NULL, 'r' },
+                { "name", required_argument, NULL, 'n' },    { "hold", no_argument, NULL, 'H' },
+                {},
+        };
+        netutil_bind_options o = NETUTIL_BIND_OPTIONS_INIT;
+        netutil_client *c = NULL;
+        netutil_socket *s = NULL;
+        char **command = NULL;
+        int ch, r, n;
+
+        /* Everything after "--" is the command, untouched by option parsing. */
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "--") == 0) {
+                        command = argv + i + 1;
+                        argc = i;
+                        break;
+                }
+        if (command && !command[0])
+                return usage_error("bind: missing command after '--'");
+
+        optind = 0;
+        while ((ch = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                switch (ch) {
+                case 'a':
+                        o.address = optarg;
+                        break;
+                case 'f':
+                        if (parse_family(optarg, &o.family) < 0)
+                                return usage_error("bind: invalid --family '%s': expected any, ipv4 or ipv6", optarg);
+                        break;
+                case 'u':
+                        o.udp = 1;
+                        break;
+                case 'b':
+                        if (parse_int(optarg, INT32_MIN, INT32_MAX, &o.backlog) < 0)
+                                return usage_error("bind: invalid --backlog '%s'", optarg);
+                        break;
+                case 'F':
+                        if (parse_ai_flags(optarg, &o.flags) < 0)
+                                return usage_error("bind: invalid --flags '%s': expected a comma list of passive, "
+                                                   "canonname, numerichost, numericserv, v4mapped, all, addrconfig",
+                                                   optarg);
+                        break;
+                case 'r':
+                        o.reuse_port = 1;
+                        break;
+                case 'n':
+                        o.name = optarg;
+                        break;
+                case 'H':
+                        o.hold = 1;
+                        break;
+                default:
+                        return usage_error("bind: unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind + 1 != argc)
+                return usage_error(optind >= argc ? "bind: missing PORT" : "bind: too many arguments");
+        o.port = argv[optind];
+        if (o.hold && !o.name)
+                return usage_error("bind: --hold needs --name");
+
+        r = connect_daemon(&c);
+        if (r != 0)
+                return r;
+        n = netutil_bind(c, &o, arg_timeout_usec, &s);
+        if (n < 0) {
+                r = fail(c, n, "Failed to bind");
+                netutil_client_close(c);
+                return r;
+        }
+        netutil_client_close(c);
+
+        if (command)
+                return exec_with_sockets(s, (size_t) n, o.name ? o.name : "netutil", command);
+        print_sockets(s, (size_t) n);
+        netutil_sockets_free(s, (size_t) n);
+        return 0;
+}
+
 static void help(void) {
         printf("Usage: netutilctl [OPTIONS] COMMAND ...\n\n"
                "Control netutild: sockets bound for you, names resolved with overrides.\n\n"
                "Commands:\n"
-               "  status                 show the daemon's version, clients and counters\n\n"
+               "  status                 show the daemon's version, clients and counters\n"
+               "  bind [OPTIONS] PORT [-- COMMAND [ARG...]]\n"
+               "                         sockets bound by the daemon, as Tornado's bind_sockets();\n"
+               "                         printed, or passed to COMMAND as fds 3... (LISTEN_FDS)\n"
+               "      --address ADDR     address or host name (default: all interfaces)\n"
+               "      --family any|ipv4|ipv6\n"
+               "      --udp              datagram sockets (no listen)\n"
+               "      --backlog N        listen() backlog (default 128)\n"
+               "      --flags LIST       getaddrinfo flags: passive,numerichost,... (default passive)\n"
+               "      --reuse-port       SO_REUSEPORT\n"
+               "      --name NAME        name of the socket(s), LISTEN_FDNAMES\n"
+               "      --hold             keep the socket(s) in the daemon under NAME\n"
+               "  hold list              held sockets you may use\n"
+               "  hold release NAME      close the daemon's copy of NAME\n\n"
                "Options:\n"
                "  -s, --socket PATH      daemon socket (default: $NETUTILD_SOCKET, then\n"
                "                         /run/netutild/netutild.sock for root, else\n"
@@ -177,6 +509,8 @@ static const struct {
         int (*func)(int argc, char *argv[]);
 } verbs[] = {
         { "status", verb_status },
+        { "bind", verb_bind },
+        { "hold", verb_hold },
 };
 
 int main(int argc, char *argv[]) {

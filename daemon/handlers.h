@@ -6,3 +6,8 @@
 #include "manager.h"
 
 int status_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
+int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
+
+/* Adds a socket to a reply as an item (family, socktype, sockaddr) with its fd, which is
+ * consumed in every case. For BIND, BIND_UNIX and held sockets. */
+int bind_reply_add_socket(ProtoReply *reply, int fd, int family, int socktype, const void *addr, size_t addr_len);

@@ -23,6 +23,9 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "held.h"
+#include "policy.h"
+#include "worker.h"
 
 /* Datagrams read from one client per wake-up, so one busy client cannot starve others. */
 #define CONN_READ_BATCH 16u
@@ -121,23 +124,23 @@ int request_reply(Request *req, ProtoReply *reply) {
         return 0;
 }
 
-int request_error(Request *req, int error, const char *format, ...) {
+static int request_error_va(Request *req, int error, int gai, const char *format, va_list ap) {
         ProtoMsg *m = NULL;
         char text[PROTO_MAX_ERROR_MESSAGE];
         int r;
 
         if (error < 0)
                 error = -error;
-        if (format) {
-                va_list ap;
-                va_start(ap, format);
+        if (format)
                 vsnprintf(text, sizeof(text), format, ap);
-                va_end(ap);
-        } else
+        else
                 snprintf(text, sizeof(text), "%s", strerror(error));
 
         r = proto_error_new(req->type, req->serial, error, text, &m);
+        if (r >= 0 && gai != 0)
+                r = proto_msg_append_s32(m, PROTO_ATTR_GAI_ERROR, gai);
         if (r < 0) {
+                proto_msg_free(m);
                 /* Out of memory for a reply: the client would wait forever, so drop it. */
                 if (req->conn)
                         req->conn->dead = true;
@@ -145,6 +148,38 @@ int request_error(Request *req, int error, const char *format, ...) {
                 return r;
         }
         request_end(req, &m, 1);
+        return 0;
+}
+
+int request_error(Request *req, int error, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = request_error_va(req, error, 0, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int request_error_gai(Request *req, int error, int gai, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = request_error_va(req, error, gai, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int creds_copy(const Creds *src, Creds *dst) {
+        *dst = *src;
+        dst->groups = NULL;
+        if (src->n_groups > 0) {
+                dst->groups = malloc(src->n_groups * sizeof(gid_t));
+                if (!dst->groups)
+                        return -ENOMEM;
+                memcpy(dst->groups, src->groups, src->n_groups * sizeof(gid_t));
+        }
         return 0;
 }
 
@@ -541,6 +576,9 @@ Manager *manager_free(Manager *m) {
                 free(c);
         }
 
+        /* Finishes running jobs; their replies go nowhere now. */
+        m->workers = worker_pool_free(m->workers);
+        held_free_all(m);
         m->listen_source = sd_event_source_disable_unref(m->listen_source);
         m->accept_retry = sd_event_source_disable_unref(m->accept_retry);
         m->status_timer = sd_event_source_disable_unref(m->status_timer);
@@ -556,6 +594,7 @@ Manager *manager_free(Manager *m) {
 
         sd_event_unref(m->event);
         config_free(m->config);
+        policy_unref(m->policy);
         free(m->config_path);
         free(m->socket_path);
         free(m->state_dir);
@@ -680,20 +719,66 @@ int manager_listen(Manager *m) {
         return 0;
 }
 
-int manager_reload(Manager *m) {
+static unsigned read_unprivileged_port_start(void) {
+        unsigned v = 1024; /* the kernel's default, if the sysctl cannot be read */
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+
+        if (f) {
+                if (fscanf(f, "%u", &v) != 1 || v > 65536)
+                        v = 1024;
+                fclose(f);
+        }
+        return v;
+}
+
+/* Loads and compiles into new objects; swaps them in only if both succeed. */
+static int load(Manager *m, char *err, size_t errlen) {
         _cleanup_(config_freep) Config *c = NULL;
-        char err[512] = "";
+        _cleanup_(policy_freep) Policy *p = NULL;
+        unsigned start = read_unprivileged_port_start();
         int r;
 
-        r = config_load(m->config_path, m->config_missing_ok, &c, err, sizeof(err));
+        r = config_load(m->config_path, m->config_missing_ok, &c, err, errlen);
         if (r < 0)
-                return log_error_errno(r, "Reload failed, keeping the running configuration: %s", err);
+                return r;
+        r = policy_compile(c, start, &p, err, errlen);
+        if (r < 0)
+                return r;
 
         config_free(m->config);
         m->config = TAKE_PTR(c);
-        log_info("Configuration reloaded from %s: %zu policy rule%s, resolver %s.",
-                 m->config_path ?: "(embedded default)", m->config->n_rules, m->config->n_rules == 1 ? "" : "s",
-                 resolver_kind_to_string(m->config->resolver));
+        policy_unref(m->policy);
+        m->policy = TAKE_PTR(p);
+        m->unprivileged_port_start = start;
+        return 0;
+}
+
+int manager_load_config(Manager *m) {
+        char err[512] = "";
+        int r;
+
+        r = load(m, err, sizeof(err));
+        if (r < 0)
+                return log_error_errno(r, "Failed to load configuration: %s", err);
+        if (!m->workers) {
+                r = worker_pool_new(m->event, m->config->resolver_threads, &m->workers);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up worker threads: %m");
+        }
+        return 0;
+}
+
+int manager_reload(Manager *m) {
+        char err[512] = "";
+        int r;
+
+        r = load(m, err, sizeof(err));
+        if (r < 0)
+                return log_error_errno(r, "Reload failed, keeping the running configuration: %s", err);
+
+        log_info("Configuration reloaded from %s: %u policy rule%s, resolver %s.",
+                 m->config_path ?: "(embedded default)", policy_rule_count(m->policy),
+                 policy_rule_count(m->policy) == 1 ? "" : "s", resolver_kind_to_string(m->config->resolver));
         manager_status_changed(m);
         return 0;
 }

@@ -20,6 +20,9 @@
 #include "netutil-proto.h"
 
 typedef struct Manager Manager;
+typedef struct Policy Policy;
+typedef struct WorkerPool WorkerPool;
+typedef struct Held Held;
 typedef struct Conn Conn;
 typedef struct Request Request;
 typedef struct OutMsg OutMsg;
@@ -32,6 +35,9 @@ typedef struct Creds {
         gid_t *groups; /* supplementary groups */
         size_t n_groups;
 } Creds;
+
+/* Copies src's groups too. Returns 0 or -ENOMEM. */
+int creds_copy(const Creds *src, Creds *dst);
 
 struct Request {
         Manager *manager;
@@ -62,6 +68,9 @@ struct Conn {
 struct Manager {
         sd_event *event;
         Config *config;
+        Policy *policy;          /* compiled from config; refcounted: jobs keep theirs */
+        unsigned unprivileged_port_start; /* net.ipv4.ip_unprivileged_port_start at (re)load */
+        WorkerPool *workers;     /* for work that may block (name lookups) */
         char *config_path;   /* NULL: embedded default */
         bool config_missing_ok;
         bool user_mode;
@@ -76,6 +85,9 @@ struct Manager {
         sd_event_source *accept_retry;
         sd_event_source *status_timer;
         bool notify;         /* $NOTIFY_SOCKET is set */
+
+        Held *held;              /* held.c */
+        unsigned n_held_sockets;
 
         Conn *conns;
         unsigned n_conns;
@@ -114,6 +126,8 @@ static inline void manager_freep(Manager **m) {
                 manager_free(*m);
 }
 int manager_listen(Manager *m);
+/* Loads config and policy: at start (fatal on error) and on SIGHUP (the old ones stay). */
+int manager_load_config(Manager *m);
 int manager_reload(Manager *m);
 void manager_status_changed(Manager *m);
 int manager_format_status(Manager *m, char *buf, size_t len);
@@ -123,5 +137,7 @@ int manager_format_status(Manager *m, char *buf, size_t len);
 int request_reply(Request *req, ProtoReply *reply);
 int request_reply_msg(Request *req, ProtoMsg *msg);
 int request_error(Request *req, int error, const char *format, ...) _printf_(3, 4);
+/* An error reply that also carries a resolver's EAI_* code. */
+int request_error_gai(Request *req, int error, int gai, const char *format, ...) _printf_(4, 5);
 /* A new empty reply message for req. */
 int request_new_reply(Request *req, ProtoMsg **ret);

@@ -163,7 +163,7 @@ static bool usage_error = false;
 
 static int run(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
-        char err[512] = "", status[256];
+        char status[256];
         sigset_t mask;
         int r;
 
@@ -178,9 +178,9 @@ static int run(int argc, char *argv[]) {
         if (r <= 0)
                 return r;
 
-        r = config_load(m->config_path, m->config_missing_ok, &m->config, err, sizeof(err));
+        r = manager_load_config(m);
         if (r < 0)
-                return log_error_errno(r, "Failed to load configuration: %s", err);
+                return r;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);

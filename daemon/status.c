@@ -10,6 +10,7 @@
 
 #include "handlers.h"
 #include "macro.h"
+#include "policy.h"
 
 int status_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
@@ -28,11 +29,11 @@ int status_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
             (r = proto_msg_append_u32(m, PROTO_ATTR_PID, (uint32_t) getpid())) < 0 ||
             (r = proto_msg_append_u64(m, PROTO_ATTR_UPTIME_USEC, now - mgr->start_usec)) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_CLIENTS, mgr->n_conns)) < 0 ||
-            (r = proto_msg_append_u32(m, PROTO_ATTR_HELD, 0)) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_HELD, mgr->n_held_sockets)) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_OVERRIDES, 0)) < 0 ||
             (r = proto_msg_append_string(m, PROTO_ATTR_RESOLVER, resolver_kind_to_string(mgr->config->resolver))) < 0 ||
             (r = proto_msg_append_string(m, PROTO_ATTR_MODE, mgr->user_mode ? "user" : "system")) < 0 ||
-            (r = proto_msg_append_u32(m, PROTO_ATTR_POLICY_RULES, (uint32_t) mgr->config->n_rules)) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_POLICY_RULES, policy_rule_count(mgr->policy))) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_MAX_CLIENTS, mgr->config->max_clients)) < 0 ||
             (r = proto_msg_append_u64(m, PROTO_ATTR_REQUESTS, mgr->n_requests)) < 0)
                 return r;

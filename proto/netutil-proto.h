@@ -62,7 +62,11 @@
 enum {
         PROTO_MSG_INVALID = 0,
         PROTO_MSG_STATUS = 1, /* daemon status; no request attributes */
-        /* 2..15: socket hand-over (BIND, BIND_UNIX, HOLD_LIST, HOLD_RELEASE) */
+        /* 2..15: socket hand-over */
+        PROTO_MSG_BIND = 2,         /* bind_sockets() on the client's behalf; items with fds */
+        PROTO_MSG_BIND_UNIX = 3,    /* bind_unix_socket() on the client's behalf; one item */
+        PROTO_MSG_HOLD_LIST = 4,    /* held sockets visible to the client; items, no fds */
+        PROTO_MSG_HOLD_RELEASE = 5, /* close a held name */
         /* 16..31: resolution and overrides (RESOLVE, OVERRIDE_*) */
         _PROTO_MSG_MAX,
 };
@@ -97,6 +101,22 @@ enum {
         PROTO_ATTR_MAX_CLIENTS = 19,    /* u32: configured client limit */
         PROTO_ATTR_REQUESTS = 20,       /* u64: requests served since start */
 
+        /* BIND / BIND_UNIX requests */
+        PROTO_ATTR_ADDRESS = 30,    /* string: host or IP literal; absent or "" = all interfaces */
+        PROTO_ATTR_SERVICE = 31,    /* string: port number or service name; absent = Tornado's None */
+        PROTO_ATTR_FAMILY = 32,     /* u32: AF_UNSPEC, AF_INET, AF_INET6 (and AF_UNIX in items) */
+        PROTO_ATTR_SOCKTYPE = 33,   /* u32: SOCK_STREAM or SOCK_DGRAM */
+        PROTO_ATTR_BACKLOG = 34,    /* s32: listen() backlog; absent = 128 */
+        PROTO_ATTR_AI_FLAGS = 35,   /* s32: getaddrinfo flags; absent = AI_PASSIVE */
+        PROTO_ATTR_REUSE_PORT = 36, /* u32: 1 = SO_REUSEPORT */
+        PROTO_ATTR_NAME = 37,       /* string: held socket or reuseport group name */
+        PROTO_ATTR_HOLD = 38,       /* u32: 1 = keep a copy in the daemon under NAME */
+        PROTO_ATTR_PATH = 39,       /* binary: unix socket path; a leading NUL = abstract */
+        PROTO_ATTR_FILE_MODE = 40,  /* u32: unix socket node mode; absent = 0600 */
+        /* reply items */
+        PROTO_ATTR_SOCKADDR = 41,   /* binary: the bound struct sockaddr (getsockname) */
+        PROTO_ATTR_OWNER_UID = 42,  /* u32: owner of a held name */
+
         /* Generic list item of a multi-part reply; see proto_reply_add_item(). */
         PROTO_ATTR_ITEM = 60,     /* nested */
         PROTO_ATTR_FD_INDEX = 61, /* u32: index of this item's fd among its message's fds */
@@ -119,7 +139,13 @@ enum {
 #define PROTO_MAX_HOST 255u
 /* Longest short name (version, resolver, mode), NUL included. */
 #define PROTO_MAX_NAME 64u
-/* Longest user-facing error message, NUL included. */
+/* Longest held-socket or group name, NUL included: a systemd FDNAME= is at most 255. */
+#define PROTO_MAX_SOCKET_NAME 256u
+/* Longest service string, NUL included: service names in /etc/services are short. */
+#define PROTO_MAX_SERVICE 64u
+/* Longest unix socket path: sizeof(sockaddr_un.sun_path) on Linux. */
+#define PROTO_MAX_UNIX_PATH 108u
+/* Longest error message, NUL included. */
 #define PROTO_MAX_ERROR_MESSAGE 512u
 /* fds in one datagram: the kernel's SCM_MAX_FD. Larger answers are split into parts. */
 #define PROTO_MAX_FDS 253u
@@ -288,6 +314,7 @@ int proto_get_u32(const ProtoView *v, uint16_t type, uint32_t *ret);
 int proto_get_s32(const ProtoView *v, uint16_t type, int32_t *ret);
 int proto_get_u64(const ProtoView *v, uint16_t type, uint64_t *ret);
 int proto_get_string(const ProtoView *v, uint16_t type, const char **ret);
+int proto_get_binary(const ProtoView *v, uint16_t type, const void **ret, size_t *ret_len);
 /* The same for an attribute from an iterator (checked kind; -EBADMSG on the wrong kind). */
 int proto_attr_u32(const ProtoAttr *a, uint32_t *ret);
 int proto_attr_u64(const ProtoAttr *a, uint64_t *ret);

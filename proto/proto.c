@@ -33,6 +33,19 @@ static const struct {
         [PROTO_ATTR_POLICY_RULES] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_MAX_CLIENTS] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_REQUESTS] = { PROTO_KIND_U64, 0 },
+        [PROTO_ATTR_ADDRESS] = { PROTO_KIND_STRING, PROTO_MAX_HOST + 1 },
+        [PROTO_ATTR_SERVICE] = { PROTO_KIND_STRING, PROTO_MAX_SERVICE },
+        [PROTO_ATTR_FAMILY] = { PROTO_KIND_U32, 0 },
+        [PROTO_ATTR_SOCKTYPE] = { PROTO_KIND_U32, 0 },
+        [PROTO_ATTR_BACKLOG] = { PROTO_KIND_S32, 0 },
+        [PROTO_ATTR_AI_FLAGS] = { PROTO_KIND_S32, 0 },
+        [PROTO_ATTR_REUSE_PORT] = { PROTO_KIND_U32, 0 },
+        [PROTO_ATTR_NAME] = { PROTO_KIND_STRING, PROTO_MAX_SOCKET_NAME },
+        [PROTO_ATTR_HOLD] = { PROTO_KIND_U32, 0 },
+        [PROTO_ATTR_PATH] = { PROTO_KIND_BINARY, PROTO_MAX_UNIX_PATH },
+        [PROTO_ATTR_FILE_MODE] = { PROTO_KIND_U32, 0 },
+        [PROTO_ATTR_SOCKADDR] = { PROTO_KIND_BINARY, 128 /* sizeof(struct sockaddr_storage) */ },
+        [PROTO_ATTR_OWNER_UID] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_ITEM] = { PROTO_KIND_NESTED, 0 },
         [PROTO_ATTR_FD_INDEX] = { PROTO_KIND_U32, 0 },
 };
@@ -587,4 +600,14 @@ int proto_get_string(const ProtoView *v, uint16_t type, const char **ret) {
         ProtoAttr a;
         int r = find(v, type, &a);
         return r < 0 ? r : proto_attr_string(&a, ret);
+}
+
+int proto_get_binary(const ProtoView *v, uint16_t type, const void **ret, size_t *ret_len) {
+        ProtoAttr a;
+        int r = find(v, type, &a);
+        if (r < 0)
+                return r;
+        *ret = a.value;
+        *ret_len = a.length;
+        return 0;
 }

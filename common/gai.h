@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The one place EAI_* codes are translated: to their names and to errno values. */
+
+/* "EAI_NONAME", or NULL for a code glibc does not define. */
+const char *gai_name(int code);
+
+/* The errno that best says what an EAI_* code means, for error replies that carry both:
+ * EAI_NONAME/EAI_NODATA/EAI_ADDRFAMILY/EAI_SERVICE → EADDRNOTAVAIL, EAI_AGAIN → EAGAIN,
+ * EAI_FAMILY → EAFNOSUPPORT, EAI_SOCKTYPE → ESOCKTNOSUPPORT, EAI_BADFLAGS → EINVAL,
+ * EAI_MEMORY → ENOMEM, EAI_SYSTEM → the given errno, anything else → EIO. Positive. */
+int gai_to_errno(int code, int system_errno);

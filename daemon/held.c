@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Held sockets (held.h): the table, HOLD_LIST, HOLD_RELEASE and the listener repair. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bind.h"
+#include "handlers.h"
+#include "held.h"
+#include "log.h"
+#include "macro.h"
+
+int held_name_check(const char *name, char *reason, size_t reason_len) {
+        size_t len = strlen(name);
+
+        if (len == 0 || len >= PROTO_MAX_SOCKET_NAME) {
+                snprintf(reason, reason_len, "Invalid name: must be 1 to %u bytes", PROTO_MAX_SOCKET_NAME - 1);
+                return -EINVAL;
+        }
+        for (const char *p = name; *p; p++)
+                if (*p <= ' ' || *p > '~' || *p == ':') {
+                        snprintf(reason, reason_len,
+                                 "Invalid name '%s': only printable ASCII without spaces or ':' is allowed", name);
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+Held *held_find(Manager *m, const char *name) {
+        for (Held *h = m->held; h; h = h->held_next)
+                if (strcmp(h->name, name) == 0)
+                        return h;
+        return NULL;
+}
+
+bool held_may_use(const Held *h, const Creds *creds) {
+        return creds->uid == 0 || creds->uid == h->owner;
+}
+
+unsigned held_count_owned(Manager *m, uid_t uid) {
+        unsigned n = 0;
+
+        for (Held *h = m->held; h; h = h->held_next)
+                if (h->owner == uid)
+                        n++;
+        return n;
+}
+
+void held_free(Held *h) {
+        Manager *m;
+
+        if (!h)
+                return;
+        m = h->manager;
+        for (size_t i = 0; i < h->n_sockets; i++) {
+                sd_event_source_disable_unref(h->sockets[i].watch);
+                safe_close(h->sockets[i].fd);
+        }
+        if (m) {
+                LIST_REMOVE(held, m->held, h);
+                m->n_held_sockets -= h->n_sockets;
+                manager_status_changed(m);
+        }
+        free(h->sockets);
+        free(h->name);
+        free(h);
+}
+
+void held_free_all(Manager *m) {
+        while (m->held)
+                held_free(m->held);
+}
+
+/* A held listener reports EPOLLHUP once a recipient shut it down (TCP_CLOSE): listen()
+ * again, so that the port stays open for the next app. */
+static int held_watch_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        HeldSocket *hs = userdata;
+
+        if (listen(hs->fd, hs->backlog) < 0) {
+                log_error_errno(errno, "Held socket '%s' stopped listening and cannot listen again: %m; "
+                                       "no longer watching it.", hs->held->name);
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        }
+        log_warning("Held socket '%s' was shut down by a recipient; listening on it again.", hs->held->name);
+        return 0;
+}
+
+int held_add(Manager *m, const char *name, uid_t owner, const BoundSocket *sockets, size_t n, int backlog) {
+        Held *h;
+        int r;
+
+        if (held_find(m, name))
+                return -EEXIST;
+        if (n > HELD_MAX_SOCKETS_PER_NAME)
+                return -E2BIG;
+        if (owner != 0 && held_count_owned(m, owner) >= HELD_MAX_NAMES_PER_UID)
+                return -EDQUOT;
+
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        h->owner = owner;
+        h->name = strdup(name);
+        h->sockets = calloc(n ? n : 1, sizeof(HeldSocket));
+        if (!h->name || !h->sockets) {
+                held_free(h);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+                h->sockets[i].fd = -EBADF;
+        h->n_sockets = n;
+
+        for (size_t i = 0; i < n; i++) {
+                HeldSocket *hs = &h->sockets[i];
+
+                hs->fd = fcntl(sockets[i].fd, F_DUPFD_CLOEXEC, 3);
+                if (hs->fd < 0) {
+                        r = -errno;
+                        held_free(h);
+                        return r;
+                }
+                hs->family = sockets[i].family;
+                hs->socktype = sockets[i].socktype;
+                hs->addr = sockets[i].addr;
+                hs->addr_len = sockets[i].addr_len;
+                hs->backlog = backlog < 0 ? 0 : backlog;
+                hs->held = h;
+                if (hs->socktype == SOCK_STREAM) {
+                        /* events 0: only EPOLLHUP/EPOLLERR, never the queue filling up. */
+                        r = sd_event_add_io(m->event, &hs->watch, hs->fd, 0, held_watch_cb, hs);
+                        if (r < 0) {
+                                held_free(h);
+                                return r;
+                        }
+                }
+        }
+
+        h->manager = m;
+        LIST_PREPEND(held, m->held, h);
+        m->n_held_sockets += n;
+        manager_status_changed(m);
+        log_info("Holding %zu socket%s as '%s' for uid %u.", n, n == 1 ? "" : "s", name, (unsigned) owner);
+        return 0;
+}
+
+int held_reply_add(const Held *h, ProtoReply *reply) {
+        for (size_t i = 0; i < h->n_sockets; i++) {
+                const HeldSocket *hs = &h->sockets[i];
+                int fd, r;
+
+                fd = fcntl(hs->fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return -errno;
+                r = bind_reply_add_socket(reply, fd, hs->family, hs->socktype, &hs->addr, hs->addr_len);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int hold_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
+        _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
+        const Creds *creds = &req->conn->creds;
+        int r;
+
+        r = proto_reply_new(req->type, req->serial, &reply);
+        if (r < 0)
+                return r;
+        /* Each socket is an item carrying its name and owner; no fds travel. */
+        for (Held *h = req->manager->held; h; h = h->held_next) {
+                if (!held_may_use(h, creds))
+                        continue;
+                for (size_t i = 0; i < h->n_sockets; i++) {
+                        _cleanup_(proto_msg_freep) ProtoMsg *item = NULL;
+                        const HeldSocket *hs = &h->sockets[i];
+                        const void *attrs;
+                        size_t len;
+
+                        if ((r = proto_msg_new(0, 0, &item)) < 0 ||
+                            (r = proto_msg_append_string(item, PROTO_ATTR_NAME, h->name)) < 0 ||
+                            (r = proto_msg_append_u32(item, PROTO_ATTR_OWNER_UID, (uint32_t) h->owner)) < 0 ||
+                            (r = proto_msg_append_u32(item, PROTO_ATTR_FAMILY, (uint32_t) hs->family)) < 0 ||
+                            (r = proto_msg_append_u32(item, PROTO_ATTR_SOCKTYPE, (uint32_t) hs->socktype)) < 0 ||
+                            (r = proto_msg_append(item, PROTO_ATTR_SOCKADDR, &hs->addr, hs->addr_len)) < 0)
+                                return r;
+                        attrs = proto_msg_attrs(item, &len);
+                        r = proto_reply_add_item(reply, attrs, len, -EBADF);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return request_reply(req, TAKE_PTR(reply));
+}
+
+int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
+        const Creds *creds = &req->conn->creds;
+        const char *name;
+        ProtoMsg *m = NULL;
+        Held *h;
+        int r;
+
+        if (proto_get_string(v, PROTO_ATTR_NAME, &name) < 0)
+                return request_error(req, EINVAL, "HOLD_RELEASE needs a name");
+        h = held_find(req->manager, name);
+        /* Someone else's name is reported as absent: names are not a way to probe. */
+        if (!h || !held_may_use(h, creds))
+                return request_error(req, ENOENT, "No held socket named '%s'", name);
+
+        log_info("Releasing held socket '%s' of uid %u at the request of uid %u.", h->name, (unsigned) h->owner,
+                 (unsigned) creds->uid);
+        held_free(h);
+        r = request_new_reply(req, &m);
+        if (r < 0)
+                return r;
+        return request_reply_msg(req, m);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Held sockets (DESIGN.md §5): named sockets the daemon keeps so that an app restarts
+ * without its port ever closing. Owns the table, quotas, ownership checks, and the watch
+ * that re-listen()s a held listener a recipient shut down. Must not bind (bind.c does)
+ * and must not hand out an fd except as a dup() into a reply.
+ */
+
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "bind.h"
+#include "list.h"
+#include "manager.h"
+
+/* Held names one uid may own: each costs fds in the daemon, so a user cannot exhaust them. */
+#define HELD_MAX_NAMES_PER_UID 64u
+/* Sockets under one name: what one bind() call may return, a group's members. */
+#define HELD_MAX_SOCKETS_PER_NAME 64u
+
+typedef struct HeldSocket {
+        int fd;
+        int family;
+        int socktype;
+        struct sockaddr_storage addr;
+        socklen_t addr_len;
+        int backlog;                 /* for re-listen() after a recipient's shutdown() */
+        sd_event_source *watch;      /* EPOLLHUP on a listener that stopped listening */
+        struct Held *held;
+} HeldSocket;
+
+typedef struct Held {
+        Manager *manager;
+        char *name;
+        uid_t owner;
+        HeldSocket *sockets;
+        size_t n_sockets;
+        LIST_FIELDS(struct Held, held);
+} Held;
+
+/* Checks a name given by a client: 1..255 printable ASCII bytes, no ':' (the separator of
+ * LISTEN_FDNAMES) and no whitespace. Returns 0 or -EINVAL with the reason in reason. */
+int held_name_check(const char *name, char *reason, size_t reason_len);
+
+Held *held_find(Manager *m, const char *name);
+/* May creds use (retrieve, release) h? Its owner and root may. */
+bool held_may_use(const Held *h, const Creds *creds);
+/* Number of names owned by uid. */
+unsigned held_count_owned(Manager *m, uid_t uid);
+
+/* Keeps dup()s of sockets[0..n) under name for owner. The caller keeps its fds.
+ * Returns 0, -EEXIST, -EDQUOT (quota), -E2BIG or -errno. */
+int held_add(Manager *m, const char *name, uid_t owner, const BoundSocket *sockets, size_t n, int backlog);
+/* Closes a held name's sockets and forgets it. */
+void held_free(Held *h);
+void held_free_all(Manager *m);
+
+/* Adds dup()s of h's sockets to reply as items. */
+int held_reply_add(const Held *h, ProtoReply *reply);
+
+int hold_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
+int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
