@@ -149,3 +149,33 @@ _public_ int netutil_bind_async(netutil_client *c, const netutil_bind_options *o
                 free(call);
         return r;
 }
+
+_public_ int netutil_bind_unix(netutil_client *c, const netutil_bind_unix_options *o, uint64_t timeout_usec,
+                               netutil_socket **ret) {
+        _cleanup_(client_reply_freep) ClientReply *reply = NULL;
+        _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
+        size_t len, n;
+        int r;
+
+        if (!c || !o || !o->path || !ret)
+                return -EINVAL;
+        len = o->path_len ? o->path_len : strlen(o->path);
+        if (len == 0)
+                return -EINVAL;
+        if (len > PROTO_MAX_UNIX_PATH)
+                return -ENAMETOOLONG;
+        r = client_new_request(c, PROTO_MSG_BIND_UNIX, &m);
+        if (r < 0)
+                return r;
+        if ((r = proto_msg_append(m, PROTO_ATTR_PATH, o->path, len)) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_FILE_MODE, o->mode)) < 0 ||
+            (r = proto_msg_append_s32(m, PROTO_ATTR_BACKLOG, o->backlog)) < 0 ||
+            (o->name && (r = proto_msg_append_string(m, PROTO_ATTR_NAME, o->name)) < 0) ||
+            (o->hold && (r = proto_msg_append_u32(m, PROTO_ATTR_HOLD, 1)) < 0))
+                return r == -EINVAL ? -ENAMETOOLONG : r;
+        r = client_call(c, TAKE_PTR(m), timeout_usec, &reply);
+        if (r < 0)
+                return r;
+        r = client_parse_sockets(reply, ret, &n);
+        return r < 0 ? r : (int) n;
+}

@@ -162,6 +162,28 @@ typedef void (*netutil_bind_handler_t)(netutil_client *c, int error, netutil_soc
 int netutil_bind_async(netutil_client *c, const netutil_bind_options *opts, uint64_t timeout_usec,
                        netutil_bind_handler_t callback, void *userdata, netutil_request **ret_request);
 
+/* What Tornado's bind_unix_socket(file, mode, backlog) takes, plus hold. Start from
+ * NETUTIL_BIND_UNIX_OPTIONS_INIT; fields are only ever appended. */
+typedef struct netutil_bind_unix_options {
+        const char *path; /* absolute and normalized, or a leading NUL for an abstract name */
+        size_t path_len;  /* bytes of path; 0 = strlen(path) (needed only for abstract names) */
+        unsigned mode;    /* node permissions (default 0600) */
+        int backlog;      /* listen() backlog (default 128) */
+        const char *name; /* held socket name, or NULL */
+        int hold;         /* non-zero: the daemon keeps the socket under name */
+} netutil_bind_unix_options;
+
+#define NETUTIL_BIND_UNIX_OPTIONS_INIT { .path = NULL, .path_len = 0, .mode = 0600, .backlog = 128 }
+
+/* Asks the daemon for a listening unix stream socket at path, owned by the caller's uid
+ * and gid with the given mode from the moment it appears. An existing socket at path is
+ * replaced; anything else is refused (-EEXIST, "File PATH exists and is not a socket").
+ * The directory must be allowed by the policy (-EPERM) and no symlink below it is
+ * followed (-ENOTDIR). Returns 1 and the socket in *ret (an array of one, for
+ * netutil_sockets_free()), or -errno. */
+int netutil_bind_unix(netutil_client *c, const netutil_bind_unix_options *opts, uint64_t timeout_usec,
+                      netutil_socket **ret);
+
 /* A name the daemon holds sockets under (netutil_hold_list()). */
 typedef struct netutil_held {
         char *name;

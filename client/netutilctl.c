@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <stddef.h>
+#include <sys/un.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -240,6 +242,27 @@ static void write_sockets(JsonWriter *w, const char *prefix, const netutil_socke
                                 snprintf(addr + strlen(addr), sizeof(addr) - strlen(addr), "%%%u",
                                          (unsigned) in6->sin6_scope_id);
                         port = ntohs(in6->sin6_port);
+                }
+                if (s[i].family == AF_UNIX) {
+                        char path[128] = "";
+                        const struct sockaddr_un *un = (const struct sockaddr_un *) &s[i].address;
+                        size_t len = s[i].address_len > offsetof(struct sockaddr_un, sun_path)
+                                             ? s[i].address_len - offsetof(struct sockaddr_un, sun_path)
+                                             : 0;
+                        len = len < sizeof(path) - 1 ? len : sizeof(path) - 1;
+                        memcpy(path, un->sun_path, len);
+                        if (len > 0 && path[0] == '\0')
+                                path[0] = '@'; /* abstract */
+                        path[len] = '\0';
+                        if (arg_json) {
+                                json_begin_object(w, NULL);
+                                json_string(w, "family", "unix");
+                                json_string(w, "type", type);
+                                json_string(w, "path", path);
+                                json_end_object(w);
+                        } else
+                                printf("%sunix %s %s\n", prefix, type, path);
+                        continue;
                 }
                 if (arg_json) {
                         json_begin_object(w, NULL);
@@ -475,6 +498,88 @@ static int verb_bind(int argc, char *argv[]) {
         return 0;
 }
 
+static int verb_bind_unix(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "mode", required_argument, NULL, 'm' }, { "backlog", required_argument, NULL, 'b' },
+                { "name", required_argument, NULL, 'n' }, { "hold", no_argument, NULL, 'H' },
+                {},
+        };
+        netutil_bind_unix_options o = NETUTIL_BIND_UNIX_OPTIONS_INIT;
+        netutil_client *c = NULL;
+        netutil_socket *s = NULL;
+        char **command = NULL, abstract[128];
+        int ch, r, n;
+
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "--") == 0) {
+                        command = argv + i + 1;
+                        argc = i;
+                        break;
+                }
+        if (command && !command[0])
+                return usage_error("bind-unix: missing command after '--'");
+
+        optind = 0;
+        while ((ch = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                switch (ch) {
+                case 'm': {
+                        char *end;
+                        unsigned long mode;
+                        errno = 0;
+                        mode = strtoul(optarg, &end, 8);
+                        if (errno || end == optarg || *end || mode > 0777)
+                                return usage_error("bind-unix: invalid --mode '%s': expected octal 0000-0777", optarg);
+                        o.mode = (unsigned) mode;
+                        break;
+                }
+                case 'b':
+                        if (parse_int(optarg, INT32_MIN, INT32_MAX, &o.backlog) < 0)
+                                return usage_error("bind-unix: invalid --backlog '%s'", optarg);
+                        break;
+                case 'n':
+                        o.name = optarg;
+                        break;
+                case 'H':
+                        o.hold = 1;
+                        break;
+                default:
+                        return usage_error("bind-unix: unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind + 1 != argc)
+                return usage_error(optind >= argc ? "bind-unix: missing PATH" : "bind-unix: too many arguments");
+        if (o.hold && !o.name)
+                return usage_error("bind-unix: --hold needs --name");
+        o.path = argv[optind];
+        if (o.path[0] == '@') {
+                /* "@name" is the abstract name "\0name", as systemd and ss write it. */
+                size_t len = strlen(o.path);
+                if (len > sizeof(abstract) - 1 || len < 2)
+                        return usage_error("bind-unix: invalid abstract name '%s'", o.path);
+                abstract[0] = '\0';
+                memcpy(abstract + 1, o.path + 1, len - 1);
+                o.path = abstract;
+                o.path_len = len;
+        }
+
+        r = connect_daemon(&c);
+        if (r != 0)
+                return r;
+        n = netutil_bind_unix(c, &o, arg_timeout_usec, &s);
+        if (n < 0) {
+                r = fail(c, n, "Failed to bind");
+                netutil_client_close(c);
+                return r;
+        }
+        netutil_client_close(c);
+
+        if (command)
+                return exec_with_sockets(s, (size_t) n, o.name ? o.name : "netutil", command);
+        print_sockets(s, (size_t) n);
+        netutil_sockets_free(s, (size_t) n);
+        return 0;
+}
+
 static void help(void) {
         printf("Usage: netutilctl [OPTIONS] COMMAND ...\n\n"
                "Control netutild: sockets bound for you, names resolved with overrides.\n\n"
@@ -491,6 +596,11 @@ static void help(void) {
                "      --reuse-port       SO_REUSEPORT\n"
                "      --name NAME        name of the socket(s), LISTEN_FDNAMES\n"
                "      --hold             keep the socket(s) in the daemon under NAME\n"
+               "  bind-unix [OPTIONS] PATH [-- COMMAND [ARG...]]\n"
+               "                         a unix socket made by the daemon, owned by you, as\n"
+               "                         Tornado's bind_unix_socket(); @NAME is abstract\n"
+               "      --mode OCTAL       node permissions (default 0600)\n"
+               "      --backlog N, --name NAME, --hold   as for bind\n"
                "  hold list              held sockets you may use\n"
                "  hold release NAME      close the daemon's copy of NAME\n\n"
                "Options:\n"
@@ -511,6 +621,7 @@ static const struct {
         { "status", verb_status },
         { "bind", verb_bind },
         { "hold", verb_hold },
+        { "bind-unix", verb_bind_unix },
 };
 
 int main(int argc, char *argv[]) {

@@ -64,5 +64,6 @@ int bind_sockets(const BindParams *p, bind_check_t check, void *userdata, BoundS
 void bound_sockets_free(BoundSocket *s, size_t n);
 
 /* Formats sa as "ADDRESS" (IPv6 without brackets; scope as %N) and its port. Returns 0
- * or -EAFNOSUPPORT. buf must hold INET6_ADDRSTRLEN + 16 bytes. */
+ * or -EAFNOSUPPORT. buf must hold INET6_ADDRSTRLEN + 16 bytes (a smaller len that the text
+ * does not fit is -ENOSPC, buf and *ret_port untouched; ret_port may be NULL). */
 int sockaddr_format(const struct sockaddr *sa, char *buf, size_t len, unsigned *ret_port);

@@ -88,38 +88,6 @@ int bind_reply_add_socket(ProtoReply *reply, int fd, int family, int socktype, c
         return proto_reply_add_item(reply, attrs, len, fd);
 }
 
-/* Keeps the new sockets under j->name. Returns 0 to go on with the reply, 1 when the
- * request was answered here (the name appeared meanwhile, or an error). */
-static int bind_hold(BindJob *j, ProtoReply *reply) {
-        Manager *m = j->req->manager;
-        Held *h;
-        int r;
-
-        r = held_add(m, j->name, j->creds.uid, j->sockets, (size_t) j->n, j->params.backlog);
-        if (r == 0)
-                return 0;
-        if (r == -EEXIST && (h = held_find(m, j->name)) && held_may_use(h, &j->creds)) {
-                /* Another request held the name while we were binding: its sockets win. */
-                r = held_reply_add(h, reply);
-                if (r < 0)
-                        request_error(j->req, -r, NULL);
-                else
-                        request_reply(j->req, TAKE_PTR(reply));
-                return 1;
-        }
-        if (r == -EEXIST)
-                request_error(j->req, EEXIST, "The name '%s' is held by another user", j->name);
-        else if (r == -E2BIG)
-                request_error(j->req, E2BIG, "Cannot hold %d sockets under one name (at most %u)", j->n,
-                              HELD_MAX_SOCKETS_PER_NAME);
-        else if (r == -EDQUOT)
-                request_error(j->req, EDQUOT, "Quota exceeded: uid %u already holds %u names",
-                              (unsigned) j->creds.uid, HELD_MAX_NAMES_PER_UID);
-        else
-                request_error(j->req, -r, "Failed to hold '%s': %s", j->name, strerror(-r));
-        return 1;
-}
-
 static void bind_answer(BindJob *j) {
         _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
         Request *req = j->req;
@@ -148,15 +116,16 @@ static void bind_answer(BindJob *j) {
                 return;
         }
 
+        if (j->name) {
+                r = held_keep_and_answer(req, &j->creds, j->name, j->sockets, (size_t) j->n, j->params.backlog);
+                if (r < 0)
+                        request_error(req, -r, NULL);
+                return;
+        }
         r = proto_reply_new(req->type, req->serial, &reply);
         if (r < 0) {
                 request_error(req, -r, NULL);
                 return;
-        }
-        if (j->name) {
-                r = bind_hold(j, reply);
-                if (r != 0) /* answered from an existing name, or failed */
-                        return;
         }
         for (int i = 0; i < j->n; i++) {
                 BoundSocket *s = &j->sockets[i];
@@ -226,21 +195,9 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         if (hold && !name)
                 return request_error(req, EINVAL, "Holding sockets needs a name");
         if (hold) {
-                Held *h = held_find(m, name);
-                if (h) {
-                        _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
-
-                        /* The same name again: the same sockets, the port never closed. */
-                        if (!held_may_use(h, &req->conn->creds))
-                                return request_error(req, EEXIST, "The name '%s' is held by another user", name);
-                        r = proto_reply_new(req->type, req->serial, &reply);
-                        if (r < 0)
-                                return r;
-                        r = held_reply_add(h, reply);
-                        if (r < 0)
-                                return r;
-                        return request_reply(req, TAKE_PTR(reply));
-                }
+                r = held_answer_existing(req, name);
+                if (r != 0)
+                        return r < 0 ? r : 0;
         }
 
         j = calloc(1, sizeof(*j));

@@ -11,6 +11,7 @@
 static const Handler handlers[_PROTO_MSG_MAX] = {
         [PROTO_MSG_STATUS] = { .func = status_handle, .max_fds = 0 },
         [PROTO_MSG_BIND] = { .func = bind_handle, .max_fds = 0 },
+        [PROTO_MSG_BIND_UNIX] = { .func = bind_unix_handle, .max_fds = 0 },
         [PROTO_MSG_HOLD_LIST] = { .func = hold_list_handle, .max_fds = 0 },
         [PROTO_MSG_HOLD_RELEASE] = { .func = hold_release_handle, .max_fds = 0 },
 };

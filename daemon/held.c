@@ -218,3 +218,49 @@ int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return r;
         return request_reply_msg(req, m);
 }
+
+int held_answer_existing(Request *req, const char *name) {
+        _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
+        Held *h = held_find(req->manager, name);
+        int r;
+
+        if (!h)
+                return 0;
+        /* The same name again: the same sockets, the port never closed. */
+        if (!held_may_use(h, &req->conn->creds)) {
+                request_error(req, EEXIST, "The name '%s' is held by another user", name);
+                return 1;
+        }
+        r = proto_reply_new(req->type, req->serial, &reply);
+        if (r < 0)
+                return r;
+        r = held_reply_add(h, reply);
+        if (r < 0)
+                return r;
+        request_reply(req, TAKE_PTR(reply));
+        return 1;
+}
+
+int held_keep_and_answer(Request *req, const Creds *creds, const char *name, const BoundSocket *sockets, size_t n,
+                         int backlog) {
+        int r;
+
+        r = held_add(req->manager, name, creds->uid, sockets, n, backlog);
+        if (r == 0 || r == -EEXIST) {
+                /* r == -EEXIST: another request held the name while we were binding; its
+                 * sockets win and ours are closed by the caller. */
+                r = held_answer_existing(req, name);
+                if (r != 0)
+                        return r;
+                return -ENOENT; /* cannot happen: the name was just there */
+        }
+        if (r == -E2BIG)
+                request_error(req, E2BIG, "Cannot hold %zu sockets under one name (at most %u)", n,
+                              HELD_MAX_SOCKETS_PER_NAME);
+        else if (r == -EDQUOT)
+                request_error(req, EDQUOT, "Quota exceeded: uid %u already holds %u names", (unsigned) creds->uid,
+                              HELD_MAX_NAMES_PER_UID);
+        else
+                request_error(req, -r, "Failed to hold '%s': %s", name, strerror(-r));
+        return 1;
+}

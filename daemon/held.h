@@ -58,6 +58,17 @@ int held_add(Manager *m, const char *name, uid_t owner, const BoundSocket *socke
 void held_free(Held *h);
 void held_free_all(Manager *m);
 
+/* For a request with hold and name: if name is held, answers req with its sockets (or
+ * an error if creds may not use it) and returns 1; returns 0 if no such name. */
+int held_answer_existing(Request *req, const char *name);
+
+/* Keeps the sockets a request just bound under name and answers req: with them, or with
+ * the sockets of the same name if another request held it meanwhile, or with an error.
+ * The caller adds nothing more; sockets stay the caller's. Returns 1 when it answered
+ * (always, except -ENOMEM before answering). */
+int held_keep_and_answer(Request *req, const Creds *creds, const char *name, const BoundSocket *sockets, size_t n,
+                         int backlog);
+
 /* Adds dup()s of h's sockets to reply as items. */
 int held_reply_add(const Held *h, ProtoReply *reply);
 

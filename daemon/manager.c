@@ -632,7 +632,11 @@ static int manager_bind(Manager *m) {
                                        m->socket_path, sizeof(sa.sun_path) - 1);
         memcpy(sa.sun_path, m->socket_path, len);
 
+        /* Directories on the way must be reachable by every client: 0755 whatever the
+         * daemon's own umask. */
+        old_umask = umask(0022);
         r = mkdir_parents(m->socket_path);
+        umask(old_umask);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the directory of '%s': %m", m->socket_path);
 

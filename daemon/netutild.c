@@ -15,6 +15,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -181,6 +182,10 @@ static int run(int argc, char *argv[]) {
         r = manager_load_config(m);
         if (r < 0)
                 return r;
+
+        /* Everything we create is private unless made otherwise on purpose (the control
+         * socket, unix sockets for clients): never group- or world-accessible by accident. */
+        umask(0077);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);

@@ -10,8 +10,8 @@
  * so 127.0.0.1 and ::1 exist and every port is free whatever the host has. Tests that need
  * a particular /etc/hosts bind-mount one in a private mount namespace; tests that need a
  * syscall to fail install a seccomp filter. These need root: an EPERM fails them loudly.
- * TCases are tagged "netns", "mountns" and "seccomp" so that a CK_FORK=no run (valgrind)
- * can leave out the ones that change the process for good (CK_EXCLUDE_TAGS). Every test
+ * TCases are tagged "netns", "mountns" and "seccomp"; a CK_FORK=no run (valgrind) must
+ * set CK_EXCLUDE_TAGS="mountns seccomp", as those change the process for good. Every test
  * counts the open fds of the process before and after (checked fixture). */
 
 #include <arpa/inet.h>
@@ -268,7 +268,8 @@ static void assert_addr(const struct sockaddr_storage *ss, int family, const cha
 static void assert_bound(const BoundSocket *b, int family, const char *ip) {
         assert_addr(&b->addr, family, ip);
         ck_assert_int_eq(b->family, family);
-        ck_assert_uint_eq(b->addr_len, family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+        ck_assert_uint_eq(b->addr_len,
+                          family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
         ck_assert_uint_ne(port_of(&b->addr), 0);
 }
 
@@ -309,7 +310,8 @@ static int gai_code(const char *node, const char *service, int family, int flags
 
 /* Tornado's expected list from getaddrinfo's: IPv4 entries then IPv6 entries, each in
  * getaddrinfo's order, exact duplicates dropped. Written independently of bind.c. */
-static size_t tornado_order(const struct sockaddr_storage *in, size_t n, struct sockaddr_storage out[static MAX_EXPECTED]) {
+static size_t tornado_order(const struct sockaddr_storage *in, size_t n,
+                            struct sockaddr_storage out[static MAX_EXPECTED]) {
         static const int families[] = { AF_INET, AF_INET6 };
         size_t m = 0;
 
@@ -486,10 +488,12 @@ START_TEST(test_bind_localhost_binds_what_getaddrinfo_resolves) {
                 ck_assert_int_eq(s[i].family, want[i].ss_family);
                 if (want[i].ss_family == AF_INET)
                         ck_assert_mem_eq(&((struct sockaddr_in *) &s[i].addr)->sin_addr,
-                                         &((struct sockaddr_in *) &want[i])->sin_addr, sizeof(struct in_addr));
+                                         &((struct sockaddr_in *) &want[i])->sin_addr,
+                                         sizeof(struct in_addr));
                 else
                         ck_assert_mem_eq(&((struct sockaddr_in6 *) &s[i].addr)->sin6_addr,
-                                         &((struct sockaddr_in6 *) &want[i])->sin6_addr, sizeof(struct in6_addr));
+                                         &((struct sockaddr_in6 *) &want[i])->sin6_addr,
+                                         sizeof(struct in6_addr));
         }
         assert_all_share_first_port(s, n);
         bound_sockets_free(s, (size_t) n);
@@ -700,9 +704,10 @@ START_TEST(test_bind_port_in_use_in_second_family_closes_the_first_socket) {
         BindParams p = params(NULL, NULL);
         struct sockaddr_storage failed = {};
         _cleanup_(closep) int blocker = -EBADF;
+        BoundSocket *s = NULL;
         char service[8] = "";
         uint16_t port = 0;
-        int gai = 12345, before = 0;
+        int gai = 12345, before = 0, n = 0;
 
         enter_netns();
         blocker = occupy(AF_INET6, 0, &port);
@@ -715,14 +720,10 @@ START_TEST(test_bind_port_in_use_in_second_family_closes_the_first_socket) {
         ck_assert_uint_eq(port_of(&failed), port);
         /* Closed, not leaked elsewhere: the IPv4 port is free again. */
         p.family = AF_INET;
-        {
-                BoundSocket *s = NULL;
-                int n = bind_ok(&p, NULL, NULL, &s);
-
-                ck_assert_int_eq(n, 1);
-                ck_assert_uint_eq(port_of(&s[0].addr), port);
-                bound_sockets_free(s, (size_t) n);
-        }
+        n = bind_ok(&p, NULL, NULL, &s);
+        ck_assert_int_eq(n, 1);
+        ck_assert_uint_eq(port_of(&s[0].addr), port);
+        bound_sockets_free(s, (size_t) n);
 }
 END_TEST
 
@@ -1120,8 +1121,9 @@ END_TEST
 
 /* A name with n distinct loopback addresses (127.1.x.y, all local on lo). */
 static void enter_netns_with_many_addresses(unsigned n) {
-        /* "127.1.255.255 many.test\n" is 24 bytes; one more for the final NUL. */
-        const size_t line_max = 25;
+        /* The longest line, "127.1.255.255 many.test\n"; the buffer has one more byte for
+         * the final NUL. */
+        const size_t line_max = 24;
         _cleanup_(freep) char *hosts = malloc(n * line_max + 1);
         struct rlimit rl = {};
         size_t off = 0;
@@ -1130,7 +1132,8 @@ static void enter_netns_with_many_addresses(unsigned n) {
         hosts[0] = '\0';
         for (unsigned i = 0; i < n; i++)
                 /* 250 hosts per /24 keeps clear of .0 and .255. */
-                off += (size_t) snprintf(hosts + off, line_max + 1, "127.1.%u.%u many.test\n", i / 250, 1 + i % 250);
+                off += (size_t) snprintf(hosts + off, line_max + 1, "127.1.%u.%u many.test\n", i / 250,
+                                         1 + i % 250);
         override_hosts(hosts);
         enter_netns();
         ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
