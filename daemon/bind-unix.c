@@ -7,8 +7,9 @@
  *     anyone may bind those without us);
  *   - below that directory no symlink is followed: each component is opened with
  *     O_PATH|O_NOFOLLOW|O_DIRECTORY, so a symlink fails with ENOTDIR;
- *   - an existing socket is replaced, anything else is refused ("File PATH exists and
- *     is not a socket"), a symlink included (Tornado would replace a symlink to a socket);
+ *   - an existing socket is replaced if it is the requester's (root: anyone's), anything
+ *     else is refused ("File PATH exists and is not a socket"), a symlink included
+ *     (Tornado would replace a symlink to a socket);
  *   - the node never exists under its name with another owner or mode: it is bound under
  *     a staging name in the same directory (mode 0700, root's), checked, given the
  *     requester's uid, gid and mode, and renamed over the final name in one step.
@@ -52,8 +53,14 @@ static int open_beneath(const char *dir, const char *rel) {
         strcpy(buf, rel);
         for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
                 int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (next < 0)
+                if (next < 0) {
+                        struct stat st;
+                        /* ELOOP tells a symlink from a plain non-directory. */
+                        if (errno == ENOTDIR && fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                            S_ISLNK(st.st_mode))
+                                return -ELOOP;
                         return -errno;
+                }
                 safe_close(fd);
                 fd = next;
         }
@@ -67,7 +74,7 @@ static int bind_path(Request *req, const char *path, mode_t mode, int backlog, i
         char parent[PROTO_MAX_UNIX_PATH + 1], staging[64], via[96], node_path[64];
         const char *dir, *last, *rel;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct stat st;
+        struct stat st, old;
         bool replace = false;
         uint64_t rnd = 0;
         int r;
@@ -88,16 +95,26 @@ static int bind_path(Request *req, const char *path, mode_t mode, int backlog, i
         snprintf(parent, sizeof(parent), "%.*s", (int) (last > rel ? last - rel - 1 : 0), rel);
 
         dfd = open_beneath(dir, parent);
+        if (dfd == -ELOOP) {
+                snprintf(msg, msg_len, "Cannot open the directory of '%s' (symlinks are not followed): %s", path,
+                         strerror(ENOTDIR));
+                return -ENOTDIR;
+        }
         if (dfd < 0) {
-                snprintf(msg, msg_len, "Cannot open the directory of '%s'%s: %s", path,
-                         dfd == -ENOTDIR ? " (symlinks are not followed)" : "", strerror(-dfd));
+                snprintf(msg, msg_len, "Cannot open the directory of '%s': %s", path, strerror(-dfd));
                 return dfd;
         }
 
-        if (fstatat(dfd, last, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
-                if (!S_ISSOCK(st.st_mode)) {
+        if (fstatat(dfd, last, &old, AT_SYMLINK_NOFOLLOW) >= 0) {
+                if (!S_ISSOCK(old.st_mode)) {
                         snprintf(msg, msg_len, "File %s exists and is not a socket", path);
                         return -EEXIST;
+                }
+                /* Another user's socket is theirs: replacing it would steal their clients. */
+                if (creds->uid != 0 && old.st_uid != creds->uid) {
+                        snprintf(msg, msg_len, "Socket %s belongs to uid %u and cannot be replaced by uid %u", path,
+                                 (unsigned) old.st_uid, (unsigned) creds->uid);
+                        return -EPERM;
                 }
                 replace = true;
         } else if (errno != ENOENT)
@@ -131,14 +148,26 @@ static int bind_path(Request *req, const char *path, mode_t mode, int backlog, i
                 r = -errno;
                 goto fail;
         }
-        /* One step from staging to the final name; an existing socket is replaced
-         * atomically, and nothing is replaced that appeared since we looked. */
-        if (renameat2(dfd, staging, dfd, last, replace ? 0 : RENAME_NOREPLACE) < 0) {
+        /* One step from staging to the final name, and nothing replaced that is not what
+         * we checked: a new name must still be free; an existing socket is exchanged with
+         * ours, and swapped back if what came out is not the node we looked at. */
+        if (renameat2(dfd, staging, dfd, last, replace ? RENAME_EXCHANGE : RENAME_NOREPLACE) < 0) {
                 r = -errno;
                 if (r == -EEXIST)
                         snprintf(msg, msg_len, "File %s exists and is not a socket", path);
                 goto fail;
         }
+        if (replace) {
+                if (fstatat(dfd, staging, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != old.st_dev ||
+                    st.st_ino != old.st_ino) {
+                        (void) renameat2(dfd, staging, dfd, last, RENAME_EXCHANGE);
+                        snprintf(msg, msg_len, "File %s changed while it was being replaced", path);
+                        r = -EAGAIN;
+                        goto fail;
+                }
+                /* staging now names the old socket. */
+        }
+        (void) unlinkat(dfd, staging, 0);
         if (listen(sock, backlog < 0 ? 0 : backlog) < 0)
                 return -errno;
 

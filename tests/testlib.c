@@ -35,12 +35,19 @@ const char *test_netutilctl_bin(void) {
         return e && *e ? e : "./netutilctl";
 }
 
+/* Removes path and, if it is a real directory, what is below it; never follows a symlink. */
 static int rm_rf(const char *path) {
-        DIR *d = opendir(path);
+        struct stat st;
         struct dirent *de;
+        DIR *d;
 
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlink(path) < 0 ? -errno : 0;
+        d = opendir(path);
         if (!d)
-                return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+                return -errno;
         while ((de = readdir(d))) {
                 char sub[1024];
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
