@@ -390,6 +390,11 @@ static int exec_with_sockets(netutil_socket *s, size_t n, const char *name, char
                 s[i].fd = (int) (3 + i);
         }
 
+        /* Nothing else leaks into the command: what we inherited stays with us, as
+         * systemd hands a service only its sockets and stdio. */
+        if (close_range((unsigned) (3 + n), ~0U, 0) < 0 && errno != ENOSYS)
+                return fail(NULL, -errno, "Failed to close inherited file descriptors");
+
         names = malloc(n * len + 1);
         if (!names)
                 return fail(NULL, -ENOMEM, NULL);

@@ -80,6 +80,14 @@ void held_free_all(Manager *m) {
 static int held_watch_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         HeldSocket *hs = userdata;
 
+        /* A port the kernel chose is given up when the socket closes: bind it again to the
+         * port it had (EINVAL: still bound, the port was named explicitly). */
+        if ((hs->family == AF_INET || hs->family == AF_INET6) &&
+            bind(hs->fd, (struct sockaddr *) &hs->addr, hs->addr_len) < 0 && errno != EINVAL) {
+                log_error_errno(errno, "Held socket '%s' stopped listening and its port is gone: %m; "
+                                       "no longer watching it.", hs->held->name);
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        }
         if (listen(hs->fd, hs->backlog) < 0) {
                 log_error_errno(errno, "Held socket '%s' stopped listening and cannot listen again: %m; "
                                        "no longer watching it.", hs->held->name);
