@@ -94,18 +94,12 @@ static int bind_request(netutil_client *c, const netutil_bind_options *o, ProtoM
         return 0;
 }
 
-_public_ int netutil_bind(netutil_client *c, const netutil_bind_options *opts, uint64_t timeout_usec,
-                          netutil_socket **ret) {
+/* Sends m (consumed) and parses the sockets of the reply. */
+static int sockets_call(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec, netutil_socket **ret) {
         _cleanup_(client_reply_freep) ClientReply *reply = NULL;
-        ProtoMsg *m = NULL;
         size_t n;
         int r;
 
-        if (!c || !opts || !ret)
-                return -EINVAL;
-        r = bind_request(c, opts, &m);
-        if (r < 0)
-                return r;
         r = client_call(c, m, timeout_usec, &reply);
         if (r < 0)
                 return r;
@@ -113,51 +107,72 @@ _public_ int netutil_bind(netutil_client *c, const netutil_bind_options *opts, u
         return r < 0 ? r : (int) n;
 }
 
-typedef struct BindCall {
+typedef struct SocketsCall {
         netutil_bind_handler_t callback;
         void *userdata;
-} BindCall;
+} SocketsCall;
 
-static void bind_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
-        _cleanup_(freep) BindCall *call = userdata;
+static void sockets_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
+        _cleanup_(freep) SocketsCall *call = userdata;
         netutil_socket *s = NULL;
         size_t n = 0;
 
         if (!c)
-                return;
+                return; /* cancelled: the user asked not to be called */
         if (error == 0)
                 error = client_parse_sockets(*reply, &s, &n);
         call->callback(c, error, error < 0 ? NULL : s, error < 0 ? 0 : n, call->userdata);
 }
 
-_public_ int netutil_bind_async(netutil_client *c, const netutil_bind_options *opts, uint64_t timeout_usec,
-                                netutil_bind_handler_t callback, void *userdata, netutil_request **ret_request) {
-        BindCall *call;
-        ProtoMsg *m = NULL;
+static int sockets_call_async(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec, netutil_bind_handler_t callback,
+                              void *userdata, netutil_request **ret_request) {
+        SocketsCall *call;
         int r;
 
-        if (!c || !opts || !callback)
-                return -EINVAL;
         call = malloc(sizeof(*call));
-        if (!call)
+        if (!call) {
+                proto_msg_free(m);
                 return -ENOMEM;
-        *call = (BindCall) { callback, userdata };
-        r = bind_request(c, opts, &m);
-        if (r >= 0)
-                r = client_call_async(c, m, timeout_usec, bind_done, call, ret_request);
+        }
+        *call = (SocketsCall) { callback, userdata };
+        r = client_call_async(c, m, timeout_usec, sockets_done, call, ret_request);
         if (r < 0)
                 free(call);
         return r;
 }
 
-_public_ int netutil_bind_unix(netutil_client *c, const netutil_bind_unix_options *o, uint64_t timeout_usec,
-                               netutil_socket **ret) {
-        _cleanup_(client_reply_freep) ClientReply *reply = NULL;
-        _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
-        size_t len, n;
+_public_ int netutil_bind(netutil_client *c, const netutil_bind_options *opts, uint64_t timeout_usec,
+                          netutil_socket **ret) {
+        ProtoMsg *m = NULL;
         int r;
 
-        if (!c || !o || !o->path || !ret)
+        if (!c || !opts || !ret)
+                return -EINVAL;
+        r = bind_request(c, opts, &m);
+        if (r < 0)
+                return r;
+        return sockets_call(c, m, timeout_usec, ret);
+}
+
+_public_ int netutil_bind_async(netutil_client *c, const netutil_bind_options *opts, uint64_t timeout_usec,
+                                netutil_bind_handler_t callback, void *userdata, netutil_request **ret_request) {
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !opts || !callback)
+                return -EINVAL;
+        r = bind_request(c, opts, &m);
+        if (r < 0)
+                return r;
+        return sockets_call_async(c, m, timeout_usec, callback, userdata, ret_request);
+}
+
+static int bind_unix_request(netutil_client *c, const netutil_bind_unix_options *o, ProtoMsg **ret) {
+        _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
+        size_t len;
+        int r;
+
+        if (!o->path)
                 return -EINVAL;
         len = o->path_len ? o->path_len : strlen(o->path);
         if (len == 0)
@@ -173,9 +188,32 @@ _public_ int netutil_bind_unix(netutil_client *c, const netutil_bind_unix_option
             (o->name && (r = proto_msg_append_string(m, PROTO_ATTR_NAME, o->name)) < 0) ||
             (o->hold && (r = proto_msg_append_u32(m, PROTO_ATTR_HOLD, 1)) < 0))
                 return r == -EINVAL ? -ENAMETOOLONG : r;
-        r = client_call(c, TAKE_PTR(m), timeout_usec, &reply);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+_public_ int netutil_bind_unix(netutil_client *c, const netutil_bind_unix_options *opts, uint64_t timeout_usec,
+                               netutil_socket **ret) {
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !opts || !ret)
+                return -EINVAL;
+        r = bind_unix_request(c, opts, &m);
         if (r < 0)
                 return r;
-        r = client_parse_sockets(reply, ret, &n);
-        return r < 0 ? r : (int) n;
+        return sockets_call(c, m, timeout_usec, ret);
+}
+
+_public_ int netutil_bind_unix_async(netutil_client *c, const netutil_bind_unix_options *opts, uint64_t timeout_usec,
+                                     netutil_bind_handler_t callback, void *userdata, netutil_request **ret_request) {
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !opts || !callback)
+                return -EINVAL;
+        r = bind_unix_request(c, opts, &m);
+        if (r < 0)
+                return r;
+        return sockets_call_async(c, m, timeout_usec, callback, userdata, ret_request);
 }

@@ -183,6 +183,9 @@ typedef struct netutil_bind_unix_options {
  * netutil_sockets_free()), or -errno. */
 int netutil_bind_unix(netutil_client *c, const netutil_bind_unix_options *opts, uint64_t timeout_usec,
                       netutil_socket **ret);
+/* The same, asynchronous; the callback is that of netutil_bind_async(). */
+int netutil_bind_unix_async(netutil_client *c, const netutil_bind_unix_options *opts, uint64_t timeout_usec,
+                            netutil_bind_handler_t callback, void *userdata, netutil_request **ret_request);
 
 /* A name the daemon holds sockets under (netutil_hold_list()). */
 typedef struct netutil_held {
@@ -201,6 +204,15 @@ int netutil_hold_list(netutil_client *c, uint64_t timeout_usec, netutil_held **r
 /* Closes the daemon's copy of a held name. Applications that got the sockets keep them.
  * Returns 0, -ENOENT (no such name visible to the caller), or -errno. */
 int netutil_hold_release(netutil_client *c, const char *name, uint64_t timeout_usec);
+
+/* Asynchronous forms. The list callback owns the array (netutil_held_free()). */
+typedef void (*netutil_hold_list_handler_t)(netutil_client *c, int error, netutil_held *held, size_t n,
+                                            void *userdata);
+typedef void (*netutil_done_handler_t)(netutil_client *c, int error, void *userdata);
+int netutil_hold_list_async(netutil_client *c, uint64_t timeout_usec, netutil_hold_list_handler_t callback,
+                            void *userdata, netutil_request **ret_request);
+int netutil_hold_release_async(netutil_client *c, const char *name, uint64_t timeout_usec,
+                               netutil_done_handler_t callback, void *userdata, netutil_request **ret_request);
 
 #ifdef __cplusplus
 }

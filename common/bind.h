@@ -16,7 +16,7 @@
 /* Tornado's _DEFAULT_BACKLOG. */
 #define BIND_DEFAULT_BACKLOG 128
 /* Sockets one call may return: getaddrinfo never gives more than a handful per name, but
- * a hosts file can list many; this keeps an answer within 4 datagrams of 253 fds. */
+ * a hosts file can list many; this keeps an answer within 5 datagrams of 253 fds. */
 #define BIND_MAX_SOCKETS 1024u
 
 typedef struct BindParams {

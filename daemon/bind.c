@@ -195,7 +195,9 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         if (hold && !name)
                 return request_error(req, EINVAL, "Holding sockets needs a name");
         if (hold) {
-                r = held_answer_existing(req, name);
+                r = held_answer_existing(req, name, false);
+                if (r == 0)
+                        r = held_check_quota(req, req->conn->creds.uid);
                 if (r != 0)
                         return r < 0 ? r : 0;
         }

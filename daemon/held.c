@@ -227,7 +227,15 @@ int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         return request_reply_msg(req, m);
 }
 
-int held_answer_existing(Request *req, const char *name) {
+int held_check_quota(Request *req, uid_t uid) {
+        if (uid == 0 || held_count_owned(req->manager, uid) < HELD_MAX_NAMES_PER_UID)
+                return 0;
+        request_error(req, EDQUOT, "Quota exceeded: uid %u already holds %u names", (unsigned) uid,
+                      HELD_MAX_NAMES_PER_UID);
+        return 1;
+}
+
+int held_answer_existing(Request *req, const char *name, bool want_unix) {
         _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
         Held *h = held_find(req->manager, name);
         int r;
@@ -237,6 +245,10 @@ int held_answer_existing(Request *req, const char *name) {
         /* The same name again: the same sockets, the port never closed. */
         if (!held_may_use(h, &req->conn->creds)) {
                 request_error(req, EEXIST, "The name '%s' is held by another user", name);
+                return 1;
+        }
+        if ((h->sockets[0].family == AF_UNIX) != want_unix) {
+                request_error(req, EEXIST, "The name '%s' holds %s sockets", name, want_unix ? "network" : "unix");
                 return 1;
         }
         r = proto_reply_new(req->type, req->serial, &reply);
@@ -253,11 +265,15 @@ int held_keep_and_answer(Request *req, const Creds *creds, const char *name, con
                          int backlog) {
         int r;
 
+        if (n == 0) {
+                request_error(req, EADDRNOTAVAIL, "Nothing to hold under '%s': no address was bound", name);
+                return 1;
+        }
         r = held_add(req->manager, name, creds->uid, sockets, n, backlog);
         if (r == 0 || r == -EEXIST) {
                 /* r == -EEXIST: another request held the name while we were binding; its
                  * sockets win and ours are closed by the caller. */
-                r = held_answer_existing(req, name);
+                r = held_answer_existing(req, name, sockets[0].family == AF_UNIX);
                 if (r != 0)
                         return r;
                 return -ENOENT; /* cannot happen: the name was just there */

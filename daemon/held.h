@@ -59,8 +59,13 @@ void held_free(Held *h);
 void held_free_all(Manager *m);
 
 /* For a request with hold and name: if name is held, answers req with its sockets (or
- * an error if creds may not use it) and returns 1; returns 0 if no such name. */
-int held_answer_existing(Request *req, const char *name);
+ * an error if creds may not use it, or if it holds unix sockets and want_unix is false or the
+ * other way round) and returns 1; returns 0 if no such name. */
+int held_answer_existing(Request *req, const char *name, bool want_unix);
+
+/* Before binding for a new held name: 0 if uid may hold one more name, else answers req
+ * with EDQUOT and returns 1, so that nothing is created that could not be kept. */
+int held_check_quota(Request *req, uid_t uid);
 
 /* Keeps the sockets a request just bound under name and answers req: with them, or with
  * the sockets of the same name if another request held it meanwhile, or with an error.

@@ -143,6 +143,8 @@ enum {
 #define PROTO_MAX_SOCKET_NAME 256u
 /* Longest service string, NUL included: service names in /etc/services are short. */
 #define PROTO_MAX_SERVICE 64u
+/* Largest socket address carried: sizeof(struct sockaddr_storage). */
+#define PROTO_MAX_SOCKADDR 128u
 /* Longest unix socket path: sizeof(sockaddr_un.sun_path) on Linux. */
 #define PROTO_MAX_UNIX_PATH 108u
 /* Longest error message, NUL included. */

@@ -44,7 +44,7 @@ static const struct {
         [PROTO_ATTR_HOLD] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_PATH] = { PROTO_KIND_BINARY, PROTO_MAX_UNIX_PATH },
         [PROTO_ATTR_FILE_MODE] = { PROTO_KIND_U32, 0 },
-        [PROTO_ATTR_SOCKADDR] = { PROTO_KIND_BINARY, 128 /* sizeof(struct sockaddr_storage) */ },
+        [PROTO_ATTR_SOCKADDR] = { PROTO_KIND_BINARY, PROTO_MAX_SOCKADDR },
         [PROTO_ATTR_OWNER_UID] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_ITEM] = { PROTO_KIND_NESTED, 0 },
         [PROTO_ATTR_FD_INDEX] = { PROTO_KIND_U32, 0 },
