@@ -15,6 +15,7 @@
 
 #include "bind.h"
 #include "gai.h"
+#include "group.h"
 #include "handlers.h"
 #include "held.h"
 #include "log.h"
@@ -28,7 +29,8 @@ typedef struct BindJob {
         Creds creds;
         char *address;
         char *service;
-        char *name; /* with hold: keep the sockets under this name */
+        char *name;  /* with hold: keep the sockets under this name */
+        char *group; /* with reuse_port and no hold: the group these sockets start */
         BindParams params;
 
         int r;
@@ -48,6 +50,7 @@ static BindJob *bind_job_free(BindJob *j) {
         free(j->address);
         free(j->service);
         free(j->name);
+        free(j->group);
         free(j);
         return NULL;
 }
@@ -116,6 +119,20 @@ static void bind_answer(BindJob *j) {
                 return;
         }
 
+        if (j->group && j->n > 0) {
+                r = group_create(req->manager, j->group, j->creds.uid, j->sockets, (size_t) j->n, j->params.backlog);
+                if (r == -EEXIST) {
+                        /* Another request started the group meanwhile: join that one. */
+                        r = group_answer_member(req, group_find(req->manager, j->group));
+                        if (r < 0)
+                                request_error(req, -r, NULL);
+                        return;
+                }
+                if (r < 0) {
+                        request_error(req, -r, "Failed to create reuseport group '%s': %s", j->group, strerror(-r));
+                        return;
+                }
+        }
         if (j->name) {
                 r = held_keep_and_answer(req, &j->creds, j->name, j->sockets, (size_t) j->n, j->params.backlog);
                 if (r < 0)
@@ -194,6 +211,17 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         }
         if (hold && !name)
                 return request_error(req, EINVAL, "Holding sockets needs a name");
+        if (reuse && name && !hold) {
+                Group *g;
+
+                if (socktype != SOCK_STREAM)
+                        return request_error(req, EOPNOTSUPP,
+                                             "Reuseport groups are TCP only (a UDP anchor would take datagrams); "
+                                             "bind UDP with --reuse-port and no --name");
+                g = group_find(m, name);
+                if (g)
+                        return group_answer_member(req, g);
+        }
         if (hold) {
                 r = held_answer_existing(req, name, false);
                 if (r == 0)
@@ -211,7 +239,7 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         if (r < 0)
                 return r;
         if ((address && !(j->address = strdup(address))) || (service && !(j->service = strdup(service))) ||
-            (hold && !(j->name = strdup(name))))
+            (hold && !(j->name = strdup(name))) || (reuse && name && !hold && !(j->group = strdup(name))))
                 return -ENOMEM;
         j->params = (BindParams) {
                 .address = j->address,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "group.h"
 #include "handlers.h"
 #include "held.h"
 #include "log.h"
@@ -214,6 +215,20 @@ int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         if (proto_get_string(v, PROTO_ATTR_NAME, &name) < 0)
                 return request_error(req, EINVAL, "HOLD_RELEASE needs a name");
         h = held_find(req->manager, name);
+        if (!h) {
+                /* A reuseport group is released the same way: its anchors close, members
+                 * already handed out keep working. */
+                Group *g = group_find(req->manager, name);
+                if (g && (creds->uid == 0 || creds->uid == g->owner)) {
+                        log_info("Releasing reuseport group '%s' at the request of uid %u.", g->name,
+                                 (unsigned) creds->uid);
+                        group_free(g);
+                        r = request_new_reply(req, &m);
+                        if (r < 0)
+                                return r;
+                        return request_reply_msg(req, m);
+                }
+        }
         /* Someone else's name is reported as absent: names are not a way to probe. */
         if (!h || !held_may_use(h, creds))
                 return request_error(req, ENOENT, "No held socket named '%s'", name);

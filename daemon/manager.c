@@ -23,6 +23,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "group.h"
 #include "held.h"
 #include "policy.h"
 #include "worker.h"
@@ -579,6 +580,7 @@ Manager *manager_free(Manager *m) {
         /* Finishes running jobs; their replies go nowhere now. */
         m->workers = worker_pool_free(m->workers);
         held_free_all(m);
+        group_free_all(m);
         m->listen_source = sd_event_source_disable_unref(m->listen_source);
         m->accept_retry = sd_event_source_disable_unref(m->accept_retry);
         m->status_timer = sd_event_source_disable_unref(m->status_timer);

@@ -23,6 +23,7 @@ typedef struct Manager Manager;
 typedef struct Policy Policy;
 typedef struct WorkerPool WorkerPool;
 typedef struct Held Held;
+typedef struct Group Group;
 typedef struct Conn Conn;
 typedef struct Request Request;
 typedef struct OutMsg OutMsg;
@@ -87,6 +88,7 @@ struct Manager {
         bool notify;         /* $NOTIFY_SOCKET is set */
 
         Held *held;              /* held.c */
+        Group *groups;           /* group.c */
         unsigned n_held_sockets;
 
         Conn *conns;

@@ -690,8 +690,8 @@ static void append_bind_rules(char *buf, size_t size, size_t *pos, const Policy 
         }
 }
 
-int policy_check_bind(const Policy *p, const Creds *creds, const struct sockaddr *sa, int socktype,
-                      char *reason, size_t reason_len) {
+static int check_bind(const Policy *p, const Creds *creds, const struct sockaddr *sa, int socktype,
+                      bool defaults, char *reason, size_t reason_len) {
         char addr_str[INET6_ADDRSTRLEN] = "";
         const uint8_t *addr = NULL;
         const char *proto_name = NULL;
@@ -734,7 +734,7 @@ int policy_check_bind(const Policy *p, const Creds *creds, const struct sockaddr
         }
 
         /* The defaults: port 0 (ephemeral) and what the kernel lets anyone bind anyway. */
-        if (port == 0 || port >= p->unprivileged_port_start)
+        if (defaults && (port == 0 || port >= p->unprivileged_port_start))
                 return 0;
 
         for (size_t i = 0; i < p->n_rules; i++) {
@@ -754,6 +754,16 @@ int policy_check_bind(const Policy *p, const Creds *creds, const struct sockaddr
         append_bind_rules(reason, reason_len, &pos, p, creds, proto);
         append(reason, reason_len, &pos, ")");
         return -EPERM;
+}
+
+int policy_check_bind(const Policy *p, const Creds *creds, const struct sockaddr *sa, int socktype,
+                      char *reason, size_t reason_len) {
+        return check_bind(p, creds, sa, socktype, true, reason, reason_len);
+}
+
+int policy_check_bind_rule(const Policy *p, const Creds *creds, const struct sockaddr *sa, int socktype,
+                           char *reason, size_t reason_len) {
+        return check_bind(p, creds, sa, socktype, false, reason, reason_len);
 }
 
 /* Is path strictly below dir (both normalized)? */

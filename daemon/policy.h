@@ -39,6 +39,12 @@ unsigned policy_rule_count(const Policy *p);
 int policy_check_bind(const Policy *p, const Creds *creds, const struct sockaddr *sa, int socktype, char *reason,
                       size_t reason_len);
 
+/* The same, by an explicit AllowBind rule only (root: always): the defaults do not count.
+ * For what the kernel would refuse between uids, such as joining another uid's reuseport
+ * group. */
+int policy_check_bind_rule(const Policy *p, const Creds *creds, const struct sockaddr *sa, int socktype,
+                           char *reason, size_t reason_len);
+
 /* May creds create a unix socket at the absolute, normalized path? On success returns 0
  * and the allowed directory the path lies under (the longest match; owned by p). Returns
  * -EPERM with the reason otherwise. Root may use any directory ("/"). */

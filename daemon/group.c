@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * Reuseport groups (DESIGN.md §5): BIND with reuse_port and a name (no hold) hands out a
+ * new member of a group the daemon owns. The kernel lets a socket join a SO_REUSEPORT
+ * group only if it was created by the same uid as the group's first socket; the daemon
+ * creates every member, so workers running as different users can share one port. It
+ * keeps an anchor per address: bound with SO_REUSEPORT but not listening, so the port
+ * stays the group's while no worker runs and the anchor takes no connections (TCP picks
+ * among listening members only). Owns the group table and membership checks.
+ *
+ * Joining a group someone else created needs an explicit AllowBind rule for the port
+ * (the defaults are not enough: without the daemon the kernel would refuse it).
+ * TCP only: a bound UDP anchor would receive its share of datagrams.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bind.h"
+#include "group.h"
+#include "handlers.h"
+#include "log.h"
+#include "macro.h"
+#include "policy.h"
+
+Group *group_find(Manager *m, const char *name) {
+        for (Group *g = m->groups; g; g = g->groups_next)
+                if (strcmp(g->name, name) == 0)
+                        return g;
+        return NULL;
+}
+
+void group_free(Group *g) {
+        if (!g)
+                return;
+        if (g->manager)
+                LIST_REMOVE(groups, g->manager->groups, g);
+        bound_sockets_free(g->anchors, g->n_anchors);
+        free(g->name);
+        free(g);
+}
+
+void group_free_all(Manager *m) {
+        while (m->groups)
+                group_free(m->groups);
+}
+
+/* A socket on addr with the options bind_sockets() sets, plus SO_REUSEPORT; listening if
+ * backlog >= 0. */
+static int reuseport_socket(const struct sockaddr_storage *addr, socklen_t len, int backlog) {
+        _cleanup_(closep) int fd = -EBADF;
+        int one = 1;
+
+        fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 && errno != ENOPROTOOPT)
+                return -errno;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+                return -errno;
+        if (addr->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+                return -errno;
+        if (bind(fd, (const struct sockaddr *) addr, len) < 0)
+                return -errno;
+        if (backlog >= 0 && listen(fd, backlog) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+int group_create(Manager *m, const char *name, uid_t owner, const BoundSocket *members, size_t n, int backlog) {
+        Group *g;
+        int r;
+
+        if (group_find(m, name))
+                return -EEXIST;
+        g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        g->owner = owner;
+        g->backlog = backlog < 0 ? 0 : backlog;
+        g->name = strdup(name);
+        g->anchors = calloc(n ? n : 1, sizeof(BoundSocket));
+        if (!g->name || !g->anchors) {
+                group_free(g);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                g->anchors[i] = members[i];
+                g->anchors[i].fd = reuseport_socket(&members[i].addr, members[i].addr_len, -1);
+                if (g->anchors[i].fd < 0) {
+                        r = g->anchors[i].fd;
+                        g->n_anchors = i;
+                        group_free(g);
+                        return r;
+                }
+        }
+        g->n_anchors = n;
+        g->manager = m;
+        LIST_PREPEND(groups, m->groups, g);
+        log_info("Created reuseport group '%s' of uid %u with %zu address%s.", name, (unsigned) owner, n,
+                 n == 1 ? "" : "es");
+        return 0;
+}
+
+int group_answer_member(Request *req, Group *g) {
+        _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
+        const Creds *creds = &req->conn->creds;
+        char reason[PROTO_MAX_ERROR_MESSAGE];
+        int r;
+
+        if (creds->uid != 0 && creds->uid != g->owner)
+                for (size_t i = 0; i < g->n_anchors; i++)
+                        if (policy_check_bind_rule(req->manager->policy, creds, (struct sockaddr *) &g->anchors[i].addr,
+                                                   SOCK_STREAM, reason, sizeof(reason)) < 0) {
+                                log_notice("Refused joining reuseport group '%s' of uid %u for uid %u pid %d.",
+                                           g->name, (unsigned) g->owner, (unsigned) creds->uid, (int) creds->pid);
+                                return request_error(req, EPERM,
+                                                     "Permission denied by policy: the reuseport group '%s' belongs "
+                                                     "to uid %u; joining it needs an AllowBind rule for its port",
+                                                     g->name, (unsigned) g->owner);
+                        }
+
+        r = proto_reply_new(req->type, req->serial, &reply);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < g->n_anchors; i++) {
+                int fd = reuseport_socket(&g->anchors[i].addr, g->anchors[i].addr_len, g->backlog);
+                if (fd < 0)
+                        return request_error(req, -fd, "Failed to add a member to group '%s': %s", g->name,
+                                             strerror(-fd));
+                r = bind_reply_add_socket(reply, fd, g->anchors[i].family, SOCK_STREAM, &g->anchors[i].addr,
+                                          g->anchors[i].addr_len);
+                if (r < 0)
+                        return r;
+        }
+        g->members_given++;
+        return request_reply(req, TAKE_PTR(reply));
+}
