@@ -411,13 +411,13 @@ int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientR
                 ProtoView v;
                 ssize_t n;
 
+                /* Wait first: right after sending, a read would only find nothing. */
+                r = wait_fd(c->fd, POLLIN, deadline);
+                if (r < 0)
+                        return r;
                 r = read_one(c, &v, &n);
-                if (r == 0) {
-                        r = wait_fd(c->fd, POLLIN, deadline);
-                        if (r < 0)
-                                return r;
+                if (r == 0)
                         continue;
-                }
                 if (r < 0)
                         return r;
 

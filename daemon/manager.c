@@ -23,6 +23,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "notify.h"
 #include "group.h"
 #include "held.h"
 #include "policy.h"
@@ -521,7 +522,7 @@ static int status_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         char buf[256];
 
         if (manager_format_status(m, buf, sizeof(buf)) >= 0)
-                (void) sd_notifyf(false, "STATUS=%s", buf);
+                (void) notify_send(false, "STATUS=%s", buf);
         return 0;
 }
 
@@ -550,6 +551,7 @@ int manager_new(Manager **ret) {
                 return -ENOMEM;
         m->listen_fd = -EBADF;
         m->start_usec = now_usec();
+        m->pid = getpid();
         m->notify = !!getenv("NOTIFY_SOCKET");
         m->recv = calloc(1, sizeof(ProtoRecv));
         if (!m->recv) {

@@ -96,6 +96,7 @@ struct Manager {
         Conn *dead_conns;
         sd_event_source *gc_source;
 
+        pid_t pid;               /* ours, cached: getpid() is a system call */
         uint64_t start_usec;
         uint64_t n_requests;
         uint64_t n_replied;

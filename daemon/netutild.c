@@ -22,12 +22,13 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "notify.h"
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
         log_info("Received %s, stopping.", strsignal((int) si->ssi_signo));
-        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping.");
+        (void) notify_send(true, "STOPPING=1\nSTATUS=Stopping.");
         return sd_event_exit(m->event, 0);
 }
 
@@ -37,12 +38,12 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         char status[256];
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration.",
+        (void) notify_send(true, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration.",
                           (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000);
         (void) manager_reload(m); /* on failure the running configuration stays, and it says so */
         if (manager_format_status(m, status, sizeof(status)) < 0)
                 status[0] = '\0';
-        (void) sd_notifyf(false, "READY=1\nSTATUS=%s", status);
+        (void) notify_send(true, "READY=1\nSTATUS=%s", status);
         return 0;
 }
 
@@ -212,7 +213,7 @@ static int run(int argc, char *argv[]) {
                  resolver_kind_to_string(m->config->resolver));
         if (manager_format_status(m, status, sizeof(status)) < 0)
                 status[0] = '\0';
-        (void) sd_notifyf(false, "READY=1\nSTATUS=%s", status);
+        (void) notify_send(true, "READY=1\nSTATUS=%s", status);
 
         r = sd_event_loop(m->event);
         if (r < 0)
@@ -223,9 +224,10 @@ static int run(int argc, char *argv[]) {
 int main(int argc, char *argv[]) {
         int r = run(argc, argv);
 
+        notify_close();
         if (r < 0) {
                 /* Tell the service manager why we could not start. */
-                (void) sd_notifyf(false, "ERRNO=%d", -r);
+                (void) notify_send(true, "ERRNO=%d", -r);
                 return usage_error ? 2 : 1;
         }
         return 0;

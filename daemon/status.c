@@ -26,7 +26,7 @@ int status_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         if (r < 0)
                 return r;
         if ((r = proto_msg_append_string(m, PROTO_ATTR_VERSION, PACKAGE_VERSION)) < 0 ||
-            (r = proto_msg_append_u32(m, PROTO_ATTR_PID, (uint32_t) getpid())) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_PID, (uint32_t) mgr->pid)) < 0 ||
             (r = proto_msg_append_u64(m, PROTO_ATTR_UPTIME_USEC, now - mgr->start_usec)) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_CLIENTS, mgr->n_conns)) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_HELD, mgr->n_held_sockets)) < 0 ||
