@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -349,6 +350,12 @@ static int conn_dispatch(Conn *c, ProtoRecv *rcv, ssize_t n) {
         return 0;
 }
 
+static bool peer_gone(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+        return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP));
+}
+
 static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Conn *c = userdata;
         Manager *m = c->manager;
@@ -365,8 +372,9 @@ static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                                 c->dead = true;
                                 break;
                         }
-                        /* On SEQPACKET, 0 is an empty datagram or the end: HUP tells which. */
-                        if (n == 0 && (revents & (EPOLLHUP | EPOLLRDHUP))) {
+                        /* On SEQPACKET, 0 is an empty datagram or the end: HUP tells which.
+                         * The peer may have gone since this wake-up began, so ask again. */
+                        if (n == 0 && (revents & (EPOLLHUP | EPOLLRDHUP) || peer_gone(c->fd))) {
                                 c->dead = true;
                                 break;
                         }

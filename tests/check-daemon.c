@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -699,6 +700,36 @@ START_TEST(test_bad_config_at_start_fails_with_message) {
 }
 END_TEST
 
+START_TEST(test_stalled_service_manager_does_not_stall_clients) {
+        char out[4096], err[4096];
+        FILE *f;
+
+        /* A manager that stops reading: in a network namespace of our own the unix datagram
+         * queue can be cut to nothing, so the next notification finds it full. */
+        ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+        f = fopen("/proc/sys/net/unix/max_dgram_qlen", "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("0\n", f);
+        fclose(f);
+        start_daemon(NULL);
+
+        /* Client traffic makes STATUS= updates; a reload sends RELOADING=1 and READY=1, all
+         * into the full queue. Every request must still be answered promptly. */
+        for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(ctl((const char *[]) { "--timeout", "1", "status", NULL }, out, sizeof(out), err,
+                                     sizeof(err)),
+                                 0);
+                ck_assert_int_eq(kill(daemon_.pid, SIGHUP), 0);
+                usleep(1100 * 1000);
+        }
+        ck_assert_int_eq(ctl((const char *[]) { "--timeout", "1", "status", NULL }, out, sizeof(out), err, sizeof(err)),
+                         0);
+        ck_assert_msg(strstr(out, "Requests: 4\n"), "[%s]", strstr(out, "Requests"));
+        assert_fds_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
 /* ---- netutilctl contract ------------------------------------------------------------- */
 
 START_TEST(test_netutilctl_usage_errors_exit_2) {
@@ -802,6 +833,7 @@ static Suite *daemon_suite(void) {
         tcase_add_test(tc, test_second_instance_refuses_live_socket);
         tcase_add_test(tc, test_stale_socket_is_replaced_and_file_is_refused);
         tcase_add_test(tc, test_sighup_reloads_and_keeps_config_on_error);
+        tcase_add_test(tc, test_stalled_service_manager_does_not_stall_clients);
         tcase_add_test(tc, test_bad_config_at_start_fails_with_message);
         tcase_add_test(tc, test_socket_activation);
         suite_add_tcase(s, tc);
