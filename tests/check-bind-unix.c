@@ -5,7 +5,8 @@
  * the real daemon, as uid/gid 65534 (nobody) unless a test says otherwise: the node's
  * owner and mode from the moment it appears, replacing only sockets, refusing symlinks
  * below the allowed directory, the policy's directories, path validation, abstract
- * names, held unix sockets, and no staging leftovers. Every test starts its own daemon
+ * names, held unix sockets (the quota checked before a node is made), the asynchronous
+ * call, and no staging leftovers. Every test starts its own daemon
  * with a fresh allowed directory and counts the daemon's fds before and after.
  *
  * Clients run as nobody either through netutilctl under setpriv, or in a forked child
@@ -1215,6 +1216,227 @@ START_TEST(test_held_unix_socket_is_returned_again_and_listed) {
 }
 END_TEST
 
+/* ---- the quota, checked before anything is created ------------------------------------- */
+
+#define QUOTA_NAMES 64
+#define QUOTA_MESSAGE "Quota exceeded: uid 65534 already holds 64 names"
+
+/* In a child: holds (or, with release, releases) the names n<first>..n<last> at
+ * DIR/h<i>.sock through one connection. */
+typedef struct HoldRange {
+        const char *dir;
+        int first, last;
+        bool release;
+} HoldRange;
+
+static void child_hold_range(void *userdata) {
+        const HoldRange *h = userdata;
+        netutil_bind_unix_options o = NETUTIL_BIND_UNIX_OPTIONS_INIT;
+        netutil_client *c = NULL;
+
+        ck_assert_int_eq(netutil_client_open(daemon_.socket, &c), 0);
+        for (int i = h->first; i <= h->last; i++) {
+                char path[128], name[16];
+                netutil_socket *s = NULL;
+                int r;
+
+                snprintf(name, sizeof(name), "n%d", i);
+                if (h->release) {
+                        r = netutil_hold_release(c, name, CALL_TIMEOUT_USEC);
+                        ck_assert_msg(r == 0, "release %s: %s", name, strerror(-r));
+                        continue;
+                }
+                snprintf(path, sizeof(path), "%s/h%d.sock", h->dir, i);
+                o.path = path;
+                o.name = name;
+                o.hold = 1;
+                r = netutil_bind_unix(c, &o, CALL_TIMEOUT_USEC, &s);
+                ck_assert_msg(r == 1, "hold %s: %d (%s)", name, r, netutil_client_error_message(c));
+                netutil_sockets_free(s, 1);
+        }
+        netutil_client_close(c);
+}
+
+/* In a child: the 65th name is refused by the library as -EDQUOT, in words too. */
+static void child_quota_refused(void *userdata) {
+        netutil_bind_unix_options o = NETUTIL_BIND_UNIX_OPTIONS_INIT;
+        netutil_socket *s = NULL;
+        char msg[512];
+
+        o.path = userdata;
+        o.name = "n65";
+        o.hold = 1;
+        ck_assert_int_eq(child_bind(&o, &s, msg, sizeof(msg)), -EDQUOT);
+        ck_assert_ptr_null(s);
+        ck_assert_str_eq(msg, QUOTA_MESSAGE);
+}
+
+static void assert_quota_refusal(const char *path) {
+        char out[1024], err[1024];
+
+        ck_assert_int_eq(NOBODY_CTL(out, err, "bind-unix", "--name", "n65", "--hold", path), 1);
+        ck_assert_str_eq(err, "netutilctl: " QUOTA_MESSAGE "\n");
+        ck_assert_str_eq(out, "");
+        ck_assert_int_eq(NOBODY_CTL(out, err, "--json", "bind-unix", "--name", "n65", "--hold", path), 1);
+        ck_assert_str_eq(out, "{\"error\": {\"errno\": 122, \"name\": \"EDQUOT\", \"message\": \"" QUOTA_MESSAGE
+                              "\"}}\n");
+        ck_assert_str_eq(err, "netutilctl: " QUOTA_MESSAGE "\n");
+        as_nobody(child_quota_refused, (void *) path);
+}
+
+START_TEST(test_hold_over_quota_creates_and_replaces_nothing) {
+        char path[128], out[1024], err[1024], want[512];
+        HoldRange hold = { .first = 1, .last = QUOTA_NAMES };
+        Snapshot before;
+        int listener, c, a;
+
+        start_daemon_allowing_dir();
+        hold.dir = dir_;
+        as_nobody(child_hold_range, &hold);
+        ck_assert_int_eq(test_wait_fd_count(daemon_.pid, baseline_fds + QUOTA_NAMES, 3000),
+                         baseline_fds + QUOTA_NAMES);
+        snprintf(path, sizeof(path), "%s/q.sock", dir_);
+
+        /* A new path: refused before the node is made, so there is nothing to take back. */
+        assert_quota_refusal(path);
+        assert_absent(path);
+        ck_assert_int_eq(count_staging(dir_), 0);
+
+        /* nobody's own socket, listening, at that path: left exactly as it was. */
+        listener = listen_at(path);
+        ck_assert_int_eq(chown(path, NOBODY, NOBODY), 0);
+        snapshot(path, &before);
+        assert_quota_refusal(path);
+        assert_unchanged(path, &before);
+        c = connect_unix(path, strlen(path));
+        ck_assert_msg(c >= 0, "connect to the socket at %s: %s", path, strerror(-c));
+        a = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        ck_assert_msg(a >= 0, "the old socket no longer gets the path's connections: %m");
+        close(a);
+        close(c);
+        ck_assert_int_eq(count_staging(dir_), 0);
+        /* The quota counts names of either kind: a network hold is refused alike. */
+        ck_assert_int_eq(NOBODY_CTL(out, err, "bind", "--name", "n65", "--hold", "--address", "127.0.0.1", "0"), 1);
+        ck_assert_str_eq(err, "netutilctl: " QUOTA_MESSAGE "\n");
+        ck_assert_str_eq(out, "");
+        /* A name nobody already holds is no new name: it is answered at the quota too. */
+        snprintf(want, sizeof(want), "%s/h1.sock", dir_);
+        ck_assert_int_eq(NOBODY_CTL(out, err, "bind-unix", "--name", "n1", "--hold", want), 0);
+        ck_assert_str_eq(err, "");
+        {
+                char line[sizeof(want) + 16];
+
+                snprintf(line, sizeof(line), "unix stream %s\n", want);
+                ck_assert_str_eq(out, line);
+        }
+        /* The refusals cost the daemon nothing. */
+        ck_assert_int_eq(test_wait_fd_count(daemon_.pid, baseline_fds + QUOTA_NAMES, 3000),
+                         baseline_fds + QUOTA_NAMES);
+
+        /* A release makes room: now the same request replaces nobody's socket and holds it. */
+        ck_assert_int_eq(NOBODY_CTL(out, err, "hold", "release", "n1"), 0);
+        ck_assert_int_eq(NOBODY_CTL(out, err, "bind-unix", "--name", "n65", "--hold", path), 0);
+        snprintf(want, sizeof(want), "unix stream %s\n", path);
+        ck_assert_str_eq(out, want);
+        ck_assert_str_eq(err, "");
+        assert_node(path, NOBODY, NOBODY, 0600);
+        ck_assert_int_eq(test_wait_fd_count(daemon_.pid, baseline_fds + QUOTA_NAMES, 3000),
+                         baseline_fds + QUOTA_NAMES);
+        close(listener);
+
+        hold = (HoldRange) { .dir = dir_, .first = 2, .last = QUOTA_NAMES + 1, .release = true };
+        as_nobody(child_hold_range, &hold);
+        ck_assert_int_eq(NOBODY_CTL(out, err, "hold", "list"), 0);
+        ck_assert_str_eq(out, "");
+        finish();
+}
+END_TEST
+
+#undef QUOTA_MESSAGE
+
+/* ---- asynchronous bind-unix ---------------------------------------------------------------- */
+
+typedef struct AsyncBind {
+        int calls;
+        netutil_client *c;
+        int error;
+        netutil_socket *s;
+        size_t n;
+} AsyncBind;
+
+static void on_bind_unix(netutil_client *c, int error, netutil_socket *sockets, size_t n, void *userdata) {
+        AsyncBind *a = userdata;
+
+        a->calls++;
+        a->c = c;
+        a->error = error;
+        a->s = sockets; /* the callback owns them; the child frees them */
+        a->n = n;
+}
+
+static void child_bind_unix_async(void *userdata) {
+        const char *path = userdata;
+        netutil_bind_unix_options o = NETUTIL_BIND_UNIX_OPTIONS_INIT;
+        netutil_request *req = NULL;
+        AsyncBind a = { 0 };
+        netutil_client *c = NULL;
+        sd_event *e = NULL;
+        struct timespec start, now;
+        int conn, acc;
+
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        ck_assert_int_eq(netutil_client_open(daemon_.socket, &c), 0);
+        ck_assert_int_eq(netutil_client_attach_event(c, e, 0), 0);
+        o.path = path;
+        o.mode = 0640;
+        ck_assert_int_eq(netutil_bind_unix_async(c, &o, CALL_TIMEOUT_USEC, on_bind_unix, &a, &req), 0);
+        ck_assert_ptr_nonnull(req);
+        ck_assert_int_eq(a.calls, 0);
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        while (a.calls == 0) {
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                ck_assert_msg(now.tv_sec - start.tv_sec < 6, "the callback did not run");
+                ck_assert_int_ge(sd_event_run(e, 100000), 0);
+        }
+        ck_assert_int_eq(a.calls, 1);
+        ck_assert_ptr_eq(a.c, c);
+        ck_assert_msg(a.error == 0, "callback error %d (%s): %s", a.error, strerror(-a.error),
+                      netutil_client_error_message(c));
+        ck_assert_uint_eq(a.n, 1);
+        ck_assert_ptr_nonnull(a.s);
+        ck_assert_int_eq(a.s[0].family, AF_UNIX);
+        ck_assert_int_eq(a.s[0].type, SOCK_STREAM);
+        ck_assert_uint_eq(a.s[0].address_len, offsetof(struct sockaddr_un, sun_path) + strlen(path));
+        ck_assert_mem_eq(((const struct sockaddr_un *) &a.s[0].address)->sun_path, path, strlen(path));
+        ck_assert_int_eq(sockopt_int(a.s[0].fd, SO_ACCEPTCONN), 1);
+        ck_assert(fcntl(a.s[0].fd, F_GETFD) & FD_CLOEXEC);
+        assert_node(path, NOBODY, NOBODY, 0640);
+
+        /* It is the socket at path. */
+        conn = connect_unix(path, strlen(path));
+        ck_assert_int_ge(conn, 0);
+        acc = accept4(a.s[0].fd, NULL, NULL, SOCK_CLOEXEC);
+        ck_assert_int_ge(acc, 0);
+        close(acc);
+        close(conn);
+
+        netutil_sockets_free(a.s, a.n);
+        netutil_client_close(c);
+        sd_event_unref(e);
+}
+
+START_TEST(test_async_bind_unix_creates_the_node_and_hands_over_one_socket) {
+        char path[128];
+
+        start_daemon_allowing_dir();
+        snprintf(path, sizeof(path), "%s/async.sock", dir_);
+        as_nobody(child_bind_unix_async, path);
+        /* The node stays after the socket is gone, as Tornado's. */
+        assert_node(path, NOBODY, NOBODY, 0640);
+        finish();
+}
+END_TEST
+
 /* ---- the owner and mode from the start ---------------------------------------------------- */
 
 #define WATCH_BINDS 50
@@ -1390,6 +1612,12 @@ static Suite *bind_unix_suite(void) {
         tc = tcase_create("hold");
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, test_held_unix_socket_is_returned_again_and_listed);
+        tcase_add_test(tc, test_hold_over_quota_creates_and_replaces_nothing);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("async");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_async_bind_unix_creates_the_node_and_hands_over_one_socket);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("owner-from-the-start");

@@ -6,8 +6,10 @@
  * bind_sockets() table of the reference (§1.2), errors in words and in JSON, UDP, host
  * names from /etc/hosts and DNS (the worker pool), the exec form with the socket
  * activation variables, the policy as nobody, held sockets (same port, queued connections,
- * list, release, ownership, quota, listener repair), an answer of 300 fds, and clients
- * that leave with a bind in flight.
+ * list, release, ownership, quota, listener repair), an answer of 300 fds, clients
+ * that leave with a bind in flight, the asynchronous calls on an sd-event loop (bind,
+ * hold list and release, cancel, pipelining), a hold that binds nothing, and a name held
+ * for one kind of socket (network or unix) refused for the other.
  *
  * Every test runs in its own network namespace (Check's fork mode: one process per test)
  * with only lo up, so ports and addresses are deterministic; tests that need their own
@@ -1315,6 +1317,496 @@ START_TEST(test_disconnect_while_dns_lookup_is_pending_costs_nothing) {
 }
 END_TEST
 
+/* ---- 10. asynchronous calls on an sd-event loop -------------------------------------- */
+
+/* What one asynchronous call's callback saw. */
+typedef struct AsyncResult {
+        int calls;           /* times the callback ran (must end at 1, or 0 when cancelled) */
+        netutil_client *c;   /* the client it was called with */
+        int error;
+        netutil_socket *s;   /* bind: the sockets, now the test's */
+        netutil_held *held;  /* hold list: the array, now the test's */
+        size_t n;
+        char msg[256];       /* the daemon's message, if any */
+} AsyncResult;
+
+static void async_record_message(netutil_client *c, AsyncResult *a) {
+        const char *m = netutil_client_error_message(c);
+
+        snprintf(a->msg, sizeof(a->msg), "%s", m ? m : "");
+}
+
+static void on_bind(netutil_client *c, int error, netutil_socket *sockets, size_t n, void *userdata) {
+        AsyncResult *a = userdata;
+
+        a->calls++;
+        a->c = c;
+        a->error = error;
+        a->s = sockets; /* the callback owns them; the test frees them */
+        a->n = n;
+        async_record_message(c, a);
+}
+
+static void on_hold_list(netutil_client *c, int error, netutil_held *held, size_t n, void *userdata) {
+        AsyncResult *a = userdata;
+
+        a->calls++;
+        a->c = c;
+        a->error = error;
+        a->held = held;
+        a->n = n;
+        async_record_message(c, a);
+}
+
+static void on_done(netutil_client *c, int error, void *userdata) {
+        AsyncResult *a = userdata;
+
+        a->calls++;
+        a->c = c;
+        a->error = error;
+        async_record_message(c, a);
+}
+
+/* Runs e until every result in a[0..n) has had its callback (5 s at most). */
+static void run_until_called(sd_event *e, AsyncResult *a, size_t n) {
+        long long deadline = now_ms() + 5000;
+
+        for (;;) {
+                size_t called = 0;
+
+                for (size_t i = 0; i < n; i++)
+                        called += a[i].calls > 0;
+                if (called == n)
+                        return;
+                ck_assert_msg(now_ms() < deadline, "only %zu of %zu callbacks ran within 5 s", called, n);
+                ck_assert_int_ge(sd_event_run(e, 100000), 0);
+        }
+}
+
+/* A client on a new event loop. */
+static netutil_client *open_async_client(sd_event **ret_event) {
+        netutil_client *c = open_client();
+
+        ck_assert_int_eq(sd_event_new(ret_event), 0);
+        ck_assert_int_eq(netutil_client_attach_event(c, *ret_event, 0), 0);
+        return c;
+}
+
+static void close_async_client(netutil_client *c, sd_event *e) {
+        netutil_client_close(c);
+        sd_event_unref(e);
+}
+
+/* A HOLD_LIST run to its end: the loop's timer fd exists afterwards, so that the test's own
+ * fd count is stable from then on. Expects an empty list. */
+static void async_warm_up(netutil_client *c, sd_event *e) {
+        AsyncResult a = {};
+
+        ck_assert_int_eq(netutil_hold_list_async(c, 0, on_hold_list, &a, NULL), 0);
+        run_until_called(e, &a, 1);
+        ck_assert_int_eq(a.calls, 1);
+        ck_assert_int_eq(a.error, 0);
+        ck_assert_uint_eq(a.n, 0);
+        ck_assert_ptr_null(a.held);
+}
+
+START_TEST(test_async_bind_hands_the_sockets_to_the_callback) {
+        netutil_bind_options o = NETUTIL_BIND_OPTIONS_INIT;
+        netutil_request *req = NULL;
+        AsyncResult a = {};
+        netutil_client *c;
+        sd_event *e = NULL;
+        int before, fd;
+        unsigned p;
+
+        start_daemon(NULL);
+        c = open_async_client(&e);
+        async_warm_up(c, e);
+        before = test_count_fds(getpid());
+
+        o.port = "0";
+        ck_assert_int_eq(netutil_bind_async(c, &o, 0, on_bind, &a, &req), 0);
+        ck_assert_ptr_nonnull(req);
+        /* Nothing happens before the loop runs. */
+        ck_assert_int_eq(a.calls, 0);
+        run_until_called(e, &a, 1);
+        ck_assert_int_eq(a.calls, 1);
+        ck_assert_ptr_eq(a.c, c);
+        ck_assert_msg(a.error == 0, "callback error %d (%s): %s", a.error, strerror(-a.error), a.msg);
+        ck_assert_str_eq(a.msg, "");
+        /* bind_sockets(0): both wildcards on one port, IPv4 first. */
+        ck_assert_uint_eq(a.n, 2);
+        ck_assert_ptr_nonnull(a.s);
+        ck_assert_int_eq(test_count_fds(getpid()), before + 2);
+        ck_assert_int_eq(a.s[0].family, AF_INET);
+        ck_assert_int_eq(a.s[1].family, AF_INET6);
+        p = sockaddr_port(&a.s[0].address);
+        ck_assert_uint_gt(p, 0);
+        for (size_t i = 0; i < a.n; i++) {
+                int accepting = 0;
+                socklen_t alen = sizeof(accepting);
+
+                ck_assert_int_eq(a.s[i].type, SOCK_STREAM);
+                ck_assert_int_ge(a.s[i].fd, 3);
+                ck_assert_uint_eq(sockaddr_port(&a.s[i].address), p);
+                ck_assert_uint_eq(fd_port(a.s[i].fd), p);
+                ck_assert_int_eq(getsockopt(a.s[i].fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &alen), 0);
+                ck_assert_int_eq(accepting, 1);
+                ck_assert(fcntl(a.s[i].fd, F_GETFD) & FD_CLOEXEC);
+        }
+        ck_assert_uint_eq(a.s[0].address_len, sizeof(struct sockaddr_in));
+        ck_assert_uint_eq(((struct sockaddr_in *) &a.s[0].address)->sin_addr.s_addr, htonl(INADDR_ANY));
+        ck_assert_uint_eq(a.s[1].address_len, sizeof(struct sockaddr_in6));
+        ck_assert(IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *) &a.s[1].address)->sin6_addr));
+        /* The daemon kept no copy (its one extra fd is our connection): the sockets are
+         * ours and they listen. */
+        assert_fds_at(baseline_fds + 1);
+        fd = tcp_connect("127.0.0.1", p);
+        ck_assert_msg(fd >= 0, "connect to the async socket's port %u: %s", p, strerror(-fd));
+        close(fd);
+        fd = tcp_connect("::1", p);
+        ck_assert_msg(fd >= 0, "connect to [::1]:%u: %s", p, strerror(-fd));
+        close(fd);
+
+        netutil_sockets_free(a.s, a.n);
+        ck_assert_int_eq(test_count_fds(getpid()), before);
+        assert_nobody_listens("127.0.0.1", p);
+        assert_nobody_listens("::1", p);
+
+        /* An error comes through the callback as -errno with the daemon's message. */
+        a = (AsyncResult) {};
+        o = (netutil_bind_options) NETUTIL_BIND_OPTIONS_INIT;
+        o.address = "nonexistent.invalid";
+        o.flags = AI_NUMERICHOST;
+        o.port = "0";
+        ck_assert_int_eq(netutil_bind_async(c, &o, 0, on_bind, &a, NULL), 0);
+        run_until_called(e, &a, 1);
+        ck_assert_int_eq(a.calls, 1);
+        ck_assert_int_eq(a.error, -EADDRNOTAVAIL);
+        ck_assert_ptr_null(a.s);
+        ck_assert_uint_eq(a.n, 0);
+        ck_assert_str_eq(a.msg, "Name or service not known");
+        ck_assert_int_eq(test_count_fds(getpid()), before);
+
+        close_async_client(c, e);
+        assert_fds_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+START_TEST(test_async_hold_list_and_release) {
+        netutil_bind_options o = NETUTIL_BIND_OPTIONS_INIT;
+        AsyncResult a = {};
+        netutil_client *c;
+        sd_event *e = NULL;
+        const struct sockaddr_in *in;
+        int before;
+        unsigned p;
+
+        start_daemon(NULL);
+        c = open_async_client(&e);
+        async_warm_up(c, e);
+        before = test_count_fds(getpid());
+
+        /* Hold a name, asynchronously too. */
+        o.address = "127.0.0.1";
+        o.port = "0";
+        o.name = "app";
+        o.hold = 1;
+        ck_assert_int_eq(netutil_bind_async(c, &o, 0, on_bind, &a, NULL), 0);
+        run_until_called(e, &a, 1);
+        ck_assert_msg(a.error == 0, "hold: %d (%s): %s", a.error, strerror(-a.error), a.msg);
+        ck_assert_uint_eq(a.n, 1);
+        p = sockaddr_port(&a.s[0].address);
+        ck_assert_uint_eq(fd_port(a.s[0].fd), p);
+        netutil_sockets_free(a.s, a.n);
+        ck_assert_int_eq(test_count_fds(getpid()), before);
+        assert_fds_at(baseline_fds + 2); /* our connection and the held copy */
+
+        /* The list names it, with its owner and its one socket (description only). */
+        a = (AsyncResult) {};
+        ck_assert_int_eq(netutil_hold_list_async(c, 0, on_hold_list, &a, NULL), 0);
+        run_until_called(e, &a, 1);
+        ck_assert_int_eq(a.calls, 1);
+        ck_assert_ptr_eq(a.c, c);
+        ck_assert_int_eq(a.error, 0);
+        ck_assert_uint_eq(a.n, 1);
+        ck_assert_ptr_nonnull(a.held);
+        ck_assert_str_eq(a.held[0].name, "app");
+        ck_assert_uint_eq(a.held[0].owner_uid, 0);
+        ck_assert_uint_eq(a.held[0].n_sockets, 1);
+        ck_assert_int_eq(a.held[0].sockets[0].fd, -1);
+        ck_assert_int_eq(a.held[0].sockets[0].family, AF_INET);
+        ck_assert_int_eq(a.held[0].sockets[0].type, SOCK_STREAM);
+        ck_assert_uint_eq(a.held[0].sockets[0].address_len, sizeof(struct sockaddr_in));
+        in = (const struct sockaddr_in *) &a.held[0].sockets[0].address;
+        ck_assert_uint_eq(ntohl(in->sin_addr.s_addr), INADDR_LOOPBACK);
+        ck_assert_uint_eq(ntohs(in->sin_port), p);
+        netutil_held_free(a.held, a.n);
+        /* No fds travel with a list. */
+        ck_assert_int_eq(test_count_fds(getpid()), before);
+
+        /* Release: error 0, the daemon's copy closed, the port with it. */
+        a = (AsyncResult) {};
+        ck_assert_int_eq(netutil_hold_release_async(c, "app", 0, on_done, &a, NULL), 0);
+        run_until_called(e, &a, 1);
+        ck_assert_int_eq(a.calls, 1);
+        ck_assert_ptr_eq(a.c, c);
+        ck_assert_msg(a.error == 0, "release: %d (%s): %s", a.error, strerror(-a.error), a.msg);
+        ck_assert_str_eq(a.msg, "");
+        assert_fds_at(baseline_fds + 1); /* our connection only */
+        assert_nobody_listens("127.0.0.1", p);
+
+        /* A second release: -ENOENT, in words too. */
+        a = (AsyncResult) {};
+        ck_assert_int_eq(netutil_hold_release_async(c, "app", 0, on_done, &a, NULL), 0);
+        run_until_called(e, &a, 1);
+        ck_assert_int_eq(a.calls, 1);
+        ck_assert_int_eq(a.error, -ENOENT);
+        ck_assert_str_eq(a.msg, "No held socket named 'app'");
+
+        /* And the list is empty again. */
+        a = (AsyncResult) {};
+        ck_assert_int_eq(netutil_hold_list_async(c, 0, on_hold_list, &a, NULL), 0);
+        run_until_called(e, &a, 1);
+        ck_assert_int_eq(a.error, 0);
+        ck_assert_uint_eq(a.n, 0);
+        ck_assert_ptr_null(a.held);
+        ck_assert_int_eq(test_count_fds(getpid()), before);
+
+        close_async_client(c, e);
+        assert_fds_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+START_TEST(test_async_bind_cancelled_before_the_loop_runs_never_calls_back) {
+        netutil_bind_options o = NETUTIL_BIND_OPTIONS_INIT;
+        netutil_request *req = NULL;
+        AsyncResult cancelled = {}, after = {};
+        netutil_client *c;
+        sd_event *e = NULL;
+        int before;
+
+        start_daemon(NULL);
+        c = open_async_client(&e);
+        async_warm_up(c, e);
+        before = test_count_fds(getpid());
+
+        /* A fixed port: whoever kept a copy of the socket would still listen on it. */
+        o.address = "127.0.0.1";
+        o.port = "4711";
+        ck_assert_int_eq(netutil_bind_async(c, &o, 0, on_bind, &cancelled, &req), 0);
+        ck_assert_ptr_nonnull(req);
+        ck_assert_ptr_null(netutil_request_cancel(req));
+        ck_assert_int_eq(cancelled.calls, 0);
+
+        /* A request sent after it on the same connection: its answer comes after the
+         * cancelled one's (a literal is bound inline), so once it is in, the cancelled
+         * answer was read and discarded with its fd. */
+        ck_assert_int_eq(netutil_hold_list_async(c, 0, on_hold_list, &after, NULL), 0);
+        run_until_called(e, &after, 1);
+        ck_assert_int_eq(after.error, 0);
+        ck_assert_uint_eq(after.n, 0);
+        /* Run the loop a little more: nothing may still call back. */
+        for (int i = 0; i < 5; i++)
+                ck_assert_int_ge(sd_event_run(e, 20000), 0);
+        ck_assert_int_eq(cancelled.calls, 0);
+        ck_assert_ptr_null(cancelled.s);
+
+        ck_assert_int_eq(test_count_fds(getpid()), before);
+        assert_fds_at(baseline_fds + 1); /* our connection only */
+        assert_nobody_listens("127.0.0.1", 4711);
+        /* The daemon did bind it (and the port is free again): the blocking form gets it. */
+        expect_run(ctl(AS_ROOT, ARGS("bind", "--address", "127.0.0.1", "4711")), 0, "ipv4 stream 127.0.0.1 4711\n",
+                   "");
+
+        close_async_client(c, e);
+        assert_fds_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+START_TEST(test_async_binds_pipelined_on_one_connection_all_complete) {
+        enum { N = 12 };
+        netutil_bind_options o = NETUTIL_BIND_OPTIONS_INIT;
+        AsyncResult a[N] = {};
+        netutil_client *c;
+        sd_event *e = NULL;
+        int before;
+
+        /* Half are literals (bound inline), half a name from /etc/hosts (the worker pool):
+         * the answers need not come in order; each must reach its own callback. */
+        use_hosts_file("127.0.0.1 localhost\n127.0.0.2 myhost\n");
+        start_daemon(NULL);
+        c = open_async_client(&e);
+        async_warm_up(c, e);
+        before = test_count_fds(getpid());
+
+        o.port = "0";
+        for (int i = 0; i < N; i++) {
+                o.address = i % 2 ? "myhost" : "127.0.0.1";
+                ck_assert_int_eq(netutil_bind_async(c, &o, 0, on_bind, &a[i], NULL), 0);
+        }
+        run_until_called(e, a, N);
+        ck_assert_int_eq(test_count_fds(getpid()), before + N);
+        for (int i = 0; i < N; i++) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) &a[i].s[0].address;
+                struct sockaddr_in actual = {};
+                socklen_t len = sizeof(actual);
+
+                ck_assert_int_eq(a[i].calls, 1);
+                ck_assert_ptr_eq(a[i].c, c);
+                ck_assert_msg(a[i].error == 0, "bind %d: %d (%s): %s", i, a[i].error, strerror(-a[i].error),
+                              a[i].msg);
+                ck_assert_uint_eq(a[i].n, 1);
+                ck_assert_int_eq(a[i].s[0].family, AF_INET);
+                ck_assert_uint_eq(ntohl(in->sin_addr.s_addr), i % 2 ? 0x7f000002u : 0x7f000001u);
+                /* The fd is the socket described. */
+                ck_assert_int_eq(getsockname(a[i].s[0].fd, (struct sockaddr *) &actual, &len), 0);
+                ck_assert_uint_eq(actual.sin_addr.s_addr, in->sin_addr.s_addr);
+                ck_assert_uint_eq(actual.sin_port, in->sin_port);
+                /* Every request bound its own socket. */
+                for (int j = 0; j < i; j++)
+                        ck_assert_msg(a[j].s[0].fd != a[i].s[0].fd &&
+                                              memcmp(&a[j].s[0].address, &a[i].s[0].address,
+                                                     sizeof(struct sockaddr_in)) != 0,
+                                      "binds %d and %d got the same socket", j, i);
+        }
+        for (int i = 0; i < N; i++)
+                netutil_sockets_free(a[i].s, a[i].n);
+        ck_assert_int_eq(test_count_fds(getpid()), before);
+
+        close_async_client(c, e);
+        assert_fds_settle_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+/* ---- 11. a hold that binds nothing --------------------------------------------------- */
+
+#define NOTHING_TO_HOLD "Nothing to hold under 'empty': no address was bound"
+
+START_TEST(test_hold_of_a_name_that_binds_nothing_is_refused) {
+        netutil_bind_options o = NETUTIL_BIND_OPTIONS_INIT;
+        netutil_socket *s = NULL;
+        netutil_client *c;
+        char want[512];
+        unsigned p;
+
+        /* "localhost" is only ::1 and IPv6 is off on lo: bind_sockets() skips it and binds
+         * nothing (success with 0 sockets, as Tornado). */
+        use_hosts_file("::1 localhost\n");
+        {
+                int fd = open("/proc/sys/net/ipv6/conf/lo/disable_ipv6", O_WRONLY | O_CLOEXEC);
+                ck_assert_int_ge(fd, 0);
+                ck_assert_int_eq(write(fd, "1\n", 2), 2);
+                close(fd);
+        }
+        start_daemon(NULL);
+        /* Precondition: without --hold, success with no sockets. */
+        expect_run(ctl(AS_ROOT, ARGS("--json", "bind", "--address", "localhost", "0")), 0, "{\"sockets\": []}\n",
+                   "");
+
+        expect_run(ctl(AS_ROOT, ARGS("bind", "--name", "empty", "--hold", "--address", "localhost", "0")), 1, "",
+                   "netutilctl: " NOTHING_TO_HOLD "\n");
+        fmt(want, sizeof(want), JSON_ERROR("EADDRNOTAVAIL", NOTHING_TO_HOLD), EADDRNOTAVAIL);
+        expect_run(ctl(AS_ROOT, ARGS("--json", "bind", "--name", "empty", "--hold", "--address", "localhost", "0")),
+                   1, want, "netutilctl: " NOTHING_TO_HOLD "\n");
+        /* As nobody too (the quota is not what refuses it). */
+        expect_run(ctl(AS_NOBODY, ARGS("bind", "--name", "empty", "--hold", "--address", "localhost", "0")), 1, "",
+                   "netutilctl: " NOTHING_TO_HOLD "\n");
+        /* The library: -EADDRNOTAVAIL, not a resolver error. */
+        c = open_client();
+        o.address = "localhost";
+        o.port = "0";
+        o.name = "empty";
+        o.hold = 1;
+        ck_assert_int_eq(netutil_bind(c, &o, 0, &s), -EADDRNOTAVAIL);
+        ck_assert_ptr_null(s);
+        ck_assert_str_eq(netutil_client_error_message(c), NOTHING_TO_HOLD);
+        ck_assert_int_eq(netutil_client_error_gai(c), 0);
+        netutil_client_close(c);
+
+        /* Nothing was kept under the name... */
+        expect_run(ctl(AS_ROOT, ARGS("hold", "list")), 0, "", "");
+        expect_run(ctl(AS_ROOT, ARGS("--json", "hold", "list")), 0, "{\"held\": []}\n", "");
+        expect_run(ctl(AS_ROOT, ARGS("hold", "release", "empty")), 1, "",
+                   "netutilctl: No held socket named 'empty'\n");
+        assert_fds_settle_at_baseline();
+        /* ...so it is free for a hold that binds something. */
+        ck_assert_int_eq(ctl(AS_ROOT, ARGS(HOLD_ARGS("empty"))), 0);
+        p = port_in(out, NULL);
+        expect_run(ctl(AS_ROOT, ARGS("hold", "list")), 0, fmt(want, sizeof(want), "empty 0 ipv4 stream 127.0.0.1 %u\n", p),
+                   "");
+        assert_fds_at(baseline_fds + 1);
+        expect_run(ctl(AS_ROOT, ARGS("hold", "release", "empty")), 0, "", "");
+        assert_fds_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+#undef NOTHING_TO_HOLD
+
+/* ---- 12. a name holds one kind of socket --------------------------------------------- */
+
+START_TEST(test_held_name_of_one_kind_is_refused_for_the_other) {
+        char path[sizeof(daemon_.dir) + 16], upath[sizeof(daemon_.dir) + 16], want[1024];
+        struct stat st;
+        unsigned p;
+
+        /* root may bind-unix anywhere; the daemon's own directory goes when it stops. */
+        start_daemon(NULL);
+        snprintf(path, sizeof(path), "%s/net.sock", daemon_.dir);
+        snprintf(upath, sizeof(upath), "%s/unix.sock", daemon_.dir);
+
+        /* "net" holds a TCP socket: bind-unix under that name creates nothing. */
+        ck_assert_int_eq(ctl(AS_ROOT, ARGS(HOLD_ARGS("net"))), 0);
+        p = port_in(out, NULL);
+        expect_run(ctl(AS_ROOT, ARGS("bind-unix", "--name", "net", "--hold", path)), 1, "",
+                   "netutilctl: The name 'net' holds network sockets\n");
+        fmt(want, sizeof(want), JSON_ERROR("EEXIST", "The name 'net' holds network sockets"), EEXIST);
+        expect_run(ctl(AS_ROOT, ARGS("--json", "bind-unix", "--name", "net", "--hold", path)), 1, want,
+                   "netutilctl: The name 'net' holds network sockets\n");
+        ck_assert_msg(lstat(path, &st) < 0 && errno == ENOENT, "%s was created", path);
+
+        /* "unix" holds a unix socket: bind under that name binds nothing either. */
+        expect_run(ctl(AS_ROOT, ARGS("bind-unix", "--name", "unix", "--hold", upath)), 0,
+                   fmt(want, sizeof(want), "unix stream %s\n", upath), "");
+        ck_assert_int_eq(lstat(upath, &st), 0);
+        ck_assert(S_ISSOCK(st.st_mode));
+        expect_run(ctl(AS_ROOT, ARGS("bind", "--name", "unix", "--hold", "0")), 1, "",
+                   "netutilctl: The name 'unix' holds unix sockets\n");
+        fmt(want, sizeof(want), JSON_ERROR("EEXIST", "The name 'unix' holds unix sockets"), EEXIST);
+        expect_run(ctl(AS_ROOT, ARGS("--json", "bind", "--name", "unix", "--hold", "--address", "127.0.0.1", "0")),
+                   1, want, "netutilctl: The name 'unix' holds unix sockets\n");
+
+        /* Both names still hold what they held, and nothing more. */
+        ck_assert_int_eq(ctl(AS_ROOT, ARGS("hold", "list")), 0);
+        {
+                char line_net[128], line_unix[sizeof(upath) + 32];
+
+                fmt(line_net, sizeof(line_net), "net 0 ipv4 stream 127.0.0.1 %u\n", p);
+                fmt(line_unix, sizeof(line_unix), "unix 0 unix stream %s\n", upath);
+                ck_assert_msg(strstr(out, line_net) && strstr(out, line_unix) &&
+                                      strlen(out) == strlen(line_net) + strlen(line_unix),
+                              "hold list: '%s'", out);
+        }
+        assert_fds_at(baseline_fds + 2);
+        /* The same kind under the same name is the held socket, as ever. */
+        expect_run(ctl(AS_ROOT, ARGS(HOLD_ARGS("net"))), 0, fmt(want, sizeof(want), "ipv4 stream 127.0.0.1 %u\n", p),
+                   "");
+        expect_run(ctl(AS_ROOT, ARGS("bind-unix", "--name", "unix", "--hold", upath)), 0,
+                   fmt(want, sizeof(want), "unix stream %s\n", upath), "");
+        assert_fds_at(baseline_fds + 2);
+
+        expect_run(ctl(AS_ROOT, ARGS("hold", "release", "net")), 0, "", "");
+        expect_run(ctl(AS_ROOT, ARGS("hold", "release", "unix")), 0, "", "");
+        assert_fds_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
 /* ---- the suite ----------------------------------------------------------------------- */
 
 static TCase *tcase(Suite *s, const char *name) {
@@ -1378,6 +1870,16 @@ static Suite *handover_suite(void) {
         tc = tcase(s, "disconnect");
         tcase_add_test(tc, test_disconnect_with_hosts_name_bind_in_flight_costs_nothing);
         tcase_add_test(tc, test_disconnect_while_dns_lookup_is_pending_costs_nothing);
+
+        tc = tcase(s, "async");
+        tcase_add_test(tc, test_async_bind_hands_the_sockets_to_the_callback);
+        tcase_add_test(tc, test_async_hold_list_and_release);
+        tcase_add_test(tc, test_async_bind_cancelled_before_the_loop_runs_never_calls_back);
+        tcase_add_test(tc, test_async_binds_pipelined_on_one_connection_all_complete);
+
+        tc = tcase(s, "held-kinds");
+        tcase_add_test(tc, test_hold_of_a_name_that_binds_nothing_is_refused);
+        tcase_add_test(tc, test_held_name_of_one_kind_is_refused_for_the_other);
         return s;
 }
 
