@@ -214,6 +214,194 @@ int netutil_hold_list_async(netutil_client *c, uint64_t timeout_usec, netutil_ho
 int netutil_hold_release_async(netutil_client *c, const char *name, uint64_t timeout_usec,
                                netutil_done_handler_t callback, void *userdata, netutil_request **ret_request);
 
+/* ---- Resolution and overrides ---------------------------------------------------------- */
+
+/* One resolved address, ready for connect(). */
+typedef struct netutil_address {
+        int family;                      /* AF_INET or AF_INET6 */
+        struct sockaddr_storage address; /* with the port; IPv6 with flowinfo and scope_id */
+        socklen_t address_len;
+} netutil_address;
+
+/* Tornado's Resolver.resolve(host, port, family) through the daemon, overrides applied:
+ * the scope's table, then the global one; (host, port, family), then (host, port), then
+ * host; one substitution. scope NULL means $NETUTIL_SCOPE (read with secure_getenv), and
+ * "" or an unset variable the global table only. Returns the number of addresses, in the
+ * backend's order, with a new array in *ret (free() it); or -errno: a resolver failure is
+ * -EADDRNOTAVAIL, -EAGAIN, ... with the EAI_* code in netutil_client_error_gai() and its
+ * words in netutil_client_error_message(). */
+int netutil_resolve(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
+                    uint64_t timeout_usec, netutil_address **ret);
+
+/* The callback owns addresses (free()). */
+typedef void (*netutil_resolve_handler_t)(netutil_client *c, int error, netutil_address *addresses, size_t n,
+                                          void *userdata);
+int netutil_resolve_async(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
+                          uint64_t timeout_usec, netutil_resolve_handler_t callback, void *userdata,
+                          netutil_request **ret_request);
+
+/* An override rule, as netutil_override_list() returns it. -1 marks an absent part. */
+typedef struct netutil_override {
+        char *scope;              /* NULL: the global table */
+        char *host;
+        int port;                 /* -1: a host-only rule */
+        int family;               /* -1: no family in the key */
+        char *target;
+        int target_port;          /* -1: the port is kept */
+        int64_t expires_in_usec;  /* -1: never */
+} netutil_override;
+
+netutil_override *netutil_overrides_free(netutil_override *o, size_t n);
+
+/* Sets (or replaces) a rule in scope (NULL: the global table, which needs an
+ * AllowOverride rule or root; a scope is created for, and owned by, the caller):
+ * host → target (port and target_port -1), (host, port) → (target, target_port), or with
+ * family >= 0 (AF_UNSPEC, AF_INET, AF_INET6) (host, port, family) → (target,
+ * target_port). ttl_usec 0: no expiry. Returns 0, -EPERM, -EDQUOT, -EINVAL, -errno. */
+int netutil_override_set(netutil_client *c, const char *scope, const char *host, int port, int family,
+                         const char *target, int target_port, uint64_t ttl_usec, uint64_t timeout_usec);
+/* Removes the rule with exactly that key: 0, -ENOENT, -EPERM, -errno. */
+int netutil_override_del(netutil_client *c, const char *scope, const char *host, int port, int family,
+                         uint64_t timeout_usec);
+/* The live rules of a table, oldest first: the count and a new array in *ret. */
+int netutil_override_list(netutil_client *c, const char *scope, uint64_t timeout_usec, netutil_override **ret);
+/* Removes every rule of a table (a scope goes with its last rule): 0, -ENOENT, -EPERM. */
+int netutil_override_clear(netutil_client *c, const char *scope, uint64_t timeout_usec);
+
+/* ---- In-process helpers: no daemon involved ----------------------------------------- */
+
+/* Tornado's is_valid_ip(): 1 if ip is an IPv4 or IPv6 address literal as the libc's
+ * numeric getaddrinfo() accepts it (so inet_aton forms such as "127.1", "0x7f.1" and octal
+ * "0177.0.0.1" count, and "fe80::1%lo" where the interface exists; glibc takes a scope id
+ * on link-local addresses only), 0 if not (empty, NUL inside, EAI_NONAME: a host name,
+ * surrounding spaces, "256.1.1.1"), or -errno for any other getaddrinfo failure (-ENOMEM,
+ * -EAGAIN, ..., as common/gai.c translates EAI codes; EAI_SYSTEM gives its errno), which
+ * is an error, not a verdict; -EINVAL for ip NULL. netutil_is_valid_ip_n() takes a length
+ * (len bytes of ip, no NUL needed; 0 is empty) and rejects an embedded NUL.
+ * A deliberate divergence: the check is on bytes, with no IDNA step, so non-ASCII text is
+ * never an address here. Tornado (through Python's IDNA nameprep) accepts full-width
+ * digits (U+FF10..U+FF19: "127.0.0.1" written with U+FF11 U+FF12 U+FF17 is True there);
+ * this returns 0 for them, as glibc's getaddrinfo() says EAI_NONAME. */
+int netutil_is_valid_ip(const char *ip);
+int netutil_is_valid_ip_n(const char *ip, size_t len);
+
+/* Tornado's bind_sockets() in this process, with the caller's rights: the same code the
+ * daemon runs, without its policy (ignores opts->name and opts->hold). Returns the number
+ * of sockets (0 is possible) with a new array in *ret (netutil_sockets_free()), or -errno
+ * with nothing left open: when the address or port did not resolve, -EADDRNOTAVAIL and
+ * the EAI_* code in *ret_gai (for EAI_SYSTEM, getaddrinfo's -errno instead); -EADDRINUSE,
+ * -EADDRNOTAVAIL, -EACCES and the like from bind(); -EAFNOSUPPORT for a family other than
+ * AF_UNSPEC, AF_INET and AF_INET6, as the daemon; -EINVAL for opts or ret NULL. ret_gai
+ * may be NULL; otherwise it is always written: 0 unless getaddrinfo() failed. */
+int netutil_bind_sockets(const netutil_bind_options *opts, netutil_socket **ret, int *ret_gai);
+
+/* Tornado's bind_unix_socket(file, mode, backlog) in this process, with the caller's
+ * rights: a listening, non-blocking, close-on-exec AF_UNIX stream socket at path
+ * (path_len bytes, 0 = strlen(path); relative paths are fine; a leading NUL is an abstract
+ * name, for which mode is ignored). As in Tornado, path is stat()ed following symlinks: an
+ * existing socket (or a symlink to one: the link is replaced, its target left alone) is
+ * unlinked and replaced, anything else is refused with -EEXIST (Tornado: "File PATH exists
+ * and is not a socket") and left untouched. The node gets exactly mode by a chmod() after
+ * bind() (no umask; for that moment it has the umask's mode). Returns the fd (the caller's)
+ * or -errno: -EEXIST, -ENOENT (missing directory), -EADDRINUSE (a dangling symlink at
+ * path, or an abstract name in use), -ENAMETOOLONG (a path of 108 bytes or more, an
+ * abstract name of more than 108, checked before anything is touched), -EINVAL (path
+ * NULL or empty, a NUL inside a path, mode bits outside 0777). Nothing is leaked on any
+ * error: no fd, and no node (one made by this call is removed again if chmod() or
+ * listen() fails). */
+int netutil_bind_unix_socket(const char *path, size_t path_len, unsigned mode, int backlog);
+
+/* Tornado's add_accept_handler() on an sd-event loop. */
+typedef struct netutil_accept_handler netutil_accept_handler;
+
+/* Called for each accepted connection with fd >= 0 (blocking, close-on-exec, the
+ * callback's to close) and the peer's address (len 0 for unix peers). Called with fd < 0
+ * and addr NULL to report an error: -EMFILE or -ENFILE once per episode (accepting then
+ * pauses and retries every 100 ms by itself, without spinning; the episode ends at the
+ * first accept() that fails otherwise or succeeds), or another -errno (the batch ends; the
+ * handler stays). */
+typedef void (*netutil_accept_callback_t)(netutil_accept_handler *h, int fd, const struct sockaddr *addr,
+                                          socklen_t addr_len, void *userdata);
+
+/* Watches the listening socket fd (not owned: never closed by the handler) on e: each
+ * time it is readable, up to 128 connections are accepted (Tornado's _DEFAULT_BACKLOG),
+ * ECONNABORTED skipped, EINTR retried, EAGAIN ends the batch. fd must be a listening,
+ * non-blocking socket (a blocking one would block the loop once the queue is empty).
+ * Returns 0 and the handler in *ret (the caller frees it), or -errno: -EEXIST if fd is
+ * already watched by a handler on e that was not removed, -EINVAL (e, callback or ret
+ * NULL, fd < 0, fd not listening or blocking), -ENOTSOCK, -EBADF, -ENOMEM, or sd-event's
+ * error (-ECHILD after fork(), -ESTALE when e has finished). */
+int netutil_add_accept_handler(sd_event *e, int fd, netutil_accept_callback_t callback, void *userdata,
+                               netutil_accept_handler **ret);
+
+/* Stops accepting: idempotent, safe from inside the callback (the current batch stops
+ * after that connection). Does not close the socket. Returns 0, or -EINVAL for NULL. */
+int netutil_accept_handler_remove(netutil_accept_handler *h);
+
+/* Removes (if not yet) and frees h; safe from inside the callback (freed when the batch
+ * returns). Returns NULL; NULL is fine. */
+netutil_accept_handler *netutil_accept_handler_free(netutil_accept_handler *h);
+
+/* ---- TLS with GnuTLS (Tornado's ssl_options_to_context / ssl_wrap_socket) ------------ */
+
+typedef enum netutil_cert_reqs {
+        NETUTIL_CERT_DEFAULT = -1, /* servers: NONE; clients: REQUIRED */
+        NETUTIL_CERT_NONE = 0,     /* no peer certificate asked for or checked */
+        NETUTIL_CERT_OPTIONAL = 1, /* checked if the peer sends one */
+        NETUTIL_CERT_REQUIRED = 2, /* the peer must present a valid one */
+} netutil_cert_reqs;
+
+/* Start from NETUTIL_TLS_OPTIONS_INIT; fields are only ever appended. */
+typedef struct netutil_tls_options {
+        const char *certfile; /* PEM certificate (chain); with keyfile, or containing the key */
+        const char *keyfile;  /* PEM private key; needs certfile */
+        const char *ca_certs; /* PEM CA bundle to verify peers; NULL: the system trust store for
+                               * clients (a deliberate divergence: Tornado's is empty), none
+                               * for servers */
+        int cert_reqs;        /* a netutil_cert_reqs value */
+        const char *priority; /* GnuTLS priority string (ciphers, versions); NULL = "NORMAL" */
+} netutil_tls_options;
+
+#define NETUTIL_TLS_OPTIONS_INIT { .certfile = NULL, .keyfile = NULL, .ca_certs = NULL, .cert_reqs = -1 }
+
+typedef struct netutil_tls_context netutil_tls_context;
+typedef struct netutil_tls_session netutil_tls_session;
+
+/* Builds a context for the server (server_side != 0) or client side. Errors, with a
+ * message in words in *ret_error (malloc()ed, the caller frees; ret_error may be NULL):
+ * -ENOENT (a file is missing: the message names it), -EINVAL (key without certificate,
+ * certificate without key, unknown cert_reqs, a server without a certificate), -EBADMSG
+ * (a file that does not parse), -ENOPROTOOPT (a bad priority string: the message points
+ * at the error). */
+int netutil_tls_context_new(const netutil_tls_options *opts, int server_side, netutil_tls_context **ret,
+                            char **ret_error);
+netutil_tls_context *netutil_tls_context_free(netutil_tls_context *ctx);
+
+/* Wraps the connected socket fd (not owned: never closed by the session) in a TLS session
+ * of ctx. A client sends server_hostname as SNI and, unless cert_reqs is NONE, verifies
+ * the peer's certificate against it; a server refuses a server_hostname (-EINVAL, as
+ * Tornado). A client verifying with no hostname is -EINVAL ("check_hostname requires
+ * server_hostname"). Works on blocking and non-blocking fds. */
+int netutil_tls_wrap(netutil_tls_context *ctx, int fd, const char *server_hostname, int server_side,
+                     netutil_tls_session **ret);
+
+/* Runs the handshake: 0 done, -EAGAIN (non-blocking fd: call again when
+ * netutil_tls_want_write() says writable, else readable), -EPROTO for a TLS alert or
+ * protocol error, -EKEYREJECTED for a certificate that did not verify (the
+ * reason in netutil_tls_session_error()), -ECONNRESET, -errno. */
+int netutil_tls_handshake(netutil_tls_session *s);
+/* Data after the handshake: bytes (0 = the peer closed), or -EAGAIN / -errno as above. */
+ssize_t netutil_tls_read(netutil_tls_session *s, void *buf, size_t len);
+ssize_t netutil_tls_write(netutil_tls_session *s, const void *buf, size_t len);
+/* After -EAGAIN: 1 if the session waits to write, 0 if to read. */
+int netutil_tls_want_write(const netutil_tls_session *s);
+/* The last error in words, or NULL. Valid until the next call on s. */
+const char *netutil_tls_session_error(const netutil_tls_session *s);
+/* The SNI name a server session received, or NULL. */
+const char *netutil_tls_server_name(const netutil_tls_session *s);
+/* Sends close_notify (best effort) and frees s; the fd stays open. Returns NULL. */
+netutil_tls_session *netutil_tls_session_free(netutil_tls_session *s);
+
 #ifdef __cplusplus
 }
 #endif

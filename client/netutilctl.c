@@ -585,6 +585,275 @@ static int verb_bind_unix(int argc, char *argv[]) {
         return 0;
 }
 
+/* Tornado's is_valid_ip() in this process; no daemon. The answer is the exit status, as
+ * test(1) gives it: 0 "yes", 1 "no"; a getaddrinfo() failure other than "not an address"
+ * is an error (exit 1 with a message), not a "no". STRING is taken as it is, options
+ * included: "--help" is simply not an address. */
+static int verb_is_valid_ip(int argc, char *argv[]) {
+        char ctx[512];
+        int r;
+
+        if (argc != 2)
+                return usage_error(argc < 2 ? "is-valid-ip: missing STRING" : "is-valid-ip takes one STRING");
+        r = netutil_is_valid_ip(argv[1]);
+        if (r < 0) {
+                snprintf(ctx, sizeof(ctx), "Cannot check '%s'", argv[1]);
+                return fail(NULL, r, ctx);
+        }
+        /* json.h has no boolean writer; the object is fixed text in its layout. */
+        if (arg_json)
+                fputs(r > 0 ? "{\"valid\": true}\n" : "{\"valid\": false}\n", stdout);
+        else
+                puts(r > 0 ? "yes" : "no");
+        return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* "ADDRESS" and port of a resolved address, the IPv6 scope as %N. */
+static void format_address(const netutil_address *a, char *buf, size_t len, unsigned *port) {
+        buf[0] = '\0';
+        *port = 0;
+        if (a->family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) &a->address;
+                inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t) len);
+                *port = ntohs(in->sin_port);
+        } else if (a->family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &a->address;
+                inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t) len);
+                *port = ntohs(in6->sin6_port);
+        }
+}
+
+static int verb_resolve(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "family", required_argument, NULL, 'f' },
+                { "scope", required_argument, NULL, 's' },
+                {},
+        };
+        const char *scope = NULL;
+        netutil_client *c = NULL;
+        netutil_address *a = NULL;
+        int ch, r, n, family = AF_UNSPEC, port = 0;
+
+        optind = 0;
+        while ((ch = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                switch (ch) {
+                case 'f':
+                        if (parse_family(optarg, &family) < 0)
+                                return usage_error("resolve: invalid --family '%s': expected any, ipv4 or ipv6", optarg);
+                        break;
+                case 's':
+                        scope = optarg;
+                        break;
+                default:
+                        return usage_error("resolve: unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind >= argc || argc - optind > 2)
+                return usage_error(optind >= argc ? "resolve: missing HOST" : "resolve: too many arguments");
+        if (argc - optind == 2 && parse_int(argv[optind + 1], 0, 65535, &port) < 0)
+                return usage_error("resolve: invalid PORT '%s': expected 0-65535", argv[optind + 1]);
+
+        r = connect_daemon(&c);
+        if (r != 0)
+                return r;
+        n = netutil_resolve(c, argv[optind], (unsigned) port, family, scope, arg_timeout_usec, &a);
+        if (n < 0) {
+                r = fail(c, n, "Failed to resolve");
+                netutil_client_close(c);
+                return r;
+        }
+        netutil_client_close(c);
+
+        JsonWriter w = { .f = stdout };
+        if (arg_json) {
+                json_begin_object(&w, NULL);
+                json_begin_array(&w, "addresses");
+        }
+        for (int i = 0; i < n; i++) {
+                char addr[INET6_ADDRSTRLEN];
+                unsigned p;
+
+                format_address(&a[i], addr, sizeof(addr), &p);
+                if (arg_json) {
+                        json_begin_object(&w, NULL);
+                        json_string(&w, "family", family_name(a[i].family));
+                        json_string(&w, "address", addr);
+                        json_uint(&w, "port", p);
+                        if (a[i].family == AF_INET6) {
+                                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &a[i].address;
+                                json_uint(&w, "flowinfo", ntohl(in6->sin6_flowinfo));
+                                json_uint(&w, "scope_id", in6->sin6_scope_id);
+                        }
+                        json_end_object(&w);
+                } else
+                        printf("%s %s %u\n", family_name(a[i].family), addr, p);
+        }
+        if (arg_json) {
+                json_end_array(&w);
+                json_end_object(&w);
+                json_finish(&w);
+        }
+        free(a);
+        return 0;
+}
+
+/* override set|del|list|clear per CLI.md. */
+static int verb_override(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "scope", required_argument, NULL, 's' }, { "port", required_argument, NULL, 'p' },
+                { "family", required_argument, NULL, 'f' }, { "to-port", required_argument, NULL, 't' },
+                { "ttl", required_argument, NULL, 'T' },     {},
+        };
+        const char *scope = NULL, *sub;
+        int ch, r, port = -1, family = -1, to_port = -1, n_args;
+        uint64_t ttl = 0;
+        netutil_client *c = NULL;
+
+        if (argc < 2)
+                return usage_error("override: expected set, del, list or clear");
+        sub = argv[1];
+        argc--;
+        argv++;
+        optind = 0;
+        while ((ch = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                switch (ch) {
+                case 's':
+                        if (!*optarg)
+                                return usage_error("override: --scope needs a name");
+                        scope = optarg;
+                        break;
+                case 'p':
+                        if (parse_int(optarg, 0, 65535, &port) < 0)
+                                return usage_error("override: invalid --port '%s': expected 0-65535", optarg);
+                        break;
+                case 't':
+                        if (parse_int(optarg, 0, 65535, &to_port) < 0)
+                                return usage_error("override: invalid --to-port '%s': expected 0-65535", optarg);
+                        break;
+                case 'f':
+                        if (parse_family(optarg, &family) < 0 || family == AF_UNSPEC)
+                                return usage_error("override: invalid --family '%s': expected ipv4 or ipv6", optarg);
+                        break;
+                case 'T': {
+                        char *end;
+                        double t;
+                        errno = 0;
+                        t = strtod(optarg, &end);
+                        if (errno || end == optarg || *end || !isfinite(t) || t <= 0 || t > 86400.0 * 3650)
+                                return usage_error("override: invalid --ttl '%s': expected seconds > 0", optarg);
+                        ttl = (uint64_t) (t * 1e6);
+                        break;
+                }
+                default:
+                        return usage_error("override: unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        n_args = argc - optind;
+        if (family >= 0 && port < 0)
+                return usage_error("override: --family needs --port");
+
+        if (strcmp(sub, "set") == 0) {
+                if (n_args != 2)
+                        return usage_error("override set: expected HOST TARGET");
+                if ((port < 0) != (to_port < 0))
+                        return usage_error("override set: --port and --to-port go together");
+        } else if (strcmp(sub, "del") == 0) {
+                if (n_args != 1)
+                        return usage_error("override del: expected HOST");
+                if (to_port >= 0 || ttl)
+                        return usage_error("override del: --to-port and --ttl are for set");
+        } else if (strcmp(sub, "list") == 0 || strcmp(sub, "clear") == 0) {
+                if (n_args != 0 || port >= 0 || to_port >= 0 || ttl)
+                        return usage_error("override %s: takes only --scope", sub);
+        } else
+                return usage_error("override: unknown subcommand '%s'", sub);
+
+        r = connect_daemon(&c);
+        if (r != 0)
+                return r;
+        if (strcmp(sub, "set") == 0)
+                r = netutil_override_set(c, scope, argv[optind], port, family, argv[optind + 1], to_port, ttl,
+                                         arg_timeout_usec);
+        else if (strcmp(sub, "del") == 0)
+                r = netutil_override_del(c, scope, argv[optind], port, family, arg_timeout_usec);
+        else if (strcmp(sub, "clear") == 0)
+                r = netutil_override_clear(c, scope, arg_timeout_usec);
+        else {
+                netutil_override *o = NULL;
+                JsonWriter w = { .f = stdout };
+                int n = netutil_override_list(c, scope, arg_timeout_usec, &o);
+
+                if (n < 0) {
+                        r = fail(c, n, "Failed to list overrides");
+                        netutil_client_close(c);
+                        return r;
+                }
+                if (arg_json) {
+                        json_begin_object(&w, NULL);
+                        json_begin_array(&w, "overrides");
+                }
+                for (int i = 0; i < n; i++) {
+                        const char *fam = o[i].family < 0 ? NULL
+                                                          : o[i].family == AF_UNSPEC ? "any" : family_name(o[i].family);
+                        if (arg_json) {
+                                json_begin_object(&w, NULL);
+                                json_string(&w, "scope", o[i].scope ? o[i].scope : "global");
+                                json_string(&w, "host", o[i].host);
+                                if (o[i].port >= 0)
+                                        json_uint(&w, "port", (uint64_t) o[i].port);
+                                else
+                                        json_null(&w, "port");
+                                json_string(&w, "family", fam);
+                                json_string(&w, "target", o[i].target);
+                                if (o[i].target_port >= 0)
+                                        json_uint(&w, "target_port", (uint64_t) o[i].target_port);
+                                else
+                                        json_null(&w, "target_port");
+                                if (o[i].expires_in_usec >= 0)
+                                        /* Whole seconds, rounded up: a live rule never shows 0. */
+                                        json_uint(&w, "expires_in", ((uint64_t) o[i].expires_in_usec + 999999) / 1000000);
+                                else
+                                        json_null(&w, "expires_in");
+                                json_end_object(&w);
+                        } else {
+                                printf("%s %s", o[i].scope ? o[i].scope : "global", o[i].host);
+                                if (o[i].port >= 0)
+                                        printf(" port %d", o[i].port);
+                                if (fam)
+                                        printf(" %s", fam);
+                                printf(" -> %s", o[i].target);
+                                if (o[i].target_port >= 0)
+                                        printf(" port %d", o[i].target_port);
+                                if (o[i].expires_in_usec >= 0)
+                                        printf(" (expires in %" PRIu64 "s)",
+                                               ((uint64_t) o[i].expires_in_usec + 999999) / 1000000);
+                                putchar('\n');
+                        }
+                }
+                if (arg_json) {
+                        json_end_array(&w);
+                        json_end_object(&w);
+                        json_finish(&w);
+                }
+                netutil_overrides_free(o, (size_t) n);
+                netutil_client_close(c);
+                return 0;
+        }
+        if (r < 0) {
+                r = fail(c, r, "Failed to change overrides");
+                netutil_client_close(c);
+                return r;
+        }
+        netutil_client_close(c);
+        if (arg_json) {
+                JsonWriter w = { .f = stdout };
+                json_begin_object(&w, NULL);
+                json_end_object(&w);
+                json_finish(&w);
+        }
+        return 0;
+}
+
 static void help(void) {
         printf("Usage: netutilctl [OPTIONS] COMMAND ...\n\n"
                "Control netutild: sockets bound for you, names resolved with overrides.\n\n"
@@ -607,7 +876,17 @@ static void help(void) {
                "      --mode OCTAL       node permissions (default 0600)\n"
                "      --backlog N, --name NAME, --hold   as for bind\n"
                "  hold list              held sockets you may use\n"
-               "  hold release NAME      close the daemon's copy of NAME\n\n"
+               "  hold release NAME      close the daemon's copy of NAME\n"
+               "  resolve [--family any|ipv4|ipv6] [--scope SCOPE] HOST [PORT]\n"
+               "                         addresses of HOST, overrides applied (scope default:\n"
+               "                         $NETUTIL_SCOPE, else the global table only)\n"
+               "  override set [--scope S] [--port P [--family F] --to-port P] [--ttl SEC] HOST TARGET\n"
+               "  override del [--scope S] [--port P [--family F]] HOST\n"
+               "  override list [--scope S]\n"
+               "  override clear [--scope S]\n"
+               "                         central overrides (no --scope: the global table)\n"
+               "  is-valid-ip STRING     \"yes\" (exit 0) if STRING is an IPv4 or IPv6 address\n"
+               "                         literal, as Tornado's is_valid_ip(); else \"no\" (exit 1)\n\n"
                "Options:\n"
                "  -s, --socket PATH      daemon socket (default: $NETUTILD_SOCKET, then\n"
                "                         /run/netutild/netutild.sock for root, else\n"
@@ -616,7 +895,7 @@ static void help(void) {
                "  -t, --timeout SECONDS  give up on the daemon after this long (default 25)\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n\n"
-               "Exit status: 0 success, 1 the operation failed, 2 usage error.\n");
+               "Exit status: 0 success, 1 the operation failed (is-valid-ip: \"no\"), 2 usage error.\n");
 }
 
 static const struct {
@@ -627,6 +906,9 @@ static const struct {
         { "bind", verb_bind },
         { "hold", verb_hold },
         { "bind-unix", verb_bind_unix },
+        { "resolve", verb_resolve },
+        { "override", verb_override },
+        { "is-valid-ip", verb_is_valid_ip },
 };
 
 int main(int argc, char *argv[]) {

@@ -221,6 +221,8 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 g = group_find(m, name);
                 if (g)
                         return group_answer_member(req, g);
+                if (held_check_quota(req, req->conn->creds.uid))
+                        return 0;
         }
         if (hold) {
                 r = held_answer_existing(req, name, false);

@@ -58,7 +58,9 @@ static int reuseport_socket(const struct sockaddr_storage *addr, socklen_t len, 
         fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 && errno != ENOPROTOOPT)
+        /* Not on anchors: the kernel lets SO_REUSEADDR sockets of any uid share a port whose
+         * sockets are not listening, and an anchor never listens. */
+        if (backlog >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 && errno != ENOPROTOOPT)
                 return -errno;
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
                 return -errno;

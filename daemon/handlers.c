@@ -7,6 +7,7 @@
 
 #include "handlers.h"
 #include "held.h"
+#include "override.h"
 
 static const Handler handlers[_PROTO_MSG_MAX] = {
         [PROTO_MSG_STATUS] = { .func = status_handle, .max_fds = 0 },
@@ -14,6 +15,11 @@ static const Handler handlers[_PROTO_MSG_MAX] = {
         [PROTO_MSG_BIND_UNIX] = { .func = bind_unix_handle, .max_fds = 0 },
         [PROTO_MSG_HOLD_LIST] = { .func = hold_list_handle, .max_fds = 0 },
         [PROTO_MSG_HOLD_RELEASE] = { .func = hold_release_handle, .max_fds = 0 },
+        [PROTO_MSG_RESOLVE] = { .func = resolve_handle, .max_fds = 0 },
+        [PROTO_MSG_OVERRIDE_SET] = { .func = override_set_handle, .max_fds = 0 },
+        [PROTO_MSG_OVERRIDE_DEL] = { .func = override_del_handle, .max_fds = 0 },
+        [PROTO_MSG_OVERRIDE_LIST] = { .func = override_list_handle, .max_fds = 0 },
+        [PROTO_MSG_OVERRIDE_CLEAR] = { .func = override_clear_handle, .max_fds = 0 },
 };
 
 const Handler *handler_lookup(uint16_t type) {

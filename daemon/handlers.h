@@ -8,6 +8,7 @@
 int status_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
 int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
 int bind_unix_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
+int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
 
 /* Adds a socket to a reply as an item (family, socktype, sockaddr) with its fd, which is
  * consumed in every case. For BIND, BIND_UNIX and held sockets. */

@@ -45,8 +45,12 @@ bool held_may_use(const Held *h, const Creds *creds) {
 unsigned held_count_owned(Manager *m, uid_t uid) {
         unsigned n = 0;
 
+        /* Held names and reuseport groups share the quota: both keep fds in the daemon. */
         for (Held *h = m->held; h; h = h->held_next)
                 if (h->owner == uid)
+                        n++;
+        for (Group *g = m->groups; g; g = g->groups_next)
+                if (g->owner == uid)
                         n++;
         return n;
 }
@@ -208,9 +212,7 @@ int hold_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
 int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         const Creds *creds = &req->conn->creds;
         const char *name;
-        ProtoMsg *m = NULL;
         Held *h;
-        int r;
 
         if (proto_get_string(v, PROTO_ATTR_NAME, &name) < 0)
                 return request_error(req, EINVAL, "HOLD_RELEASE needs a name");
@@ -223,10 +225,7 @@ int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                         log_info("Releasing reuseport group '%s' at the request of uid %u.", g->name,
                                  (unsigned) creds->uid);
                         group_free(g);
-                        r = request_new_reply(req, &m);
-                        if (r < 0)
-                                return r;
-                        return request_reply_msg(req, m);
+                        return request_reply_empty(req);
                 }
         }
         /* Someone else's name is reported as absent: names are not a way to probe. */
@@ -236,10 +235,7 @@ int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         log_info("Releasing held socket '%s' of uid %u at the request of uid %u.", h->name, (unsigned) h->owner,
                  (unsigned) creds->uid);
         held_free(h);
-        r = request_new_reply(req, &m);
-        if (r < 0)
-                return r;
-        return request_reply_msg(req, m);
+        return request_reply_empty(req);
 }
 
 int held_check_quota(Request *req, uid_t uid) {

@@ -16,7 +16,8 @@
 #include "list.h"
 #include "manager.h"
 
-/* Held names one uid may own: each costs fds in the daemon, so a user cannot exhaust them. */
+/* Held names and reuseport groups one uid may own together: each costs fds in the daemon,
+ * so a user cannot exhaust them. */
 #define HELD_MAX_NAMES_PER_UID 64u
 /* Sockets under one name: what one bind() call may return, a group's members. */
 #define HELD_MAX_SOCKETS_PER_NAME 64u
@@ -48,7 +49,7 @@ int held_name_check(const char *name, char *reason, size_t reason_len);
 Held *held_find(Manager *m, const char *name);
 /* May creds use (retrieve, release) h? Its owner and root may. */
 bool held_may_use(const Held *h, const Creds *creds);
-/* Number of names owned by uid. */
+/* Number of held names and groups owned by uid. */
 unsigned held_count_owned(Manager *m, uid_t uid);
 
 /* Keeps dup()s of sockets[0..n) under name for owner. The caller keeps its fds.

@@ -27,6 +27,7 @@
 #include "notify.h"
 #include "group.h"
 #include "held.h"
+#include "override.h"
 #include "policy.h"
 #include "worker.h"
 
@@ -115,6 +116,15 @@ int request_new_reply(Request *req, ProtoMsg **ret) {
 int request_reply_msg(Request *req, ProtoMsg *msg) {
         request_end(req, &msg, 1);
         return 0;
+}
+
+int request_reply_empty(Request *req) {
+        ProtoMsg *m = NULL;
+        int r = request_new_reply(req, &m);
+
+        if (r < 0)
+                return r;
+        return request_reply_msg(req, m);
 }
 
 int request_reply(Request *req, ProtoReply *reply) {
@@ -544,9 +554,15 @@ void manager_status_changed(Manager *m) {
         (void) sd_event_source_set_enabled(m->status_timer, SD_EVENT_ONESHOT);
 }
 
+const char *manager_resolver_name(Manager *m) {
+        /* What answers, not what was asked for: c-ares is not built yet. */
+        return resolver_kind_to_string(m->config->resolver == RESOLVER_CARES ? RESOLVER_THREADPOOL
+                                                                             : m->config->resolver);
+}
+
 int manager_format_status(Manager *m, char *buf, size_t len) {
         int n = snprintf(buf, len, "Serving %u client%s, %" PRIu64 " requests, resolver %s", m->n_conns,
-                         m->n_conns == 1 ? "" : "s", m->n_requests, resolver_kind_to_string(m->config->resolver));
+                         m->n_conns == 1 ? "" : "s", m->n_requests, manager_resolver_name(m));
         return n < 0 || (size_t) n >= len ? -ENOBUFS : 0;
 }
 
@@ -591,6 +607,7 @@ Manager *manager_free(Manager *m) {
         m->workers = worker_pool_free(m->workers);
         held_free_all(m);
         group_free_all(m);
+        override_tables_free(m);
         m->listen_source = sd_event_source_disable_unref(m->listen_source);
         m->accept_retry = sd_event_source_disable_unref(m->accept_retry);
         m->status_timer = sd_event_source_disable_unref(m->status_timer);
@@ -776,6 +793,8 @@ int manager_load_config(Manager *m) {
         r = load(m, err, sizeof(err));
         if (r < 0)
                 return log_error_errno(r, "Failed to load configuration: %s", err);
+        if (m->config->resolver == RESOLVER_CARES)
+                log_warning("Resolver=cares is not built yet; resolving with the thread pool.");
         if (!m->workers) {
                 r = worker_pool_new(m->event, m->config->resolver_threads, &m->workers);
                 if (r < 0)
@@ -794,7 +813,7 @@ int manager_reload(Manager *m) {
 
         log_info("Configuration reloaded from %s: %u policy rule%s, resolver %s.",
                  m->config_path ?: "(embedded default)", policy_rule_count(m->policy),
-                 policy_rule_count(m->policy) == 1 ? "" : "s", resolver_kind_to_string(m->config->resolver));
+                 policy_rule_count(m->policy) == 1 ? "" : "s", manager_resolver_name(m));
         manager_status_changed(m);
         return 0;
 }

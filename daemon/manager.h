@@ -24,6 +24,7 @@ typedef struct Policy Policy;
 typedef struct WorkerPool WorkerPool;
 typedef struct Held Held;
 typedef struct Group Group;
+typedef struct OverrideTable OverrideTable;
 typedef struct Conn Conn;
 typedef struct Request Request;
 typedef struct OutMsg OutMsg;
@@ -89,6 +90,10 @@ struct Manager {
 
         Held *held;              /* held.c */
         Group *groups;           /* group.c */
+        OverrideTable *override_tables; /* override.c: every table, the global one included */
+        OverrideTable *override_global;
+        struct UidCount *override_uids;
+        unsigned n_overrides;
         unsigned n_held_sockets;
 
         Conn *conns;
@@ -134,6 +139,8 @@ int manager_load_config(Manager *m);
 int manager_reload(Manager *m);
 void manager_status_changed(Manager *m);
 int manager_format_status(Manager *m, char *buf, size_t len);
+/* The name of the resolver backend that answers. */
+const char *manager_resolver_name(Manager *m);
 
 /* Replies end a request. They consume what they are given and return 0 or -errno; a
  * request whose client is gone is just freed. */
@@ -142,5 +149,7 @@ int request_reply_msg(Request *req, ProtoMsg *msg);
 int request_error(Request *req, int error, const char *format, ...) _printf_(3, 4);
 /* An error reply that also carries a resolver's EAI_* code. */
 int request_error_gai(Request *req, int error, int gai, const char *format, ...) _printf_(4, 5);
+/* Ends req with a reply that carries nothing but success. */
+int request_reply_empty(Request *req);
 /* A new empty reply message for req. */
 int request_new_reply(Request *req, ProtoMsg **ret);

@@ -210,7 +210,7 @@ static int run(int argc, char *argv[]) {
                  m->user_mode ? "user" : "system",
                  m->config_path && (!m->config_missing_ok || access(m->config_path, F_OK) >= 0) ? m->config_path
                                                                                                  : "(embedded default)",
-                 resolver_kind_to_string(m->config->resolver));
+                 manager_resolver_name(m));
         if (manager_format_status(m, status, sizeof(status)) < 0)
                 status[0] = '\0';
         (void) notify_send(true, "READY=1\nSTATUS=%s", status);

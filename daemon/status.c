@@ -30,8 +30,8 @@ int status_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
             (r = proto_msg_append_u64(m, PROTO_ATTR_UPTIME_USEC, now - mgr->start_usec)) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_CLIENTS, mgr->n_conns)) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_HELD, mgr->n_held_sockets)) < 0 ||
-            (r = proto_msg_append_u32(m, PROTO_ATTR_OVERRIDES, 0)) < 0 ||
-            (r = proto_msg_append_string(m, PROTO_ATTR_RESOLVER, resolver_kind_to_string(mgr->config->resolver))) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_OVERRIDES, mgr->n_overrides)) < 0 ||
+            (r = proto_msg_append_string(m, PROTO_ATTR_RESOLVER, manager_resolver_name(mgr))) < 0 ||
             (r = proto_msg_append_string(m, PROTO_ATTR_MODE, mgr->user_mode ? "user" : "system")) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_POLICY_RULES, policy_rule_count(mgr->policy))) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_MAX_CLIENTS, mgr->config->max_clients)) < 0 ||

@@ -67,7 +67,12 @@ enum {
         PROTO_MSG_BIND_UNIX = 3,    /* bind_unix_socket() on the client's behalf; one item */
         PROTO_MSG_HOLD_LIST = 4,    /* held sockets visible to the client; items, no fds */
         PROTO_MSG_HOLD_RELEASE = 5, /* close a held name */
-        /* 16..31: resolution and overrides (RESOLVE, OVERRIDE_*) */
+        /* 16..31: resolution and overrides */
+        PROTO_MSG_RESOLVE = 16,        /* host, port, family[, scope] → addresses (items) */
+        PROTO_MSG_OVERRIDE_SET = 17,   /* add or replace one rule */
+        PROTO_MSG_OVERRIDE_DEL = 18,   /* remove one rule */
+        PROTO_MSG_OVERRIDE_LIST = 19,  /* rules of a scope or the global table (items) */
+        PROTO_MSG_OVERRIDE_CLEAR = 20, /* remove every rule of a scope or the global table */
         _PROTO_MSG_MAX,
 };
 
@@ -117,6 +122,16 @@ enum {
         PROTO_ATTR_SOCKADDR = 41,   /* binary: the bound struct sockaddr (getsockname) */
         PROTO_ATTR_OWNER_UID = 42,  /* u32: owner of a held name */
 
+        /* RESOLVE / OVERRIDE_* */
+        PROTO_ATTR_HOST = 50,        /* string: host name or IP literal */
+        PROTO_ATTR_PORT = 51,        /* u32: 0..65535 */
+        PROTO_ATTR_SCOPE = 52,       /* string: override scope; absent = the global table */
+        PROTO_ATTR_TARGET = 53,      /* string: the host an override maps to */
+        PROTO_ATTR_TARGET_PORT = 54, /* u32: the port an override maps to */
+        PROTO_ATTR_TTL_USEC = 55,    /* u64: an override's lifetime (set) or what is left (list) */
+        /* PROTO_ATTR_FAMILY (32) is the requested family in RESOLVE and an override's key
+         * family; PROTO_ATTR_SOCKADDR (41) carries each resolved address. */
+
         /* Generic list item of a multi-part reply; see proto_reply_add_item(). */
         PROTO_ATTR_ITEM = 60,     /* nested */
         PROTO_ATTR_FD_INDEX = 61, /* u32: index of this item's fd among its message's fds */
@@ -143,6 +158,8 @@ enum {
 #define PROTO_MAX_SOCKET_NAME 256u
 /* Longest service string, NUL included: service names in /etc/services are short. */
 #define PROTO_MAX_SERVICE 64u
+/* Longest scope name, NUL included: a test run's id, not a document. */
+#define PROTO_MAX_SCOPE 128u
 /* Largest socket address carried: sizeof(struct sockaddr_storage). */
 #define PROTO_MAX_SOCKADDR 128u
 /* Longest unix socket path: sizeof(sockaddr_un.sun_path) on Linux. */

@@ -664,13 +664,13 @@ START_TEST(test_sighup_reloads_and_keeps_config_on_error) {
         write_file(conf, "[Daemon]\nResolver=threadpool\n");
         start_daemon(extra);
 
-        write_file(conf, "[Daemon]\nResolver=cares\n[Policy]\nAllowOverride=* global\n");
+        write_file(conf, "[Daemon]\nResolver=blocking\n[Policy]\nAllowOverride=* global\n");
         ck_assert_int_eq(kill(daemon_.pid, SIGHUP), 0);
         ck_assert_int_eq(test_daemon_wait_notify(&daemon_, "RELOADING=1", 5000, note, sizeof(note)), 0);
         ck_assert_msg(strstr(note, "MONOTONIC_USEC="), "%s", note);
         ck_assert_int_eq(test_daemon_wait_notify(&daemon_, "READY=1", 5000, NULL, 0), 0);
         ck_assert_int_eq(ctl((const char *[]) { "status", NULL }, out, sizeof(out), err, sizeof(err)), 0);
-        ck_assert_msg(strstr(out, "Resolver: cares"), "%s", out);
+        ck_assert_msg(strstr(out, "Resolver: blocking"), "%s", out);
         ck_assert_msg(strstr(out, "Policy: 1 rule\n"), "%s", out);
 
         /* A broken file: the running configuration stays, the daemon keeps serving. */
@@ -678,7 +678,7 @@ START_TEST(test_sighup_reloads_and_keeps_config_on_error) {
         ck_assert_int_eq(kill(daemon_.pid, SIGHUP), 0);
         ck_assert_int_eq(test_daemon_wait_notify(&daemon_, "READY=1", 5000, NULL, 0), 0);
         ck_assert_int_eq(ctl((const char *[]) { "status", NULL }, out, sizeof(out), err, sizeof(err)), 0);
-        ck_assert_msg(strstr(out, "Resolver: cares"), "%s", out);
+        ck_assert_msg(strstr(out, "Resolver: blocking"), "%s", out);
 
         unlink(conf);
         assert_fds_at_baseline();

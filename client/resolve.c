@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+
+/* RESOLVE and OVERRIDE_* for libnetutil: requests, blocking and async calls, parsers. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "client.h"
+
+static int resolve_request(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
+                           ProtoMsg **ret) {
+        _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
+        int r;
+
+        if (!host || port > 65535)
+                return -EINVAL;
+        if (!scope)
+                scope = secure_getenv("NETUTIL_SCOPE");
+        r = client_new_request(c, PROTO_MSG_RESOLVE, &m);
+        if (r < 0)
+                return r;
+        if ((r = proto_msg_append_string(m, PROTO_ATTR_HOST, host)) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_PORT, port)) < 0 ||
+            (r = proto_msg_append_u32(m, PROTO_ATTR_FAMILY, (uint32_t) family)) < 0 ||
+            (scope && *scope && (r = proto_msg_append_string(m, PROTO_ATTR_SCOPE, scope)) < 0))
+                return r == -EINVAL ? -ENAMETOOLONG : r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static int parse_addresses(const ClientReply *reply, netutil_address **ret) {
+        _cleanup_(freep) netutil_address *a = NULL;
+        size_t n = 0;
+
+        for (size_t p = 0; p < reply->n_parts; p++) {
+                ProtoIter it;
+                ProtoAttr attr;
+
+                proto_iter_init(&it, &reply->views[p]);
+                while (proto_iter_next(&it, &attr)) {
+                        netutil_address *grown;
+                        ProtoView item;
+                        const void *sa;
+                        size_t len;
+                        uint32_t family;
+
+                        if (attr.type != PROTO_ATTR_ITEM)
+                                continue;
+                        if (proto_attr_nested(&attr, &item) < 0 ||
+                            proto_get_u32(&item, PROTO_ATTR_FAMILY, &family) < 0 ||
+                            proto_get_binary(&item, PROTO_ATTR_SOCKADDR, &sa, &len) < 0 ||
+                            len > sizeof(struct sockaddr_storage))
+                                return -EBADMSG;
+                        grown = reallocarray(a, n + 1, sizeof(*a));
+                        if (!grown)
+                                return -ENOMEM;
+                        a = grown;
+                        a[n] = (netutil_address) { .family = (int) family, .address_len = (socklen_t) len };
+                        memcpy(&a[n].address, sa, len);
+                        n++;
+                }
+        }
+        *ret = TAKE_PTR(a);
+        return (int) n;
+}
+
+_public_ int netutil_resolve(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
+                             uint64_t timeout_usec, netutil_address **ret) {
+        _cleanup_(client_reply_freep) ClientReply *reply = NULL;
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !ret)
+                return -EINVAL;
+        r = resolve_request(c, host, port, family, scope, &m);
+        if (r < 0)
+                return r;
+        r = client_call(c, m, timeout_usec, &reply);
+        if (r < 0)
+                return r;
+        return parse_addresses(reply, ret);
+}
+
+typedef struct ResolveCall {
+        netutil_resolve_handler_t callback;
+        void *userdata;
+} ResolveCall;
+
+static void resolve_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
+        _cleanup_(freep) ResolveCall *call = userdata;
+        netutil_address *a = NULL;
+        int n = 0;
+
+        if (!c)
+                return; /* cancelled */
+        if (error == 0)
+                n = error = parse_addresses(*reply, &a);
+        call->callback(c, error < 0 ? error : 0, error < 0 ? NULL : a, error < 0 ? 0 : (size_t) n, call->userdata);
+}
+
+_public_ int netutil_resolve_async(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
+                                   uint64_t timeout_usec, netutil_resolve_handler_t callback, void *userdata,
+                                   netutil_request **ret_request) {
+        ResolveCall *call;
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !callback)
+                return -EINVAL;
+        r = resolve_request(c, host, port, family, scope, &m);
+        if (r < 0)
+                return r;
+        call = malloc(sizeof(*call));
+        if (!call) {
+                proto_msg_free(m);
+                return -ENOMEM;
+        }
+        *call = (ResolveCall) { callback, userdata };
+        r = client_call_async(c, m, timeout_usec, resolve_done, call, ret_request);
+        if (r < 0)
+                free(call);
+        return r;
+}
+
+/* ---- Overrides ------------------------------------------------------------------------ */
+
+_public_ netutil_override *netutil_overrides_free(netutil_override *o, size_t n) {
+        if (!o)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                free(o[i].scope);
+                free(o[i].host);
+                free(o[i].target);
+        }
+        free(o);
+        return NULL;
+}
+
+/* A request for the table scope with the key (host, port, family); absent parts left out. */
+static int override_request(netutil_client *c, uint16_t type, const char *scope, const char *host, int port,
+                            int family, ProtoMsg **ret) {
+        _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
+        int r;
+
+        if (port > 65535 || (family >= 0 && port < 0))
+                return -EINVAL;
+        r = client_new_request(c, type, &m);
+        if (r < 0)
+                return r;
+        if ((scope && (r = proto_msg_append_string(m, PROTO_ATTR_SCOPE, scope)) < 0) ||
+            (host && (r = proto_msg_append_string(m, PROTO_ATTR_HOST, host)) < 0) ||
+            (port >= 0 && (r = proto_msg_append_u32(m, PROTO_ATTR_PORT, (uint32_t) port)) < 0) ||
+            (family >= 0 && (r = proto_msg_append_u32(m, PROTO_ATTR_FAMILY, (uint32_t) family)) < 0))
+                return r == -EINVAL ? -ENAMETOOLONG : r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static int call_simple(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec) {
+        _cleanup_(client_reply_freep) ClientReply *reply = NULL;
+
+        return client_call(c, m, timeout_usec, &reply);
+}
+
+_public_ int netutil_override_set(netutil_client *c, const char *scope, const char *host, int port, int family,
+                                  const char *target, int target_port, uint64_t ttl_usec, uint64_t timeout_usec) {
+        _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !host || !target || target_port > 65535 || (port < 0) != (target_port < 0))
+                return -EINVAL;
+        r = override_request(c, PROTO_MSG_OVERRIDE_SET, scope, host, port, family, &m);
+        if (r < 0)
+                return r;
+        if ((r = proto_msg_append_string(m, PROTO_ATTR_TARGET, target)) < 0 ||
+            (target_port >= 0 && (r = proto_msg_append_u32(m, PROTO_ATTR_TARGET_PORT, (uint32_t) target_port)) < 0) ||
+            (ttl_usec > 0 && (r = proto_msg_append_u64(m, PROTO_ATTR_TTL_USEC, ttl_usec)) < 0))
+                return r == -EINVAL ? -ENAMETOOLONG : r;
+        return call_simple(c, TAKE_PTR(m), timeout_usec);
+}
+
+_public_ int netutil_override_del(netutil_client *c, const char *scope, const char *host, int port, int family,
+                                  uint64_t timeout_usec) {
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !host)
+                return -EINVAL;
+        r = override_request(c, PROTO_MSG_OVERRIDE_DEL, scope, host, port, family, &m);
+        if (r < 0)
+                return r;
+        return call_simple(c, m, timeout_usec);
+}
+
+_public_ int netutil_override_clear(netutil_client *c, const char *scope, uint64_t timeout_usec) {
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        r = override_request(c, PROTO_MSG_OVERRIDE_CLEAR, scope, NULL, -1, -1, &m);
+        if (r < 0)
+                return r;
+        return call_simple(c, m, timeout_usec);
+}
+
+_public_ int netutil_override_list(netutil_client *c, const char *scope, uint64_t timeout_usec,
+                                   netutil_override **ret) {
+        _cleanup_(client_reply_freep) ClientReply *reply = NULL;
+        netutil_override *o = NULL;
+        ProtoMsg *m = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!c || !ret)
+                return -EINVAL;
+        r = override_request(c, PROTO_MSG_OVERRIDE_LIST, scope, NULL, -1, -1, &m);
+        if (r < 0)
+                return r;
+        r = client_call(c, m, timeout_usec, &reply);
+        if (r < 0)
+                return r;
+
+        for (size_t p = 0; p < reply->n_parts; p++) {
+                ProtoIter it;
+                ProtoAttr a;
+
+                proto_iter_init(&it, &reply->views[p]);
+                while (proto_iter_next(&it, &a)) {
+                        netutil_override *grown;
+                        ProtoView item;
+                        const char *s = NULL, *host, *target;
+                        uint32_t u;
+                        uint64_t ttl;
+
+                        if (a.type != PROTO_ATTR_ITEM)
+                                continue;
+                        if (proto_attr_nested(&a, &item) < 0 || proto_get_string(&item, PROTO_ATTR_HOST, &host) < 0 ||
+                            proto_get_string(&item, PROTO_ATTR_TARGET, &target) < 0) {
+                                r = -EBADMSG;
+                                goto fail;
+                        }
+                        grown = reallocarray(o, n + 1, sizeof(*o));
+                        if (!grown) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        o = grown;
+                        o[n] = (netutil_override) { .port = -1, .family = -1, .target_port = -1, .expires_in_usec = -1 };
+                        (void) proto_get_string(&item, PROTO_ATTR_SCOPE, &s);
+                        o[n].scope = s ? strdup(s) : NULL;
+                        o[n].host = strdup(host);
+                        o[n].target = strdup(target);
+                        n++;
+                        if ((s && !o[n - 1].scope) || !o[n - 1].host || !o[n - 1].target) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        if (proto_get_u32(&item, PROTO_ATTR_PORT, &u) >= 0)
+                                o[n - 1].port = (int) u;
+                        if (proto_get_u32(&item, PROTO_ATTR_FAMILY, &u) >= 0)
+                                o[n - 1].family = (int) u;
+                        if (proto_get_u32(&item, PROTO_ATTR_TARGET_PORT, &u) >= 0)
+                                o[n - 1].target_port = (int) u;
+                        if (proto_get_u64(&item, PROTO_ATTR_TTL_USEC, &ttl) >= 0)
+                                o[n - 1].expires_in_usec = (int64_t) ttl;
+                }
+        }
+        *ret = o;
+        return (int) n;
+
+fail:
+        netutil_overrides_free(o, n);
+        return r;
+}

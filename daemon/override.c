@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Override tables and the OVERRIDE_* requests (override.h). */
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "handlers.h"
+#include "log.h"
+#include "macro.h"
+#include "override.h"
+#include "policy.h"
+
+/* Buckets grow with the rules, keeping chains short: at most 2 rules per bucket on
+ * average before doubling. */
+#define OVERRIDE_INITIAL_BUCKETS 16u
+#define OVERRIDE_MAX_LOAD 2u
+
+/* Per-uid count of rules, for the quota without scanning every table. */
+typedef struct UidCount {
+        uid_t uid;
+        unsigned rules;
+        unsigned scopes;
+        struct UidCount *next;
+} UidCount;
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static UidCount *uid_count(Manager *m, uid_t uid, bool create) {
+        UidCount *u;
+
+        for (u = m->override_uids; u; u = u->next)
+                if (u->uid == uid)
+                        return u;
+        if (!create)
+                return NULL;
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return NULL;
+        u->uid = uid;
+        u->next = m->override_uids;
+        m->override_uids = u;
+        return u;
+}
+
+/* FNV-1a over the key. */
+static size_t key_hash(const char *host, int port, int family) {
+        uint64_t h = 1469598103934665603ULL;
+
+        for (const unsigned char *p = (const unsigned char *) host; *p; p++)
+                h = (h ^ *p) * 1099511628211ULL;
+        h = (h ^ (uint64_t) (uint32_t) port) * 1099511628211ULL;
+        h = (h ^ (uint64_t) (uint32_t) family) * 1099511628211ULL;
+        return (size_t) h;
+}
+
+static bool key_equal(const Override *o, const char *host, int port, int family) {
+        return o->port == port && o->family == family && strcmp(o->host, host) == 0;
+}
+
+static void rule_free(Manager *m, OverrideTable *t, Override *o) {
+        size_t b = key_hash(o->host, o->port, o->family) % t->n_buckets;
+        UidCount *u = uid_count(m, o->setter, false);
+
+        for (Override **p = &t->buckets[b]; *p; p = &(*p)->bucket_next)
+                if (*p == o) {
+                        *p = o->bucket_next;
+                        break;
+                }
+        LIST_REMOVE(rules, t->rules, o);
+        t->n_rules--;
+        m->n_overrides--;
+        if (u && u->rules > 0)
+                u->rules--;
+        free(o->host);
+        free(o->target);
+        free(o);
+}
+
+static void table_free(Manager *m, OverrideTable *t) {
+        while (t->rules)
+                rule_free(m, t, t->rules);
+        if (t->name) {
+                UidCount *u = uid_count(m, t->owner, false);
+                if (u && u->scopes > 0)
+                        u->scopes--;
+        }
+        LIST_REMOVE(tables, m->override_tables, t);
+        if (m->override_global == t)
+                m->override_global = NULL;
+        free(t->buckets);
+        free(t->name);
+        free(t);
+}
+
+void override_tables_free(Manager *m) {
+        while (m->override_tables)
+                table_free(m, m->override_tables);
+        while (m->override_uids) {
+                UidCount *u = m->override_uids;
+                m->override_uids = u->next;
+                free(u);
+        }
+}
+
+unsigned override_count_all(Manager *m) {
+        return m->n_overrides;
+}
+
+static OverrideTable *table_new(Manager *m, const char *name, uid_t owner) {
+        OverrideTable *t = calloc(1, sizeof(*t));
+
+        if (!t)
+                return NULL;
+        t->owner = owner;
+        t->n_buckets = OVERRIDE_INITIAL_BUCKETS;
+        t->buckets = calloc(t->n_buckets, sizeof(Override *));
+        if (!t->buckets || (name && !(t->name = strdup(name)))) {
+                free(t->buckets);
+                free(t);
+                return NULL;
+        }
+        LIST_PREPEND(tables, m->override_tables, t);
+        return t;
+}
+
+OverrideTable *override_table_find(Manager *m, const char *scope) {
+        if (!scope) {
+                if (!m->override_global)
+                        m->override_global = table_new(m, NULL, 0);
+                return m->override_global;
+        }
+        for (OverrideTable *t = m->override_tables; t; t = t->tables_next)
+                if (t->name && strcmp(t->name, scope) == 0)
+                        return t;
+        return NULL;
+}
+
+int override_table_get(Manager *m, const char *scope, uid_t owner, OverrideTable **ret) {
+        OverrideTable *t = override_table_find(m, scope);
+        UidCount *u;
+
+        if (!t) {
+                u = uid_count(m, owner, true);
+                if (!u)
+                        return -ENOMEM;
+                if (owner != 0 && u->scopes >= OVERRIDE_MAX_SCOPES_PER_UID)
+                        return -EDQUOT;
+                t = table_new(m, scope, owner);
+                if (!t)
+                        return -ENOMEM;
+                u->scopes++;
+        }
+        *ret = t;
+        return 0;
+}
+
+static int table_grow(OverrideTable *t) {
+        size_t n = t->n_buckets * 2;
+        Override **b = calloc(n, sizeof(Override *));
+
+        if (!b)
+                return -ENOMEM;
+        for (Override *o = t->rules; o; o = o->rules_next) {
+                size_t i = key_hash(o->host, o->port, o->family) % n;
+                o->bucket_next = b[i];
+                b[i] = o;
+        }
+        free(t->buckets);
+        t->buckets = b;
+        t->n_buckets = n;
+        return 0;
+}
+
+static Override *find_exact(OverrideTable *t, const char *host, int port, int family) {
+        for (Override *o = t->buckets[key_hash(host, port, family) % t->n_buckets]; o; o = o->bucket_next)
+                if (key_equal(o, host, port, family))
+                        return o;
+        return NULL;
+}
+
+int override_set(Manager *m, OverrideTable *t, const char *host, int port, int family, const char *target,
+                 int target_port, uint64_t ttl_usec, uid_t setter) {
+        Override *o = find_exact(t, host, port, family);
+        UidCount *u = uid_count(m, setter, true);
+        char *new_target;
+        size_t b;
+
+        if (!u)
+                return -ENOMEM;
+        new_target = strdup(target);
+        if (!new_target)
+                return -ENOMEM;
+        if (o) {
+                /* Replacing: the rule's count moves to the new setter. */
+                UidCount *old = uid_count(m, o->setter, false);
+                if (o->setter != setter && setter != 0 && u->rules >= OVERRIDE_MAX_PER_UID) {
+                        free(new_target);
+                        return -EDQUOT;
+                }
+                if (old && old->rules > 0)
+                        old->rules--;
+                u->rules++;
+                free(o->target);
+                o->target = new_target;
+                o->target_port = target_port;
+                o->expires_usec = ttl_usec ? now_usec() + ttl_usec : 0;
+                o->setter = setter;
+                return 0;
+        }
+
+        if (setter != 0 && u->rules >= OVERRIDE_MAX_PER_UID) {
+                free(new_target);
+                return -EDQUOT;
+        }
+        if (t->n_rules >= t->n_buckets * OVERRIDE_MAX_LOAD && table_grow(t) < 0) {
+                free(new_target);
+                return -ENOMEM;
+        }
+        o = calloc(1, sizeof(*o));
+        if (!o || !(o->host = strdup(host))) {
+                free(o);
+                free(new_target);
+                return -ENOMEM;
+        }
+        o->port = port;
+        o->family = family;
+        o->target = new_target;
+        o->target_port = target_port;
+        o->expires_usec = ttl_usec ? now_usec() + ttl_usec : 0;
+        o->setter = setter;
+        b = key_hash(host, port, family) % t->n_buckets;
+        o->bucket_next = t->buckets[b];
+        t->buckets[b] = o;
+        LIST_PREPEND(rules, t->rules, o);
+        t->n_rules++;
+        m->n_overrides++;
+        u->rules++;
+        return 0;
+}
+
+int override_del(Manager *m, OverrideTable *t, const char *host, int port, int family) {
+        Override *o = find_exact(t, host, port, family);
+
+        if (!o)
+                return -ENOENT;
+        rule_free(m, t, o);
+        return 0;
+}
+
+size_t override_clear(Manager *m, OverrideTable *t) {
+        size_t n = t->n_rules;
+
+        if (t->name)
+                table_free(m, t); /* a scope without rules is gone */
+        else
+                while (t->rules)
+                        rule_free(m, t, t->rules);
+        return n;
+}
+
+/* The rule with this key if it has not expired (an expired one is dropped). */
+static const Override *live(Manager *m, OverrideTable *t, const char *host, int port, int family, uint64_t now) {
+        Override *o = find_exact(t, host, port, family);
+
+        if (o && o->expires_usec != 0 && o->expires_usec <= now) {
+                rule_free(m, t, o);
+                return NULL;
+        }
+        return o;
+}
+
+const Override *override_lookup(Manager *m, OverrideTable *t, const char *host, unsigned port, int family) {
+        uint64_t now;
+        const Override *o;
+
+        if (!t || t->n_rules == 0)
+                return NULL;
+        now = now_usec();
+        /* Exactly Tornado's order: the triple with the family as passed (AF_UNSPEC is 0),
+         * then the pair, then the host. */
+        if ((o = live(m, t, host, (int) port, family, now)) || (o = live(m, t, host, (int) port, OVERRIDE_ANY, now)) ||
+            (o = live(m, t, host, OVERRIDE_ANY, OVERRIDE_ANY, now)))
+                return o;
+        return NULL;
+}
+
+/* ---- Requests -------------------------------------------------------------------------- */
+
+typedef struct OverrideKey {
+        const char *scope;
+        const char *host;
+        int port;
+        int family;
+} OverrideKey;
+
+/* Reads and checks the key attributes; answers req and returns 1 on a bad request. */
+static int parse_key(Request *req, const ProtoView *v, bool need_host, OverrideKey *k) {
+        uint32_t u;
+
+        *k = (OverrideKey) { .port = OVERRIDE_ANY, .family = OVERRIDE_ANY };
+        (void) proto_get_string(v, PROTO_ATTR_SCOPE, &k->scope);
+        if (k->scope && k->scope[0] == '\0')
+                return request_error(req, EINVAL, "A scope name must not be empty"), 1;
+        if (proto_get_string(v, PROTO_ATTR_HOST, &k->host) < 0 && need_host)
+                return request_error(req, EINVAL, "An override needs a host"), 1;
+        if (need_host && k->host[0] == '\0')
+                return request_error(req, EINVAL, "An override needs a non-empty host"), 1;
+        if (proto_get_u32(v, PROTO_ATTR_PORT, &u) >= 0) {
+                if (u > 65535)
+                        return request_error(req, EINVAL, "Port %u is out of range (0-65535)", u), 1;
+                k->port = (int) u;
+        }
+        if (proto_get_u32(v, PROTO_ATTR_FAMILY, &u) >= 0) {
+                if (u != AF_UNSPEC && u != AF_INET && u != AF_INET6)
+                        return request_error(req, EAFNOSUPPORT, "Address family %u not supported", u), 1;
+                if (k->port == OVERRIDE_ANY)
+                        return request_error(req, EINVAL, "A family in an override key needs a port"), 1;
+                k->family = (int) u;
+        }
+        return 0;
+}
+
+/* May req change table scope (NULL: global)? The owner of a scope may, root may, and
+ * AllowOverride rules may grant the global table or a named scope. Answers and returns 1
+ * if not. */
+static int check_write(Request *req, const char *scope, OverrideTable *t) {
+        const Creds *c = &req->conn->creds;
+        char reason[PROTO_MAX_ERROR_MESSAGE];
+
+        if (c->uid == 0 || (t && t->name && t->owner == c->uid) || (scope && !t))
+                return 0;
+        if (policy_check_override(req->manager->policy, c, scope, reason, sizeof(reason)) >= 0)
+                return 0;
+        log_notice("Refused override change for uid %u pid %d: %s", (unsigned) c->uid, (int) c->pid, reason);
+        request_error(req, EPERM, "%s", reason);
+        return 1;
+}
+
+int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
+        Manager *m = req->manager;
+        OverrideKey k;
+        OverrideTable *t;
+        const char *target;
+        uint32_t tp;
+        uint64_t ttl = 0;
+        int target_port = OVERRIDE_ANY, r;
+
+        if (parse_key(req, v, true, &k))
+                return 0;
+        if (proto_get_string(v, PROTO_ATTR_TARGET, &target) < 0 || target[0] == '\0')
+                return request_error(req, EINVAL, "An override needs a target host");
+        if (proto_get_u32(v, PROTO_ATTR_TARGET_PORT, &tp) >= 0) {
+                if (tp > 65535)
+                        return request_error(req, EINVAL, "Target port %u is out of range (0-65535)", tp);
+                target_port = (int) tp;
+        }
+        /* Tornado's tuple keys map to a (host, port) pair; a host key to a host only. */
+        if ((k.port == OVERRIDE_ANY) != (target_port == OVERRIDE_ANY))
+                return request_error(req, EINVAL, "A port in the key and a target port go together");
+        (void) proto_get_u64(v, PROTO_ATTR_TTL_USEC, &ttl);
+        if (ttl > OVERRIDE_MAX_TTL_USEC)
+                return request_error(req, EINVAL, "TTL too long (at most ten years)");
+
+        t = override_table_find(m, k.scope);
+        if (check_write(req, k.scope, t))
+                return 0;
+        if (!t) {
+                r = override_table_get(m, k.scope, req->conn->creds.uid, &t);
+                if (r == -EDQUOT)
+                        return request_error(req, EDQUOT, "Quota exceeded: uid %u already owns %u scopes",
+                                             (unsigned) req->conn->creds.uid, OVERRIDE_MAX_SCOPES_PER_UID);
+                if (r < 0)
+                        return r;
+        }
+        r = override_set(m, t, k.host, k.port, k.family, target, target_port, ttl, req->conn->creds.uid);
+        if (r == -EDQUOT)
+                return request_error(req, EDQUOT, "Quota exceeded: uid %u already has %u overrides",
+                                     (unsigned) req->conn->creds.uid, OVERRIDE_MAX_PER_UID);
+        if (r < 0)
+                return r;
+        manager_status_changed(m);
+        return request_reply_empty(req);
+}
+
+int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
+        Manager *m = req->manager;
+        OverrideKey k;
+        OverrideTable *t;
+
+        if (parse_key(req, v, true, &k))
+                return 0;
+        t = override_table_find(m, k.scope);
+        if (!t)
+                return request_error(req, ENOENT, "No scope named '%s'", k.scope);
+        if (check_write(req, k.scope, t))
+                return 0;
+        if (override_del(m, t, k.host, k.port, k.family) < 0)
+                return request_error(req, ENOENT, "No override for '%s' with that port and family", k.host);
+        manager_status_changed(m);
+        return request_reply_empty(req);
+}
+
+int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
+        Manager *m = req->manager;
+        OverrideKey k;
+        OverrideTable *t;
+
+        if (parse_key(req, v, false, &k))
+                return 0;
+        t = override_table_find(m, k.scope);
+        if (!t)
+                return request_error(req, ENOENT, "No scope named '%s'", k.scope);
+        if (check_write(req, k.scope, t))
+                return 0;
+        (void) override_clear(m, t);
+        manager_status_changed(m);
+        return request_reply_empty(req);
+}
+
+int override_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
+        _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
+        Manager *m = req->manager;
+        OverrideKey k;
+        OverrideTable *t;
+        uint64_t now = now_usec();
+        int r;
+
+        if (parse_key(req, v, false, &k))
+                return 0;
+        r = proto_reply_new(req->type, req->serial, &reply);
+        if (r < 0)
+                return r;
+        t = override_table_find(m, k.scope);
+        /* Anyone may read a table: they may resolve through it anyway. A scope that does
+         * not exist lists as empty. Oldest rule first. */
+        for (Override *o = t ? t->rules : NULL, *next; o; o = next) {
+                next = o->rules_next;
+                if (o->expires_usec != 0 && o->expires_usec <= now)
+                        rule_free(m, t, o);
+        }
+        if (t && t->rules) {
+                Override *last = t->rules;
+                while (last->rules_next)
+                        last = last->rules_next;
+                for (Override *o = last; o; o = o->rules_prev) {
+                        _cleanup_(proto_msg_freep) ProtoMsg *item = NULL;
+                        const void *attrs;
+                        size_t len;
+
+                        if ((r = proto_msg_new(0, 0, &item)) < 0 ||
+                            (t->name && (r = proto_msg_append_string(item, PROTO_ATTR_SCOPE, t->name)) < 0) ||
+                            (r = proto_msg_append_string(item, PROTO_ATTR_HOST, o->host)) < 0 ||
+                            (o->port != OVERRIDE_ANY &&
+                             (r = proto_msg_append_u32(item, PROTO_ATTR_PORT, (uint32_t) o->port)) < 0) ||
+                            (o->family != OVERRIDE_ANY &&
+                             (r = proto_msg_append_u32(item, PROTO_ATTR_FAMILY, (uint32_t) o->family)) < 0) ||
+                            (r = proto_msg_append_string(item, PROTO_ATTR_TARGET, o->target)) < 0 ||
+                            (o->target_port != OVERRIDE_ANY &&
+                             (r = proto_msg_append_u32(item, PROTO_ATTR_TARGET_PORT, (uint32_t) o->target_port)) < 0) ||
+                            (o->expires_usec != 0 &&
+                             (r = proto_msg_append_u64(item, PROTO_ATTR_TTL_USEC, o->expires_usec - now)) < 0))
+                                return r;
+                        attrs = proto_msg_attrs(item, &len);
+                        r = proto_reply_add_item(reply, attrs, len, -EBADF);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return request_reply(req, TAKE_PTR(reply));
+}

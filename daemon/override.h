@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Override tables (DESIGN.md §6; Tornado's OverrideResolver, reference §6): the global
+ * table and named scopes, each a hash of rules keyed by (host, port, family) where port
+ * and family may be absent. Owns the rules, their expiry, scope ownership and quotas.
+ * Must not resolve anything (resolve.c does) or check policy (the handlers do).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "list.h"
+#include "manager.h"
+
+/* Rules one uid may set across all tables: each costs memory in a privileged daemon. */
+#define OVERRIDE_MAX_PER_UID 100000u
+/* Scopes one uid may own: a test run makes one, a CI machine a few hundred at most. */
+#define OVERRIDE_MAX_SCOPES_PER_UID 256u
+/* The longest TTL accepted: ten years, so that now + ttl cannot overflow. */
+#define OVERRIDE_MAX_TTL_USEC (10ULL * 366 * 24 * 3600 * 1000000ULL)
+
+#define OVERRIDE_ANY (-1) /* port or family not part of the key; target port kept */
+
+typedef struct Override {
+        char *host;
+        int port;             /* OVERRIDE_ANY or 0..65535 */
+        int family;           /* OVERRIDE_ANY or AF_UNSPEC/AF_INET/AF_INET6 (needs a port) */
+        char *target;
+        int target_port;      /* OVERRIDE_ANY: keep the asked port */
+        uint64_t expires_usec; /* CLOCK_MONOTONIC; 0 = never */
+        uid_t setter;         /* who set it, for the per-uid quota */
+        struct Override *bucket_next;
+        LIST_FIELDS(struct Override, rules); /* insertion order, for listing */
+} Override;
+
+typedef struct OverrideTable {
+        char *name; /* NULL: the global table */
+        uid_t owner;
+        Override **buckets;
+        size_t n_buckets;
+        size_t n_rules;
+        Override *rules; /* newest first */
+        LIST_FIELDS(struct OverrideTable, tables);
+} OverrideTable;
+
+/* The table for scope (NULL: global), or NULL if that scope does not exist. */
+OverrideTable *override_table_find(Manager *m, const char *scope);
+/* The scope's table, made for owner if missing (-EDQUOT past the scope quota). */
+int override_table_get(Manager *m, const char *scope, uid_t owner, OverrideTable **ret);
+void override_tables_free(Manager *m);
+unsigned override_count_all(Manager *m);
+
+/* Adds or replaces the rule with the same key. ttl_usec 0 = no expiry. Returns 0,
+ * -EDQUOT (the setter's quota) or -ENOMEM. */
+int override_set(Manager *m, OverrideTable *t, const char *host, int port, int family, const char *target,
+                 int target_port, uint64_t ttl_usec, uid_t setter);
+/* Removes the rule with exactly this key; -ENOENT if none. */
+int override_del(Manager *m, OverrideTable *t, const char *host, int port, int family);
+/* Removes every rule of t; a scope's table itself goes too. Returns the number removed. */
+size_t override_clear(Manager *m, OverrideTable *t);
+
+/* Tornado's lookup order in one table: (host, port, family), then (host, port), then
+ * host. Expired rules are dropped on the way. NULL if none applies. */
+const Override *override_lookup(Manager *m, OverrideTable *t, const char *host, unsigned port, int family);
+
+int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
+int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
+int override_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
+int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds);

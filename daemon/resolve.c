@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * RESOLVE: Tornado's resolve(host, port, family) with the overrides of OverrideResolver
+ * (reference §5–6) and scopes. Owns the request, the one substitution and the backends'
+ * dispatch. The lookup is Tornado's shared one (§5.3): SOCK_STREAM, no AI_PASSIVE or
+ * AI_ADDRCONFIG, results in the backend's order, neither sorted nor de-duplicated. IP
+ * literals never reach a backend: a numeric lookup cannot block, so it runs inline.
+ *
+ * Backends: "threadpool" (getaddrinfo in the worker pool), "blocking" (inline, for
+ * debugging). "cares" is not built yet: it runs on the thread pool and the daemon says so
+ * at start (status reports the backend in use).
+ */
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "gai.h"
+#include "handlers.h"
+#include "macro.h"
+#include "override.h"
+#include "worker.h"
+
+typedef struct ResolveJob {
+        Request *req;
+        char *host;
+        char service[8];
+        int family;
+        int numeric; /* AI_NUMERICHOST: a literal, answered inline */
+        int gai;
+        int sys_errno;
+        struct addrinfo *res;
+} ResolveJob;
+
+static ResolveJob *resolve_job_free(ResolveJob *j) {
+        if (!j)
+                return NULL;
+        if (j->res)
+                freeaddrinfo(j->res);
+        free(j->host);
+        free(j);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(ResolveJob, resolve_job_free);
+
+static void resolve_work(void *userdata) {
+        ResolveJob *j = userdata;
+        struct addrinfo hints = { .ai_family = j->family, .ai_socktype = SOCK_STREAM, .ai_flags = j->numeric };
+
+        j->gai = getaddrinfo(j->host, j->service, &hints, &j->res);
+        j->sys_errno = j->gai == EAI_SYSTEM ? errno : 0;
+}
+
+static void resolve_answer(ResolveJob *j) {
+        _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
+        Request *req = j->req;
+        int r;
+
+        if (j->gai != 0) {
+                request_error_gai(req, gai_to_errno(j->gai, j->sys_errno), j->gai, "%s",
+                                  j->gai == EAI_SYSTEM ? strerror(j->sys_errno) : gai_strerror(j->gai));
+                return;
+        }
+        r = proto_reply_new(req->type, req->serial, &reply);
+        for (struct addrinfo *ai = j->res; r >= 0 && ai; ai = ai->ai_next) {
+                _cleanup_(proto_msg_freep) ProtoMsg *item = NULL;
+                const void *attrs;
+                size_t len;
+
+                if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+                        continue;
+                if ((r = proto_msg_new(0, 0, &item)) < 0 ||
+                    (r = proto_msg_append_u32(item, PROTO_ATTR_FAMILY, (uint32_t) ai->ai_family)) < 0 ||
+                    (r = proto_msg_append(item, PROTO_ATTR_SOCKADDR, ai->ai_addr, ai->ai_addrlen)) < 0)
+                        break;
+                attrs = proto_msg_attrs(item, &len);
+                r = proto_reply_add_item(reply, attrs, len, -EBADF);
+        }
+        if (r < 0) {
+                request_error(req, -r, NULL);
+                return;
+        }
+        request_reply(req, TAKE_PTR(reply));
+}
+
+static void resolve_done(void *userdata, bool cancelled) {
+        _cleanup_(resolve_job_freep) ResolveJob *j = userdata;
+
+        if (cancelled) {
+                request_error(j->req, ECANCELED, "The daemon is stopping");
+                return;
+        }
+        resolve_answer(j);
+}
+
+static bool is_literal(const char *host) {
+        struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res = NULL;
+
+        if (!*host || getaddrinfo(host, NULL, &hints, &res) != 0)
+                return false;
+        freeaddrinfo(res);
+        return true;
+}
+
+int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
+        _cleanup_(resolve_job_freep) ResolveJob *j = NULL;
+        Manager *m = req->manager;
+        const char *host, *scope = NULL;
+        const Override *o = NULL;
+        uint32_t port = 0, family = AF_UNSPEC;
+        int r;
+
+        if (proto_get_string(v, PROTO_ATTR_HOST, &host) < 0)
+                return request_error(req, EINVAL, "RESOLVE needs a host");
+        (void) proto_get_u32(v, PROTO_ATTR_PORT, &port);
+        (void) proto_get_u32(v, PROTO_ATTR_FAMILY, &family);
+        (void) proto_get_string(v, PROTO_ATTR_SCOPE, &scope);
+        if (port > 65535)
+                return request_error(req, EINVAL, "Port %u is out of range (0-65535)", port);
+        if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
+                return request_error_gai(req, EAFNOSUPPORT, EAI_FAMILY, "%s", gai_strerror(EAI_FAMILY));
+
+        /* One substitution: the scope's table, then the global one; never recursive. */
+        if (scope)
+                o = override_lookup(m, override_table_find(m, scope), host, port, (int) family);
+        if (!o)
+                o = override_lookup(m, override_table_find(m, NULL), host, port, (int) family);
+
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->req = req;
+        j->family = (int) family;
+        j->host = strdup(o ? o->target : host);
+        if (!j->host)
+                return -ENOMEM;
+        snprintf(j->service, sizeof(j->service), "%u", o && o->target_port != OVERRIDE_ANY ? (unsigned) o->target_port : port);
+
+        if (is_literal(j->host) || m->config->resolver == RESOLVER_BLOCKING) {
+                j->numeric = is_literal(j->host) ? AI_NUMERICHOST : 0;
+                resolve_work(j);
+                resolve_answer(j);
+                return 0;
+        }
+        r = worker_submit(m->workers, resolve_work, resolve_done, j);
+        if (r < 0)
+                return r;
+        TAKE_PTR(j);
+        return REQUEST_PENDING;
+}
