@@ -99,6 +99,11 @@ void json_null(JsonWriter *w, const char *key) {
         fputs("null", w->f);
 }
 
+void json_bool(JsonWriter *w, const char *key, bool value) {
+        prefix(w, key);
+        fputs(value ? "true" : "false", w->f);
+}
+
 void json_finish(JsonWriter *w) {
         fputc('\n', w->f);
         fflush(w->f);

@@ -24,5 +24,6 @@ void json_string(JsonWriter *w, const char *key, const char *value); /* NULL val
 void json_int(JsonWriter *w, const char *key, int64_t value);
 void json_uint(JsonWriter *w, const char *key, uint64_t value);
 void json_null(JsonWriter *w, const char *key);
+void json_bool(JsonWriter *w, const char *key, bool value);
 /* Ends the top-level value with a newline. */
 void json_finish(JsonWriter *w);

@@ -274,9 +274,11 @@ int netutil_override_clear(netutil_client *c, const char *scope, uint64_t timeou
  * numeric getaddrinfo() accepts it (so inet_aton forms such as "127.1", "0x7f.1" and octal
  * "0177.0.0.1" count, and "fe80::1%lo" where the interface exists; glibc takes a scope id
  * on link-local addresses only), 0 if not (empty, NUL inside, EAI_NONAME: a host name,
- * surrounding spaces, "256.1.1.1"), or -errno for any other getaddrinfo failure (-ENOMEM,
- * -EAGAIN, ..., as common/gai.c translates EAI codes; EAI_SYSTEM gives its errno), which
- * is an error, not a verdict; -EINVAL for ip NULL. netutil_is_valid_ip_n() takes a length
+ * surrounding spaces, "256.1.1.1"), or -errno for any other getaddrinfo failure, which is
+ * an error, not a verdict (EAI_MEMORY -ENOMEM, EAI_AGAIN -EAGAIN, EAI_FAMILY -EAFNOSUPPORT,
+ * EAI_BADFLAGS -EINVAL, EAI_SOCKTYPE -ESOCKTNOSUPPORT, EAI_NODATA/EAI_ADDRFAMILY/EAI_SERVICE
+ * -EADDRNOTAVAIL, EAI_SYSTEM its errno, others -EIO); -EINVAL for ip NULL.
+ * netutil_is_valid_ip_n() takes a length
  * (len bytes of ip, no NUL needed; 0 is empty) and rejects an embedded NUL.
  * A deliberate divergence: the check is on bytes, with no IDNA step, so non-ASCII text is
  * never an address here. Tornado (through Python's IDNA nameprep) accepts full-width
@@ -305,7 +307,8 @@ int netutil_bind_sockets(const netutil_bind_options *opts, netutil_socket **ret,
  * bind() (no umask; for that moment it has the umask's mode). Returns the fd (the caller's)
  * or -errno: -EEXIST, -ENOENT (missing directory), -EADDRINUSE (a dangling symlink at
  * path, or an abstract name in use), -ENAMETOOLONG (a path of 108 bytes or more, an
- * abstract name of more than 108, checked before anything is touched), -EINVAL (path
+ * abstract name of more than 108 with its leading NUL; checked before anything is
+ * touched), -EINVAL (path
  * NULL or empty, a NUL inside a path, mode bits outside 0777). Nothing is leaked on any
  * error: no fd, and no node (one made by this call is removed again if chmod() or
  * listen() fails). */
@@ -367,39 +370,68 @@ typedef struct netutil_tls_options {
 typedef struct netutil_tls_context netutil_tls_context;
 typedef struct netutil_tls_session netutil_tls_session;
 
-/* Builds a context for the server (server_side != 0) or client side. Errors, with a
- * message in words in *ret_error (malloc()ed, the caller frees; ret_error may be NULL):
- * -ENOENT (a file is missing: the message names it), -EINVAL (key without certificate,
- * certificate without key, unknown cert_reqs, a server without a certificate), -EBADMSG
- * (a file that does not parse), -ENOPROTOOPT (a bad priority string: the message points
- * at the error). */
+/* Builds a context for the server (server_side != 0) or client side. cert_reqs
+ * NETUTIL_CERT_DEFAULT resolves here: NONE for a server context, REQUIRED for a client one.
+ * A client that verifies (anything but NONE) checks the server's certificate and its
+ * hostname; for a client OPTIONAL is the same as REQUIRED, as servers always send one. A
+ * server with OPTIONAL or REQUIRED asks for a client certificate and verifies it against
+ * ca_certs (no hostname check); REQUIRED fails handshakes that send none.
+ *
+ * Returns 0 and the context in *ret, or -errno with a message in words in *ret_error
+ * (malloc()ed, the caller frees; NULL on success and when memory ran out; ret_error may be
+ * NULL):
+ *   -ENOENT      a file is missing (the message names it), or another errno of access()
+ *   -EINVAL      NULL opts or ret; cert_reqs outside -1..2 ("invalid value for cert_reqs");
+ *                keyfile without certfile ("keyfile given without certfile", where Tornado
+ *                ignores it); a certfile with no key in it and no keyfile; a key that does
+ *                not match the certificate; a server context without a certfile
+ *   -EBADMSG     certfile, keyfile or ca_certs does not parse (ca_certs: or holds no
+ *                certificate)
+ *   -ENOPROTOOPT a bad priority string (the message gives the offset and the rest of the
+ *                string from there)
+ *   -EIO, -ENOMEM.
+ * The context can be freed while sessions made from it live: each keeps it alive. Sessions
+ * of one context may be used from different threads. */
 int netutil_tls_context_new(const netutil_tls_options *opts, int server_side, netutil_tls_context **ret,
                             char **ret_error);
+/* Drops the caller's reference; returns NULL. NULL is fine. */
 netutil_tls_context *netutil_tls_context_free(netutil_tls_context *ctx);
 
-/* Wraps the connected socket fd (not owned: never closed by the session) in a TLS session
- * of ctx. A client sends server_hostname as SNI and, unless cert_reqs is NONE, verifies
- * the peer's certificate against it; a server refuses a server_hostname (-EINVAL, as
- * Tornado). A client verifying with no hostname is -EINVAL ("check_hostname requires
- * server_hostname"). Works on blocking and non-blocking fds. */
+/* Wraps the connected socket fd (not owned: never closed, and its O_NONBLOCK left as it is)
+ * in a TLS session of ctx, in server mode if server_side != 0. A client sends
+ * server_hostname as SNI and, unless the context's cert_reqs is NONE, verifies the peer's
+ * certificate against it. Returns 0 and the session in *ret, or -errno with a message in
+ * *ret_error as for netutil_tls_context_new(): -EINVAL for NULL ctx or ret, fd < 0, a
+ * server_hostname in server mode ("server_hostname can only be specified in client mode",
+ * as Tornado), an empty server_hostname, a client verifying with no hostname
+ * ("check_hostname requires server_hostname"), server mode on a context without a
+ * certificate; -ENOMEM. No I/O happens until netutil_tls_handshake(). */
 int netutil_tls_wrap(netutil_tls_context *ctx, int fd, const char *server_hostname, int server_side,
-                     netutil_tls_session **ret);
+                     netutil_tls_session **ret, char **ret_error);
 
-/* Runs the handshake: 0 done, -EAGAIN (non-blocking fd: call again when
+/* Runs the handshake: 0 done (again 0 once done), -EAGAIN (non-blocking fd: call again when
  * netutil_tls_want_write() says writable, else readable), -EPROTO for a TLS alert or
- * protocol error, -EKEYREJECTED for a certificate that did not verify (the
- * reason in netutil_tls_session_error()), -ECONNRESET, -errno. */
+ * protocol error, -EKEYREJECTED for a certificate that did not verify or a missing
+ * required one (the reason in netutil_tls_session_error(): "hostname mismatch: ...",
+ * "issuer unknown: ..."), -ECONNRESET (the peer went away mid-handshake), -errno of the
+ * socket. Interrupted calls are retried inside. */
 int netutil_tls_handshake(netutil_tls_session *s);
-/* Data after the handshake: bytes (0 = the peer closed), or -EAGAIN / -errno as above. */
+/* Data after the handshake (-ENOTCONN before). read: bytes (0 = the peer closed with
+ * close_notify; -ECONNRESET = it closed without one). write: bytes sent, which may be
+ * fewer than len (at most one TLS record: write the rest). -EAGAIN / -errno as above; after
+ * -EAGAIN from netutil_tls_write(), call it again with the same buf and len (GnuTLS has
+ * already taken the data). len 0 returns 0 without I/O. */
 ssize_t netutil_tls_read(netutil_tls_session *s, void *buf, size_t len);
 ssize_t netutil_tls_write(netutil_tls_session *s, const void *buf, size_t len);
 /* After -EAGAIN: 1 if the session waits to write, 0 if to read. */
 int netutil_tls_want_write(const netutil_tls_session *s);
-/* The last error in words, or NULL. Valid until the next call on s. */
+/* The last error in words, or NULL (no error, or -EAGAIN). Valid until the next call on s. */
 const char *netutil_tls_session_error(const netutil_tls_session *s);
-/* The SNI name a server session received, or NULL. */
+/* The SNI name a server session received (after the handshake), or NULL. Valid until s is
+ * freed. */
 const char *netutil_tls_server_name(const netutil_tls_session *s);
-/* Sends close_notify (best effort) and frees s; the fd stays open. Returns NULL. */
+/* Sends close_notify (best effort, once the handshake is done; never waits for the peer's)
+ * and frees s; the fd stays open. Returns NULL; NULL is fine. */
 netutil_tls_session *netutil_tls_session_free(netutil_tls_session *s);
 
 #ifdef __cplusplus

@@ -600,10 +600,13 @@ static int verb_is_valid_ip(int argc, char *argv[]) {
                 snprintf(ctx, sizeof(ctx), "Cannot check '%s'", argv[1]);
                 return fail(NULL, r, ctx);
         }
-        /* json.h has no boolean writer; the object is fixed text in its layout. */
-        if (arg_json)
-                fputs(r > 0 ? "{\"valid\": true}\n" : "{\"valid\": false}\n", stdout);
-        else
+        if (arg_json) {
+                JsonWriter w = { .f = stdout };
+                json_begin_object(&w, NULL);
+                json_bool(&w, "valid", r > 0);
+                json_end_object(&w);
+                json_finish(&w);
+        } else
                 puts(r > 0 ? "yes" : "no");
         return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -147,6 +147,8 @@ int override_table_get(Manager *m, const char *scope, uid_t owner, OverrideTable
         OverrideTable *t = override_table_find(m, scope);
         UidCount *u;
 
+        if (!t && !scope)
+                return -ENOMEM; /* the global table could not be made */
         if (!t) {
                 u = uid_count(m, owner, true);
                 if (!u)

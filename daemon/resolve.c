@@ -139,8 +139,8 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return -ENOMEM;
         snprintf(j->service, sizeof(j->service), "%u", o && o->target_port != OVERRIDE_ANY ? (unsigned) o->target_port : port);
 
-        if (is_literal(j->host) || m->config->resolver == RESOLVER_BLOCKING) {
-                j->numeric = is_literal(j->host) ? AI_NUMERICHOST : 0;
+        j->numeric = is_literal(j->host) ? AI_NUMERICHOST : 0;
+        if (j->numeric || m->config->resolver == RESOLVER_BLOCKING) {
                 resolve_work(j);
                 resolve_answer(j);
                 return 0;
