@@ -94,7 +94,7 @@ static void registry_remove(netutil_accept_handler *h) {
 /* Stops watching fd until the retry timer fires. If the timer cannot be armed the io
  * source stays on: a busy loop is better than a listener that never resumes. */
 static int accept_pause(netutil_accept_handler *h) {
-        int r;
+        int r = 0;
 
         r = sd_event_source_set_time_relative(h->retry, ACCEPT_RETRY_USEC);
         if (r < 0)
@@ -150,8 +150,9 @@ static int accept_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
                 r = negative_errno();
                 if (r == -EMFILE || r == -ENFILE) {
-                        /* Linux allocates the fd before looking at the queue, so this is
-                         * the only result that says nothing about the queue. */
+                        /* Linux reserves the new fd before it looks at the queue: this
+                         * may come with nothing queued, and any other result proves that
+                         * an fd was free. */
                         bool first = !h->out_of_fds;
 
                         h->out_of_fds = true;
