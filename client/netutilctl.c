@@ -419,6 +419,35 @@ static int exec_with_sockets(netutil_socket *s, size_t n, const char *name, char
         }
 }
 
+/* Everything after "--" is the command, untouched by option parsing: returns it (NULL if
+ * there is no "--") and shortens argc to what comes before. */
+static char **split_command(int *argc, char *argv[]) {
+        for (int i = 1; i < *argc; i++)
+                if (strcmp(argv[i], "--") == 0) {
+                        *argc = i;
+                        return argv + i + 1;
+                }
+        return NULL;
+}
+
+/* The end of bind and bind-unix: n sockets (or -errno) from the daemon, printed or
+ * handed to command. Closes c. */
+static int finish_bind(netutil_client *c, int n, netutil_socket *s, const char *name, char **command) {
+        int r;
+
+        if (n < 0) {
+                r = fail(c, n, "Failed to bind");
+                netutil_client_close(c);
+                return r;
+        }
+        netutil_client_close(c);
+        if (command)
+                return exec_with_sockets(s, (size_t) n, name ? name : "netutil", command);
+        print_sockets(s, (size_t) n);
+        netutil_sockets_free(s, (size_t) n);
+        return 0;
+}
+
 static int verb_bind(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "address", required_argument, NULL, 'a' }, { "family", required_argument, NULL, 'f' },
@@ -433,13 +462,7 @@ static int verb_bind(int argc, char *argv[]) {
         char **command = NULL;
         int ch, r, n;
 
-        /* Everything after "--" is the command, untouched by option parsing. */
-        for (int i = 1; i < argc; i++)
-                if (strcmp(argv[i], "--") == 0) {
-                        command = argv + i + 1;
-                        argc = i;
-                        break;
-                }
+        command = split_command(&argc, argv);
         if (command && !command[0])
                 return usage_error("bind: missing command after '--'");
 
@@ -489,18 +512,7 @@ static int verb_bind(int argc, char *argv[]) {
         if (r != 0)
                 return r;
         n = netutil_bind(c, &o, arg_timeout_usec, &s);
-        if (n < 0) {
-                r = fail(c, n, "Failed to bind");
-                netutil_client_close(c);
-                return r;
-        }
-        netutil_client_close(c);
-
-        if (command)
-                return exec_with_sockets(s, (size_t) n, o.name ? o.name : "netutil", command);
-        print_sockets(s, (size_t) n);
-        netutil_sockets_free(s, (size_t) n);
-        return 0;
+        return finish_bind(c, n, s, o.name, command);
 }
 
 static int verb_bind_unix(int argc, char *argv[]) {
@@ -515,12 +527,7 @@ static int verb_bind_unix(int argc, char *argv[]) {
         char **command = NULL, abstract[128];
         int ch, r, n;
 
-        for (int i = 1; i < argc; i++)
-                if (strcmp(argv[i], "--") == 0) {
-                        command = argv + i + 1;
-                        argc = i;
-                        break;
-                }
+        command = split_command(&argc, argv);
         if (command && !command[0])
                 return usage_error("bind-unix: missing command after '--'");
 
@@ -571,18 +578,7 @@ static int verb_bind_unix(int argc, char *argv[]) {
         if (r != 0)
                 return r;
         n = netutil_bind_unix(c, &o, arg_timeout_usec, &s);
-        if (n < 0) {
-                r = fail(c, n, "Failed to bind");
-                netutil_client_close(c);
-                return r;
-        }
-        netutil_client_close(c);
-
-        if (command)
-                return exec_with_sockets(s, (size_t) n, o.name ? o.name : "netutil", command);
-        print_sockets(s, (size_t) n);
-        netutil_sockets_free(s, (size_t) n);
-        return 0;
+        return finish_bind(c, n, s, o.name, command);
 }
 
 /* Tornado's is_valid_ip() in this process; no daemon. The answer is the exit status, as
