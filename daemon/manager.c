@@ -811,6 +811,8 @@ int manager_reload(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Reload failed, keeping the running configuration: %s", err);
 
+        if (m->config->resolver == RESOLVER_CARES)
+                log_warning("Resolver=cares is not built yet; resolving with the thread pool.");
         log_info("Configuration reloaded from %s: %u policy rule%s, resolver %s.",
                  m->config_path ?: "(embedded default)", policy_rule_count(m->policy),
                  policy_rule_count(m->policy) == 1 ? "" : "s", manager_resolver_name(m));

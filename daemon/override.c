@@ -257,6 +257,12 @@ int override_del(Manager *m, OverrideTable *t, const char *host, int port, int f
         return 0;
 }
 
+void override_scope_gc(Manager *m, OverrideTable *t) {
+        /* A scope lives as long as it has rules; the global table always. */
+        if (t && t->name && t->n_rules == 0)
+                table_free(m, t);
+}
+
 size_t override_clear(Manager *m, OverrideTable *t) {
         size_t n = t->n_rules;
 
@@ -383,6 +389,8 @@ int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                         return r;
         }
         r = override_set(m, t, k.host, k.port, k.family, target, target_port, ttl, req->conn->creds.uid);
+        if (r < 0)
+                override_scope_gc(m, t); /* a scope made for this rule goes with it */
         if (r == -EDQUOT)
                 return request_error(req, EDQUOT, "Quota exceeded: uid %u already has %u overrides",
                                      (unsigned) req->conn->creds.uid, OVERRIDE_MAX_PER_UID);
@@ -401,11 +409,12 @@ int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return 0;
         t = override_table_find(m, k.scope);
         if (!t)
-                return request_error(req, ENOENT, "No scope named '%s'", k.scope);
+                return request_error(req, ENOENT, "No scope named '%s'", k.scope ?: "(global)");
         if (check_write(req, k.scope, t))
                 return 0;
         if (override_del(m, t, k.host, k.port, k.family) < 0)
                 return request_error(req, ENOENT, "No override for '%s' with that port and family", k.host);
+        override_scope_gc(m, t);
         manager_status_changed(m);
         return request_reply_empty(req);
 }
@@ -419,7 +428,7 @@ int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return 0;
         t = override_table_find(m, k.scope);
         if (!t)
-                return request_error(req, ENOENT, "No scope named '%s'", k.scope);
+                return request_error(req, ENOENT, "No scope named '%s'", k.scope ?: "(global)");
         if (check_write(req, k.scope, t))
                 return 0;
         (void) override_clear(m, t);
@@ -448,6 +457,8 @@ int override_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 if (o->expires_usec != 0 && o->expires_usec <= now)
                         rule_free(m, t, o);
         }
+        override_scope_gc(m, t);
+        t = override_table_find(m, k.scope);
         if (t && t->rules) {
                 Override *last = t->rules;
                 while (last->rules_next)

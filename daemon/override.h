@@ -62,6 +62,10 @@ int override_del(Manager *m, OverrideTable *t, const char *host, int port, int f
 /* Removes every rule of t; a scope's table itself goes too. Returns the number removed. */
 size_t override_clear(Manager *m, OverrideTable *t);
 
+/* Frees t if it is a scope left without rules (deleted or expired ones): call it where
+ * nothing else holds t. */
+void override_scope_gc(Manager *m, OverrideTable *t);
+
 /* Tornado's lookup order in one table: (host, port, family), then (host, port), then
  * host. Expired rules are dropped on the way. NULL if none applies. */
 const Override *override_lookup(Manager *m, OverrideTable *t, const char *host, unsigned port, int family);

@@ -60,7 +60,8 @@ static void resolve_answer(ResolveJob *j) {
         int r;
 
         if (j->gai != 0) {
-                request_error_gai(req, gai_to_errno(j->gai, j->sys_errno), j->gai, "%s",
+                /* EAI_SYSTEM is an errno, not a resolver's answer: no code travels. */
+                request_error_gai(req, gai_to_errno(j->gai, j->sys_errno), j->gai == EAI_SYSTEM ? 0 : j->gai, "%s",
                                   j->gai == EAI_SYSTEM ? strerror(j->sys_errno) : gai_strerror(j->gai));
                 return;
         }
@@ -124,8 +125,12 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return request_error_gai(req, EAFNOSUPPORT, EAI_FAMILY, "%s", gai_strerror(EAI_FAMILY));
 
         /* One substitution: the scope's table, then the global one; never recursive. */
-        if (scope)
-                o = override_lookup(m, override_table_find(m, scope), host, port, (int) family);
+        if (scope) {
+                OverrideTable *t = override_table_find(m, scope);
+                o = override_lookup(m, t, host, port, (int) family);
+                if (!o)
+                        override_scope_gc(m, t); /* its last rules may have just expired */
+        }
         if (!o)
                 o = override_lookup(m, override_table_find(m, NULL), host, port, (int) family);
 
