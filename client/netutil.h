@@ -375,12 +375,14 @@ typedef struct netutil_tls_session netutil_tls_session;
  * A client that verifies (anything but NONE) checks the server's certificate and its
  * hostname; for a client OPTIONAL is the same as REQUIRED, as servers always send one. A
  * server with OPTIONAL or REQUIRED asks for a client certificate and verifies it against
- * ca_certs (no hostname check); REQUIRED fails handshakes that send none.
+ * ca_certs (no hostname check; without ca_certs none verifies, as with Tornado's empty
+ * store); REQUIRED fails handshakes that send none.
  *
  * Returns 0 and the context in *ret, or -errno with a message in words in *ret_error
  * (malloc()ed, the caller frees; NULL on success and when memory ran out; ret_error may be
  * NULL):
- *   -ENOENT      a file is missing (the message names it), or another errno of access()
+ *   -ENOENT      a file is missing (the message names it); -EACCES, -EISDIR and the like
+ *                for one that cannot be read
  *   -EINVAL      NULL opts or ret; cert_reqs outside -1..2 ("invalid value for cert_reqs");
  *                keyfile without certfile ("keyfile given without certfile", where Tornado
  *                ignores it); a certfile with no key in it and no keyfile; a key that does
@@ -401,11 +403,14 @@ netutil_tls_context *netutil_tls_context_free(netutil_tls_context *ctx);
  * in a TLS session of ctx, in server mode if server_side != 0. A client sends
  * server_hostname as SNI and, unless the context's cert_reqs is NONE, verifies the peer's
  * certificate against it. Returns 0 and the session in *ret, or -errno with a message in
- * *ret_error as for netutil_tls_context_new(): -EINVAL for NULL ctx or ret, fd < 0, a
- * server_hostname in server mode ("server_hostname can only be specified in client mode",
- * as Tornado), an empty server_hostname, a client verifying with no hostname
- * ("check_hostname requires server_hostname"), server mode on a context without a
- * certificate; -ENOMEM. No I/O happens until netutil_tls_handshake(). */
+ * *ret_error as for netutil_tls_context_new(): -EINVAL for NULL ctx or ret, fd < 0,
+ *   - a server_hostname in server mode ("server_hostname can only be specified in client
+ *     mode", as Tornado);
+ *   - a server_hostname that is empty or starts with a dot (as Python's ssl);
+ *   - server_side not the context's side (as Python's ssl: "a server context cannot wrap a
+ *     client session");
+ *   - a client verifying with no hostname ("check_hostname requires server_hostname");
+ * or -ENOMEM. No I/O happens until netutil_tls_handshake(). */
 int netutil_tls_wrap(netutil_tls_context *ctx, int fd, const char *server_hostname, int server_side,
                      netutil_tls_session **ret, char **ret_error);
 
@@ -423,7 +428,7 @@ int netutil_tls_handshake(netutil_tls_session *s);
  * already taken the data). len 0 returns 0 without I/O. */
 ssize_t netutil_tls_read(netutil_tls_session *s, void *buf, size_t len);
 ssize_t netutil_tls_write(netutil_tls_session *s, const void *buf, size_t len);
-/* After -EAGAIN: 1 if the session waits to write, 0 if to read. */
+/* After -EAGAIN: 1 if the session waits to write, 0 if to read; -EINVAL for NULL. */
 int netutil_tls_want_write(const netutil_tls_session *s);
 /* The last error in words, or NULL (no error, or -EAGAIN). Valid until the next call on s. */
 const char *netutil_tls_session_error(const netutil_tls_session *s);

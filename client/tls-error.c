@@ -3,8 +3,8 @@
 /*
  * GnuTLS error codes to -errno and words (tls.h). The only file of libnetutil that reads a
  * GNUTLS_E_* value or a verification status bit: whatever it does not recognise becomes a
- * generic errno with GnuTLS's own text, never a GnuTLS code. Keeps no state and does no
- * I/O.
+ * generic errno with GnuTLS's own text, never a GnuTLS code. Keeps no state; its only I/O
+ * is the alert a fatal session error calls for.
  */
 
 #include <errno.h>
@@ -20,16 +20,16 @@ static const struct {
         unsigned bit;
         const char *words;
 } verify_reasons[] = {
-        { GNUTLS_CERT_SIGNER_NOT_FOUND, "issuer unknown: no trusted CA signed it" },
-        { GNUTLS_CERT_SIGNER_NOT_CA, "its issuer is not a CA" },
-        { GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE, "its issuer's constraints forbid it" },
-        { GNUTLS_CERT_SIGNATURE_FAILURE, "its signature does not verify" },
-        { GNUTLS_CERT_INSECURE_ALGORITHM, "it is signed with an insecure algorithm" },
-        { GNUTLS_CERT_NOT_ACTIVATED, "it is not yet valid" },
-        { GNUTLS_CERT_EXPIRED, "it has expired" },
-        { GNUTLS_CERT_REVOKED, "it was revoked" },
-        { GNUTLS_CERT_PURPOSE_MISMATCH, "it is not meant for this purpose" },
-        { GNUTLS_CERT_UNKNOWN_CRIT_EXTENSIONS, "it has an unknown critical extension" },
+        {GNUTLS_CERT_SIGNER_NOT_FOUND, "issuer unknown: no trusted CA signed it"},
+        {GNUTLS_CERT_SIGNER_NOT_CA, "its issuer is not a CA"},
+        {GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE, "its issuer's constraints forbid it"},
+        {GNUTLS_CERT_SIGNATURE_FAILURE, "its signature does not verify"},
+        {GNUTLS_CERT_INSECURE_ALGORITHM, "it is signed with an insecure algorithm"},
+        {GNUTLS_CERT_NOT_ACTIVATED, "it is not yet valid"},
+        {GNUTLS_CERT_EXPIRED, "it has expired"},
+        {GNUTLS_CERT_REVOKED, "it was revoked"},
+        {GNUTLS_CERT_PURPOSE_MISMATCH, "it is not meant for this purpose"},
+        {GNUTLS_CERT_UNKNOWN_CRIT_EXTENSIONS, "it has an unknown critical extension"},
 };
 
 /* *ret_message = the formatted text (NULL if out of memory, or if ret_message is NULL);
@@ -70,8 +70,9 @@ int tls_error_load(int code, TlsLoad what, const char *path, const char *certfil
                 /* The file existed and was readable a moment earlier (tls.c checks first). */
                 return message(ret_message, -EIO, "%s \"%s\" could not be read", name, path);
         case GNUTLS_E_CERTIFICATE_KEY_MISMATCH:
-                return message(ret_message, -EINVAL, "the private key in \"%s\" does not match the certificate in \"%s\"",
-                               path, certfile);
+                return message(ret_message, -EINVAL,
+                               "the private key in \"%s\" does not match the certificate in \"%s\"", path,
+                               certfile);
         case GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE:
                 /* What GnuTLS says when it finds no private key block at all. */
                 if (what == TLS_LOAD_KEY_IN_CERT)
@@ -83,7 +84,8 @@ int tls_error_load(int code, TlsLoad what, const char *path, const char *certfil
         default:
                 break;
         }
-        return message(ret_message, -EBADMSG, "%s \"%s\" does not parse: %s", name, path, gnutls_strerror(code));
+        return message(ret_message, -EBADMSG, "%s \"%s\" does not parse: %s", name, path,
+                       gnutls_strerror(code));
 }
 
 int tls_error_priority(int code, const char *priority, const char *err_pos, char **ret_message) {
@@ -97,8 +99,9 @@ int tls_error_priority(int code, const char *priority, const char *err_pos, char
         /* err_pos points into priority, or is NULL when GnuTLS did not say. */
         if (err_pos && err_pos >= priority && err_pos <= priority + strlen(priority)) {
                 offset = (size_t) (err_pos - priority);
-                return message(ret_message, -ENOPROTOOPT, "invalid priority string \"%s\" at offset %zu: \"%s\"",
-                               priority, offset, err_pos);
+                return message(ret_message, -ENOPROTOOPT,
+                               "invalid priority string \"%s\" at offset %zu: \"%s\"", priority, offset,
+                               err_pos);
         }
         return message(ret_message, -ENOPROTOOPT, "invalid priority string \"%s\": %s", priority,
                        gnutls_strerror(code));
@@ -106,9 +109,8 @@ int tls_error_priority(int code, const char *priority, const char *err_pos, char
 
 /* The words for a failed verification: our own for the reasons people meet, GnuTLS's
  * rendering of the status for anything else. */
-static int verify_failure(gnutls_session_t session, const char *hostname, char **ret_message) {
-        unsigned status = gnutls_session_get_verify_cert_status(session);
-        gnutls_datum_t printed = { NULL, 0 };
+static int verify_failure(unsigned status, const char *hostname, char **ret_message) {
+        gnutls_datum_t printed = {NULL, 0};
         char *s = NULL, *joined = NULL;
         bool any = false;
 
@@ -139,27 +141,62 @@ static int verify_failure(gnutls_session_t session, const char *hostname, char *
         return -EKEYREJECTED;
 }
 
+/* Tells the peer why we give up (bad_certificate, decode_error, ...), best effort: the
+ * GnuTLS session does not do it by itself. Not after the socket failed or the peer left or
+ * aborted first, where there is no one to tell. */
+static void send_alert(gnutls_session_t session, int code) {
+        switch (code) {
+        case GNUTLS_E_PUSH_ERROR:
+        case GNUTLS_E_PULL_ERROR:
+        case GNUTLS_E_PREMATURE_TERMINATION:
+        case GNUTLS_E_FATAL_ALERT_RECEIVED:
+        case GNUTLS_E_MEMORY_ERROR:
+        case GNUTLS_E_INVALID_REQUEST:
+                return;
+        default:
+                (void) gnutls_alert_send_appropriate(session, code);
+        }
+}
+
 int tls_error_session(gnutls_session_t session, int code, int errno_at_failure, const char *hostname,
                       char **ret_message) {
         if (ret_message)
                 *ret_message = NULL;
+        if (gnutls_error_is_fatal(code))
+                send_alert(session, code);
 
         switch (code) {
         case GNUTLS_E_AGAIN:
-                return -EAGAIN;
+                /* The socket would block only if recv()/send() said so. GnuTLS also returns
+                 * AGAIN, with no syscall failing, after it consumed a post-handshake message
+                 * (a TLS 1.3 NewSessionTicket), even on a blocking socket: call again, which
+                 * reads on or meets the socket's own EAGAIN. tls.c clears errno before each
+                 * call, so a zero errno means no syscall failed. */
+                return errno_at_failure == 0 ? 1 : -EAGAIN;
         case GNUTLS_E_INTERRUPTED:
                 return 1;
         case GNUTLS_E_MEMORY_ERROR:
                 return message(ret_message, -ENOMEM, "out of memory");
         case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
-                return verify_failure(session, hostname, ret_message);
+                return verify_failure(gnutls_session_get_verify_cert_status(session), hostname, ret_message);
+        case GNUTLS_E_CERTIFICATE_ERROR: {
+                /* What tls.c's own check of a client certificate failing becomes: verify again
+                 * to learn why. */
+                unsigned status = 0;
+
+                if (gnutls_certificate_verify_peers3(session, NULL, &status) >= 0 && status != 0)
+                        return verify_failure(status, hostname, ret_message);
+                break;
+        }
         case GNUTLS_E_NO_CERTIFICATE_FOUND:
         case GNUTLS_E_CERTIFICATE_REQUIRED:
-                return message(ret_message, -EKEYREJECTED, "the peer sent no certificate, and one is required");
+                return message(ret_message, -EKEYREJECTED,
+                               "the peer sent no certificate, and one is required");
         case GNUTLS_E_FATAL_ALERT_RECEIVED: {
                 const char *alert = gnutls_alert_get_name(gnutls_alert_get(session));
 
-                return message(ret_message, -EPROTO, "the peer sent a fatal alert: %s", alert ? alert : "unknown");
+                return message(ret_message, -EPROTO, "the peer sent a fatal alert: %s",
+                               alert ? alert : "unknown");
         }
         case GNUTLS_E_PREMATURE_TERMINATION:
                 return message(ret_message, -ECONNRESET, "the connection ended without a TLS close_notify");

@@ -44,15 +44,17 @@ int tls_error_load(int code, TlsLoad what, const char *path, const char *certfil
  * (err_pos points into priority, or is NULL): -ENOPROTOOPT, or -ENOMEM. */
 int tls_error_priority(int code, const char *priority, const char *err_pos, char **ret_message);
 
-/* The result of gnutls_handshake(), gnutls_record_recv() or gnutls_record_send() on session.
- * errno_at_failure is errno right after that call (what the socket said, for transport
- * errors). hostname is the name the peer was verified against, or NULL.
+/* Handles a failed gnutls_handshake(), gnutls_record_recv() or gnutls_record_send() on
+ * session. errno_at_failure is errno right after that call, which the caller set to 0
+ * before it: what the socket said, for transport errors. hostname is the name the peer was
+ * verified against, or NULL. A fatal error is reported to the peer with the matching alert
+ * first (best effort).
  *
  * Returns 1 when the call should simply be made again (a signal interrupted it, or GnuTLS
- * handled a non-fatal event such as a warning alert), with no message; -EAGAIN (non-blocking
- * fd), with no message; or -errno with a message: -EKEYREJECTED (the peer's certificate did
- * not verify, or it sent none where one is required), -EPROTO (an alert or a protocol
- * error), -ECONNRESET (the connection ended without close_notify), the socket's errno for a
- * transport failure, -ENOMEM, -EINVAL. */
+ * handled a non-fatal event such as a warning alert or a session ticket), with no message;
+ * -EAGAIN (the non-blocking socket would block), with no message; or -errno with a
+ * message: -EKEYREJECTED (the peer's certificate did not verify, or it sent none where one
+ * is required), -EPROTO (an alert or a protocol error), -ECONNRESET (the connection ended
+ * without close_notify), the socket's errno for a transport failure, -ENOMEM, -EINVAL. */
 int tls_error_session(gnutls_session_t session, int code, int errno_at_failure, const char *hostname,
                       char **ret_message);
