@@ -73,7 +73,7 @@ fail:
         return r;
 }
 
-static int bind_request(netutil_client *c, const netutil_bind_options *o, ProtoMsg **ret) {
+int client_bind_request(netutil_client *c, const netutil_bind_options *o, ProtoMsg **ret) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
         int r;
 
@@ -107,39 +107,6 @@ static int sockets_call(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec, n
         return r < 0 ? r : (int) n;
 }
 
-typedef struct SocketsCall {
-        netutil_bind_handler_t callback;
-        void *userdata;
-} SocketsCall;
-
-static void sockets_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
-        _cleanup_(freep) SocketsCall *call = userdata;
-        netutil_socket *s = NULL;
-        size_t n = 0;
-
-        if (!c)
-                return; /* cancelled: the user asked not to be called */
-        if (error == 0)
-                error = client_parse_sockets(*reply, &s, &n);
-        call->callback(c, error, error < 0 ? NULL : s, error < 0 ? 0 : n, call->userdata);
-}
-
-static int sockets_call_async(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec, netutil_bind_handler_t callback,
-                              void *userdata, netutil_request **ret_request) {
-        SocketsCall *call;
-        int r;
-
-        call = malloc(sizeof(*call));
-        if (!call) {
-                proto_msg_free(m);
-                return -ENOMEM;
-        }
-        *call = (SocketsCall) { callback, userdata };
-        r = client_call_async(c, m, timeout_usec, sockets_done, call, ret_request);
-        if (r < 0)
-                free(call);
-        return r;
-}
 
 _public_ int netutil_bind(netutil_client *c, const netutil_bind_options *opts, uint64_t timeout_usec,
                           netutil_socket **ret) {
@@ -148,26 +115,14 @@ _public_ int netutil_bind(netutil_client *c, const netutil_bind_options *opts, u
 
         if (!c || !opts || !ret)
                 return -EINVAL;
-        r = bind_request(c, opts, &m);
+        r = client_bind_request(c, opts, &m);
         if (r < 0)
                 return r;
         return sockets_call(c, m, timeout_usec, ret);
 }
 
-_public_ int netutil_bind_async(netutil_client *c, const netutil_bind_options *opts, uint64_t timeout_usec,
-                                netutil_bind_handler_t callback, void *userdata, netutil_request **ret_request) {
-        ProtoMsg *m = NULL;
-        int r;
 
-        if (!c || !opts || !callback)
-                return -EINVAL;
-        r = bind_request(c, opts, &m);
-        if (r < 0)
-                return r;
-        return sockets_call_async(c, m, timeout_usec, callback, userdata, ret_request);
-}
-
-static int bind_unix_request(netutil_client *c, const netutil_bind_unix_options *o, ProtoMsg **ret) {
+int client_bind_unix_request(netutil_client *c, const netutil_bind_unix_options *o, ProtoMsg **ret) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
         size_t len;
         int r;
@@ -199,21 +154,9 @@ _public_ int netutil_bind_unix(netutil_client *c, const netutil_bind_unix_option
 
         if (!c || !opts || !ret)
                 return -EINVAL;
-        r = bind_unix_request(c, opts, &m);
+        r = client_bind_unix_request(c, opts, &m);
         if (r < 0)
                 return r;
         return sockets_call(c, m, timeout_usec, ret);
 }
 
-_public_ int netutil_bind_unix_async(netutil_client *c, const netutil_bind_unix_options *opts, uint64_t timeout_usec,
-                                     netutil_bind_handler_t callback, void *userdata, netutil_request **ret_request) {
-        ProtoMsg *m = NULL;
-        int r;
-
-        if (!c || !opts || !callback)
-                return -EINVAL;
-        r = bind_unix_request(c, opts, &m);
-        if (r < 0)
-                return r;
-        return sockets_call_async(c, m, timeout_usec, callback, userdata, ret_request);
-}

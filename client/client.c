@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 
 /*
- * The libnetutil connection and request engine (client.h): socket path resolution,
- * connect, serials, blocking calls with poll(), asynchronous calls on sd-event, joining
- * multi-part replies and the ownership of received fds. Must not log, and must close
- * every fd it receives that no caller took.
+ * The libnetutil connection and blocking request engine (client.h): socket path
+ * resolution, connect, serials, blocking calls with poll(), joining multi-part replies
+ * and the ownership of received fds. Asynchronous calls are client-async.c's. Must not
+ * log, must not call libsystemd (netutilctl links this without it), and must close every
+ * fd it receives that no caller took.
  */
 
 #include <assert.h>
@@ -22,47 +23,14 @@
 /* Parts of one reply we accept before calling it malformed: 1024 × 253 fds is more than
  * any answer the daemon gives (held groups are bounded by quota). */
 #define CLIENT_MAX_REPLY_PARTS 1024u
-/* Replies read per wake-up of the event loop, to share it with others. */
-#define CLIENT_READ_BATCH 64u
 
-struct netutil_request {
-        netutil_client *client;
-        uint32_t serial;
-        client_callback_t callback;
-        void *userdata;
-        sd_event_source *timeout;
-        ClientReply *partial;
-        netutil_request *next, *prev;
-};
-
-typedef struct OutMsg {
-        ProtoMsg *msg;
-        struct OutMsg *next;
-} OutMsg;
-
-struct netutil_client {
-        unsigned n_ref; /* callbacks may close the client while io_cb still runs */
-        int fd;
-        uint32_t serial;
-        char error_message[PROTO_MAX_ERROR_MESSAGE];
-        bool has_error_message;
-        int error_gai;
-
-        sd_event *event;
-        sd_event_source *io;
-        netutil_request *pending;
-        OutMsg *out_head, *out_tail;
-
-        ProtoRecv *recv;
-};
-
-static uint64_t now_usec(void) {
+uint64_t client_now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static uint64_t timeout_or_default(uint64_t t) {
+uint64_t client_timeout_or_default(uint64_t t) {
         return t == 0 ? NETUTIL_DEFAULT_TIMEOUT_USEC : t;
 }
 
@@ -137,48 +105,7 @@ _public_ int netutil_client_open(const char *path, netutil_client **ret) {
         return 0;
 }
 
-static void request_unlink(netutil_request *q) {
-        netutil_client *c = q->client;
-
-        if (q->prev)
-                q->prev->next = q->next;
-        else if (c->pending == q)
-                c->pending = q->next;
-        if (q->next)
-                q->next->prev = q->prev;
-        q->next = q->prev = NULL;
-}
-
-static void request_free(netutil_request *q) {
-        request_unlink(q);
-        sd_event_source_disable_unref(q->timeout);
-        client_reply_free(q->partial);
-        free(q);
-}
-
-/* Fails every pending request with error (callbacks run unless silent). */
-static void fail_pending(netutil_client *c, int error, bool silent) {
-        while (c->pending) {
-                netutil_request *q = c->pending;
-                client_callback_t cb = q->callback;
-                void *ud = q->userdata;
-
-                request_free(q);
-                if (cb)
-                        cb(silent ? NULL : c, error, NULL, ud);
-        }
-}
-
-static void out_clear(netutil_client *c) {
-        for (OutMsg *o = c->out_head, *n; o; o = n) {
-                n = o->next;
-                proto_msg_free(o->msg);
-                free(o);
-        }
-        c->out_head = c->out_tail = NULL;
-}
-
-static void client_unref(netutil_client *c) {
+void client_unref(netutil_client *c) {
         if (--c->n_ref > 0)
                 return;
         proto_recv_clear(c->recv);
@@ -189,10 +116,9 @@ static void client_unref(netutil_client *c) {
 _public_ netutil_client *netutil_client_close(netutil_client *c) {
         if (!c)
                 return NULL;
-        fail_pending(c, -ECANCELED, true);
-        out_clear(c);
-        c->io = sd_event_source_disable_unref(c->io);
-        c->event = sd_event_unref(c->event);
+        /* Through a pointer, so that programs without async calls need no libsystemd. */
+        if (c->async_close)
+                c->async_close(c);
         c->fd = safe_close(c->fd);
         client_unref(c);
         return NULL;
@@ -210,7 +136,7 @@ _public_ int netutil_client_error_gai(const netutil_client *c) {
         return c ? c->error_gai : 0;
 }
 
-static void clear_error(netutil_client *c) {
+void client_clear_error(netutil_client *c) {
         c->has_error_message = false;
         c->error_message[0] = '\0';
         c->error_gai = 0;
@@ -245,7 +171,7 @@ int client_reply_take_fd(ClientReply *r, size_t part, uint32_t idx) {
 }
 
 /* Appends the datagram in rcv (size n, already parsed into v) to reply r, taking its fds. */
-static int reply_add_part(ClientReply *r, ProtoRecv *rcv, size_t n, const ProtoView *v) {
+int client_reply_add_part(ClientReply *r, ProtoRecv *rcv, size_t n, const ProtoView *v) {
         ProtoView *views;
         uint8_t **bufs, *copy;
         unsigned *bases;
@@ -286,7 +212,7 @@ static int reply_add_part(ClientReply *r, ProtoRecv *rcv, size_t n, const ProtoV
 }
 
 /* Records the error of an error reply on c and returns -status. */
-static int reply_error(netutil_client *c, const ProtoView *v) {
+int client_reply_error(netutil_client *c, const ProtoView *v) {
         const char *msg;
         int32_t gai;
 
@@ -303,7 +229,7 @@ static int reply_error(netutil_client *c, const ProtoView *v) {
 
 /* Reads one datagram and parses it. Returns 1 with *v filled, 0 for nothing to read,
  * -ECONNRESET at end of stream, -EBADMSG for a datagram that does not parse. */
-static int read_one(netutil_client *c, ProtoView *v, ssize_t *ret_n) {
+int client_read_one(netutil_client *c, ProtoView *v, ssize_t *ret_n) {
         ssize_t n;
         struct pollfd p = { .fd = c->fd, .events = POLLIN };
 
@@ -348,7 +274,7 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
                 int ms = -1, r;
 
                 if (deadline != UINT64_MAX) {
-                        uint64_t n = now_usec();
+                        uint64_t n = client_now_usec();
                         if (n >= deadline)
                                 return -ETIMEDOUT;
                         ms = (int) MIN((deadline - n + 999) / 1000, (uint64_t) INT32_MAX);
@@ -366,16 +292,16 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
 
 /* A send failed: if the daemon left a refusal behind (serial 0, e.g. too many clients)
  * that is the real reason; otherwise the connection is gone. */
-static int send_failed(netutil_client *c, int error) {
+int client_send_failed(netutil_client *c, int error) {
         ProtoView v;
         ssize_t n;
 
         if (error != -EPIPE && error != -ECONNRESET)
                 return error;
-        if (read_one(c, &v, &n) > 0) {
+        if (client_read_one(c, &v, &n) > 0) {
                 proto_recv_clear(c->recv);
                 if (v.header.serial == 0 && v.header.status != 0)
-                        return reply_error(c, &v);
+                        return client_reply_error(c, &v);
         }
         return -ECONNRESET;
 }
@@ -383,14 +309,14 @@ static int send_failed(netutil_client *c, int error) {
 int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientReply **ret) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = msg;
         _cleanup_(client_reply_freep) ClientReply *reply = NULL;
-        uint64_t t = timeout_or_default(timeout_usec);
-        uint64_t deadline = t == UINT64_MAX ? UINT64_MAX : now_usec() + t;
+        uint64_t t = client_timeout_or_default(timeout_usec);
+        uint64_t deadline = t == UINT64_MAX ? UINT64_MAX : client_now_usec() + t;
         uint32_t serial = proto_msg_header(m)->serial;
         int r;
 
         if (c->pending || c->out_head)
                 return -EBUSY;
-        clear_error(c);
+        client_clear_error(c);
 
         for (;;) {
                 r = proto_send(c->fd, m);
@@ -401,7 +327,7 @@ int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientR
                         return r;
         }
         if (r < 0)
-                return send_failed(c, r);
+                return client_send_failed(c, r);
 
         reply = calloc(1, sizeof(*reply));
         if (!reply)
@@ -415,7 +341,7 @@ int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientR
                 r = wait_fd(c->fd, POLLIN, deadline);
                 if (r < 0)
                         return r;
-                r = read_one(c, &v, &n);
+                r = client_read_one(c, &v, &n);
                 if (r == 0)
                         continue;
                 if (r < 0)
@@ -424,7 +350,7 @@ int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientR
                 if (v.header.serial == 0 && v.header.status != 0) {
                         /* The daemon refused us as a whole (too many clients). */
                         proto_recv_clear(c->recv);
-                        return reply_error(c, &v);
+                        return client_reply_error(c, &v);
                 }
                 if (v.header.serial != serial) {
                         proto_recv_clear(c->recv); /* a stale reply of a timed-out call */
@@ -432,9 +358,9 @@ int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientR
                 }
                 if (v.header.status != 0) {
                         proto_recv_clear(c->recv);
-                        return reply_error(c, &v);
+                        return client_reply_error(c, &v);
                 }
-                r = reply_add_part(reply, c->recv, (size_t) n, &v);
+                r = client_reply_add_part(reply, c->recv, (size_t) n, &v);
                 if (r < 0) {
                         proto_recv_clear(c->recv);
                         return r;
@@ -448,225 +374,6 @@ int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientR
 }
 
 /* ---- Asynchronous ------------------------------------------------------------------- */
-
-static void update_io_events(netutil_client *c) {
-        if (c->io)
-                (void) sd_event_source_set_io_events(c->io, EPOLLIN | (c->out_head ? EPOLLOUT : 0));
-}
-
-static int flush_out(netutil_client *c) {
-        while (c->out_head) {
-                OutMsg *o = c->out_head;
-                int r = proto_send(c->fd, o->msg);
-                if (r == -EAGAIN)
-                        break;
-                if (r < 0)
-                        return r;
-                c->out_head = o->next;
-                if (!c->out_head)
-                        c->out_tail = NULL;
-                proto_msg_free(o->msg);
-                free(o);
-        }
-        update_io_events(c);
-        return 0;
-}
-
-static netutil_request *find_pending(netutil_client *c, uint32_t serial) {
-        for (netutil_request *q = c->pending; q; q = q->next)
-                if (q->serial == serial)
-                        return q;
-        return NULL;
-}
-
-/* Ends q: with its joined reply if error is 0, else with the error. */
-static void complete(netutil_request *q, int error) {
-        netutil_client *c = q->client;
-        client_callback_t cb = q->callback;
-        void *ud = q->userdata;
-        ClientReply *reply = error == 0 ? TAKE_PTR(q->partial) : NULL;
-
-        request_free(q);
-        if (cb)
-                cb(c, error, &reply, ud);
-        client_reply_free(reply);
-}
-
-static void io_dispatch(netutil_client *c, uint32_t revents) {
-        int r;
-
-        if (revents & EPOLLOUT) {
-                r = flush_out(c);
-                if (r < 0) {
-                        fail_pending(c, send_failed(c, r), false);
-                        return;
-                }
-        }
-
-        /* Stop when a callback closed the client (fd < 0) or detached it (io NULL). */
-        for (unsigned i = 0; i < CLIENT_READ_BATCH && c->fd >= 0 && c->io; i++) {
-                netutil_request *q;
-                ProtoView v;
-                ssize_t n;
-
-                r = read_one(c, &v, &n);
-                if (r == 0)
-                        break;
-                if (r < 0) {
-                        /* A datagram we cannot parse cannot be matched to its request:
-                         * the connection is no longer trustworthy. */
-                        c->io = sd_event_source_disable_unref(c->io);
-                        fail_pending(c, r, false);
-                        return;
-                }
-
-                if (v.header.serial == 0 && v.header.status != 0) {
-                        proto_recv_clear(c->recv);
-                        r = reply_error(c, &v);
-                        fail_pending(c, r, false);
-                        continue;
-                }
-                q = find_pending(c, v.header.serial);
-                if (!q) {
-                        proto_recv_clear(c->recv); /* cancelled or timed out */
-                        continue;
-                }
-                if (v.header.status != 0) {
-                        proto_recv_clear(c->recv);
-                        clear_error(c);
-                        complete(q, reply_error(c, &v));
-                        continue;
-                }
-                r = reply_add_part(q->partial, c->recv, (size_t) n, &v);
-                if (r < 0) {
-                        proto_recv_clear(c->recv);
-                        complete(q, r);
-                        continue;
-                }
-                if (!(v.header.flags & PROTO_FLAG_MORE)) {
-                        clear_error(c);
-                        complete(q, 0);
-                }
-        }
-}
-
-static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        netutil_client *c = userdata;
-
-        c->n_ref++;
-        io_dispatch(c, revents);
-        client_unref(c);
-        return 0;
-}
-
-_public_ int netutil_client_attach_event(netutil_client *c, sd_event *e, int64_t priority) {
-        int r;
-
-        if (!c || !e)
-                return -EINVAL;
-        if (c->event)
-                return -EBUSY;
-        r = sd_event_add_io(e, &c->io, c->fd, EPOLLIN, io_cb, c);
-        if (r < 0)
-                return r;
-        r = sd_event_source_set_priority(c->io, priority);
-        if (r < 0) {
-                c->io = sd_event_source_disable_unref(c->io);
-                return r;
-        }
-        c->event = sd_event_ref(e);
-        update_io_events(c);
-        return 0;
-}
-
-_public_ int netutil_client_detach_event(netutil_client *c) {
-        if (!c)
-                return -EINVAL;
-        fail_pending(c, -ECANCELED, false);
-        out_clear(c);
-        c->io = sd_event_source_disable_unref(c->io);
-        c->event = sd_event_unref(c->event);
-        return 0;
-}
-
-_public_ netutil_request *netutil_request_cancel(netutil_request *q) {
-        client_callback_t cb;
-        void *ud;
-
-        if (!q)
-                return NULL;
-        cb = q->callback;
-        ud = q->userdata;
-        request_free(q);
-        if (cb)
-                cb(NULL, -ECANCELED, NULL, ud); /* lets the typed layer free its state */
-        return NULL;
-}
-
-static int timeout_cb(sd_event_source *s, uint64_t usec, void *userdata) {
-        complete(userdata, -ETIMEDOUT);
-        return 0;
-}
-
-int client_call_async(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, client_callback_t callback,
-                      void *userdata, netutil_request **ret) {
-        _cleanup_(proto_msg_freep) ProtoMsg *m = msg;
-        uint64_t t = timeout_or_default(timeout_usec);
-        netutil_request *q;
-        OutMsg *o;
-        int r;
-
-        if (!c->event)
-                return -ENXIO;
-
-        q = calloc(1, sizeof(*q));
-        o = calloc(1, sizeof(*o));
-        if (!q || !o) {
-                free(q);
-                free(o);
-                return -ENOMEM;
-        }
-        q->client = c;
-        q->serial = proto_msg_header(m)->serial;
-        q->callback = callback;
-        q->userdata = userdata;
-        q->partial = calloc(1, sizeof(ClientReply));
-        if (!q->partial) {
-                free(q);
-                free(o);
-                return -ENOMEM;
-        }
-        if (t != UINT64_MAX) {
-                r = sd_event_add_time_relative(c->event, &q->timeout, CLOCK_MONOTONIC, t, 0, timeout_cb, q);
-                if (r < 0) {
-                        free(q->partial);
-                        free(q);
-                        free(o);
-                        return r;
-                }
-        }
-
-        if ((q->next = c->pending))
-                q->next->prev = q;
-        c->pending = q;
-
-        o->msg = TAKE_PTR(m);
-        if (c->out_tail)
-                c->out_tail->next = o;
-        else
-                c->out_head = o;
-        c->out_tail = o;
-        r = flush_out(c);
-        if (r < 0) {
-                /* The connection is broken; the callback learns it from the loop. */
-                request_free(q);
-                return send_failed(c, r);
-        }
-
-        if (ret)
-                *ret = q;
-        return 0;
-}
 
 int client_strdup_attr(const ProtoView *v, uint16_t type, char **ret) {
         const char *s;

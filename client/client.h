@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * libnetutil internals: the request engine every typed operation (status.c, and bind,
- * resolve, ... to come) is built on. Not installed.
+ * libnetutil internals: the request engine every typed operation is built on (client.c
+ * blocking, client-async.c on sd-event), and the typed parsers the blocking and the
+ * asynchronous forms share. Not installed.
  */
 
 #include "macro.h"
@@ -40,11 +41,67 @@ typedef void (*client_callback_t)(netutil_client *c, int error, ClientReply **re
 int client_call_async(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, client_callback_t callback,
                       void *userdata, netutil_request **ret);
 
+struct netutil_request {
+        netutil_client *client;
+        uint32_t serial;
+        client_callback_t callback;
+        void *userdata;
+        sd_event_source *timeout;
+        ClientReply *partial;
+        netutil_request *next, *prev;
+};
+
+typedef struct OutMsg {
+        ProtoMsg *msg;
+        struct OutMsg *next;
+} OutMsg;
+
+/* A connection. Shared by client.c (blocking) and client-async.c; the sd-event members
+ * are only ever touched by client-async.c. */
+struct netutil_client {
+        unsigned n_ref; /* callbacks may close the client while io_cb still runs */
+        int fd;
+        uint32_t serial;
+        char error_message[PROTO_MAX_ERROR_MESSAGE];
+        bool has_error_message;
+        int error_gai;
+
+        sd_event *event;
+        sd_event_source *io;
+        netutil_request *pending;
+        OutMsg *out_head, *out_tail;
+
+        ProtoRecv *recv;
+        void (*async_close)(netutil_client *c); /* set by client-async.c */
+};
+
 /* A new request message with the next serial of c. */
 int client_new_request(netutil_client *c, uint16_t type, ProtoMsg **ret);
 
+/* Shared by client.c and client-async.c. */
+uint64_t client_now_usec(void);
+uint64_t client_timeout_or_default(uint64_t t);
+void client_unref(netutil_client *c);
+void client_clear_error(netutil_client *c);
+int client_reply_error(netutil_client *c, const ProtoView *v);
+int client_read_one(netutil_client *c, ProtoView *v, ssize_t *ret_n);
+int client_send_failed(netutil_client *c, int error);
+int client_reply_add_part(ClientReply *r, ProtoRecv *rcv, size_t n, const ProtoView *v);
+
 /* Strings from a reply, copied. */
 int client_strdup_attr(const ProtoView *v, uint16_t type, char **ret);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(netutil_status, netutil_status_free);
+
+/* Requests and parsers shared by the blocking and the asynchronous forms. */
+int client_parse_status(const ClientReply *reply, netutil_status **ret);
+int client_bind_request(netutil_client *c, const netutil_bind_options *o, ProtoMsg **ret);
+int client_bind_unix_request(netutil_client *c, const netutil_bind_unix_options *o, ProtoMsg **ret);
+int client_parse_held(const ClientReply *reply, netutil_held **ret);
+int client_release_request(netutil_client *c, const char *name, ProtoMsg **ret);
+int client_resolve_request(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
+                           ProtoMsg **ret);
+int client_parse_addresses(const ClientReply *reply, netutil_address **ret);
 
 /* Reply items (family, socktype, sockaddr, fd) as netutil_socket; takes their fds. */
 int client_parse_sockets(ClientReply *reply, netutil_socket **ret, size_t *ret_n);

@@ -20,7 +20,7 @@ _public_ netutil_held *netutil_held_free(netutil_held *h, size_t n) {
 
 /* Items are one per socket, each with its name; consecutive items of one name are one
  * netutil_held. */
-static int parse_held(const ClientReply *reply, netutil_held **ret) {
+int client_parse_held(const ClientReply *reply, netutil_held **ret) {
         netutil_held *h = NULL;
         size_t n = 0;
         int r = -EBADMSG;
@@ -93,10 +93,10 @@ _public_ int netutil_hold_list(netutil_client *c, uint64_t timeout_usec, netutil
         r = client_call(c, m, timeout_usec, &reply);
         if (r < 0)
                 return r;
-        return parse_held(reply, ret);
+        return client_parse_held(reply, ret);
 }
 
-static int release_request(netutil_client *c, const char *name, ProtoMsg **ret) {
+int client_release_request(netutil_client *c, const char *name, ProtoMsg **ret) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
         int r;
 
@@ -117,75 +117,9 @@ _public_ int netutil_hold_release(netutil_client *c, const char *name, uint64_t 
 
         if (!c || !name)
                 return -EINVAL;
-        r = release_request(c, name, &m);
+        r = client_release_request(c, name, &m);
         if (r < 0)
                 return r;
         return client_call(c, m, timeout_usec, &reply);
 }
 
-typedef struct HoldCall {
-        netutil_hold_list_handler_t list;
-        netutil_done_handler_t done;
-        void *userdata;
-} HoldCall;
-
-static void hold_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
-        _cleanup_(freep) HoldCall *call = userdata;
-        netutil_held *h = NULL;
-        int n = 0;
-
-        if (!c)
-                return; /* cancelled */
-        if (call->done) {
-                call->done(c, error, call->userdata);
-                return;
-        }
-        if (error == 0)
-                n = error = parse_held(*reply, &h);
-        call->list(c, error < 0 ? error : 0, error < 0 ? NULL : h, error < 0 ? 0 : (size_t) n, call->userdata);
-}
-
-static int hold_call_async(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec, HoldCall how,
-                           netutil_request **ret_request) {
-        HoldCall *call = malloc(sizeof(*call));
-        int r;
-
-        if (!call) {
-                proto_msg_free(m);
-                return -ENOMEM;
-        }
-        *call = how;
-        r = client_call_async(c, m, timeout_usec, hold_done, call, ret_request);
-        if (r < 0)
-                free(call);
-        return r;
-}
-
-_public_ int netutil_hold_list_async(netutil_client *c, uint64_t timeout_usec, netutil_hold_list_handler_t callback,
-                                     void *userdata, netutil_request **ret_request) {
-        ProtoMsg *m = NULL;
-        int r;
-
-        if (!c || !callback)
-                return -EINVAL;
-        r = client_new_request(c, PROTO_MSG_HOLD_LIST, &m);
-        if (r < 0)
-                return r;
-        return hold_call_async(c, m, timeout_usec, (HoldCall) { .list = callback, .userdata = userdata },
-                               ret_request);
-}
-
-_public_ int netutil_hold_release_async(netutil_client *c, const char *name, uint64_t timeout_usec,
-                                        netutil_done_handler_t callback, void *userdata,
-                                        netutil_request **ret_request) {
-        ProtoMsg *m = NULL;
-        int r;
-
-        if (!c || !name || !callback)
-                return -EINVAL;
-        r = release_request(c, name, &m);
-        if (r < 0)
-                return r;
-        return hold_call_async(c, m, timeout_usec, (HoldCall) { .done = callback, .userdata = userdata },
-                               ret_request);
-}

@@ -9,7 +9,7 @@
 
 #include "client.h"
 
-static int resolve_request(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
+int client_resolve_request(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
                            ProtoMsg **ret) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
         int r;
@@ -30,7 +30,7 @@ static int resolve_request(netutil_client *c, const char *host, unsigned port, i
         return 0;
 }
 
-static int parse_addresses(const ClientReply *reply, netutil_address **ret) {
+int client_parse_addresses(const ClientReply *reply, netutil_address **ret) {
         _cleanup_(freep) netutil_address *a = NULL;
         size_t n = 0;
 
@@ -74,55 +74,15 @@ _public_ int netutil_resolve(netutil_client *c, const char *host, unsigned port,
 
         if (!c || !ret)
                 return -EINVAL;
-        r = resolve_request(c, host, port, family, scope, &m);
+        r = client_resolve_request(c, host, port, family, scope, &m);
         if (r < 0)
                 return r;
         r = client_call(c, m, timeout_usec, &reply);
         if (r < 0)
                 return r;
-        return parse_addresses(reply, ret);
+        return client_parse_addresses(reply, ret);
 }
 
-typedef struct ResolveCall {
-        netutil_resolve_handler_t callback;
-        void *userdata;
-} ResolveCall;
-
-static void resolve_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
-        _cleanup_(freep) ResolveCall *call = userdata;
-        netutil_address *a = NULL;
-        int n = 0;
-
-        if (!c)
-                return; /* cancelled */
-        if (error == 0)
-                n = error = parse_addresses(*reply, &a);
-        call->callback(c, error < 0 ? error : 0, error < 0 ? NULL : a, error < 0 ? 0 : (size_t) n, call->userdata);
-}
-
-_public_ int netutil_resolve_async(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
-                                   uint64_t timeout_usec, netutil_resolve_handler_t callback, void *userdata,
-                                   netutil_request **ret_request) {
-        ResolveCall *call;
-        ProtoMsg *m = NULL;
-        int r;
-
-        if (!c || !callback)
-                return -EINVAL;
-        r = resolve_request(c, host, port, family, scope, &m);
-        if (r < 0)
-                return r;
-        call = malloc(sizeof(*call));
-        if (!call) {
-                proto_msg_free(m);
-                return -ENOMEM;
-        }
-        *call = (ResolveCall) { callback, userdata };
-        r = client_call_async(c, m, timeout_usec, resolve_done, call, ret_request);
-        if (r < 0)
-                free(call);
-        return r;
-}
 
 /* ---- Overrides ------------------------------------------------------------------------ */
 

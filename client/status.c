@@ -19,9 +19,8 @@ _public_ netutil_status *netutil_status_free(netutil_status *s) {
         free(s);
         return NULL;
 }
-DEFINE_TRIVIAL_CLEANUP_FUNC(netutil_status, netutil_status_free);
 
-static int status_parse(const ClientReply *reply, netutil_status **ret) {
+int client_parse_status(const ClientReply *reply, netutil_status **ret) {
         _cleanup_(netutil_status_freep) netutil_status *s = NULL;
         const ProtoView *v;
         int r;
@@ -66,41 +65,6 @@ _public_ int netutil_status_get(netutil_client *c, uint64_t timeout_usec, netuti
         r = client_call(c, m, timeout_usec, &reply);
         if (r < 0)
                 return r;
-        return status_parse(reply, ret);
+        return client_parse_status(reply, ret);
 }
 
-typedef struct StatusCall {
-        netutil_status_handler_t callback;
-        void *userdata;
-} StatusCall;
-
-static void status_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
-        _cleanup_(freep) StatusCall *call = userdata;
-        _cleanup_(netutil_status_freep) netutil_status *s = NULL;
-
-        if (!c)
-                return; /* cancelled: the user asked not to be called */
-        if (error == 0)
-                error = status_parse(*reply, &s);
-        call->callback(c, error, error < 0 ? NULL : s, call->userdata);
-}
-
-_public_ int netutil_status_get_async(netutil_client *c, uint64_t timeout_usec, netutil_status_handler_t callback,
-                                      void *userdata, netutil_request **ret_request) {
-        StatusCall *call;
-        ProtoMsg *m = NULL;
-        int r;
-
-        if (!c || !callback)
-                return -EINVAL;
-        call = malloc(sizeof(*call));
-        if (!call)
-                return -ENOMEM;
-        *call = (StatusCall) { callback, userdata };
-        r = client_new_request(c, PROTO_MSG_STATUS, &m);
-        if (r >= 0)
-                r = client_call_async(c, m, timeout_usec, status_done, call, ret_request);
-        if (r < 0)
-                free(call);
-        return r;
-}

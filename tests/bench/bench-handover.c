@@ -20,7 +20,10 @@
  *   (3) what netutilctl adds to a command: `netutilctl bind --address 127.0.0.1 0 --
  *       true` against `true` alone. Target: at most 1 ms more.
  * Figures of (1) and (2) in-process are microseconds per round trip; those of the exec
- * chains are milliseconds from posix_spawn() to waitpid().
+ * chains are milliseconds from posix_spawn() to waitpid(). Rows for understanding: the
+ * raw protocol against the same servers (the library's share), the local half of (1)'s
+ * baseline alone, `netutilctl --version` against `true` (what starting netutilctl costs,
+ * no daemon involved), and each exec chain minus `true` (what each tool adds).
  *
  * Method, as bench-status: every measurement runs in three placements ("same-cpu": the
  * servers and we on the first CPU; "cross-cpu": the servers on the second CPU, we and our
@@ -52,6 +55,11 @@
  *     retrieves keep only the last fd: that 8-exec chain is s6's lower bound, and the
  *     target row. A chain that keeps all 8 needs execline's fdmove between them
  *     (fds 3..10, as netutilctl's LISTEN_FDS): shown for information.
+ *   - netutilctl runs as it would installed. In a build tree NETUTILCTL_BIN is libtool's
+ *     wrapper script (bash and a sed: milliseconds no installed netutilctl pays), so its
+ *     binary in .libs/ is executed directly with that directory in LD_LIBRARY_PATH, and
+ *     every other program without it (libtool's wrapper of this program put it in our
+ *     environment). The `true` that netutilctl executes inherits it, at our expense.
  *   - For 8 sockets under one held name, one BIND must give 8 sockets: this program
  *     enters a mount namespace of its own (root only) and bind-mounts over /etc/hosts a
  *     copy with a name for 127.0.0.1..8, before it starts the daemon, which inherits it.
@@ -66,15 +74,17 @@
  * every round on stderr.
  */
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -88,8 +98,6 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,11 +106,11 @@
 #include "netutil.h"
 #include "testlib.h"
 
-#define ROUNDS 7u         /* rounds per measurement; the median is reported */
-#define SLICES 5u         /* a round is cut in slices, and the contenders alternate by slice */
-#define RT_ITERS 2000u    /* in-process round trips per contender per round */
+#define ROUNDS 7u           /* rounds per measurement; the median is reported */
+#define SLICES 5u           /* a round is cut in slices, and the contenders alternate by slice */
+#define RT_ITERS 2000u      /* in-process round trips per contender per round */
 #define RT_WARMUP 300u
-#define EXEC_ITERS 20u    /* exec chains per contender per round */
+#define EXEC_ITERS 20u      /* exec chains per contender per round */
 #define EXEC_WARMUP 3u
 #define N_EIGHT 8u          /* sockets under the second held name */
 #define ECHO_READ_BATCH 16u /* datagrams per connection per wake-up, as the daemon */
@@ -271,7 +279,8 @@ static void print_table(Tally *t) {
                         snprintf(target, sizeof(target), "<=%.2fx", w->target);
                         result = ratio <= w->target ? "PASS" : "MISS";
                 } else if (w->goal == GOAL_OVERHEAD_AT_MOST) {
-                        snprintf(target, sizeof(target), "+%.2f%s", w->target, w->unit == UNIT_USEC ? "us" : "ms");
+                        snprintf(target, sizeof(target), "+%.2f%s", w->target,
+                                 w->unit == UNIT_USEC ? "us" : "ms");
                         result = w->ours - w->base <= w->target ? "PASS" : "MISS";
                 } else
                         snprintf(target, sizeof(target), "-");
@@ -493,8 +502,8 @@ typedef struct Bench {
         char echo_socket[300];
         char reply_path[300];
         pid_t echo_pid;
-        uint8_t reply[PROTO_MAX_MSG]; /* the daemon's BIND reply for HELD_ONE, for the echo server */
-        size_t reply_size, reply_size_bind; /* and the size of its reply to a plain bind */
+        uint8_t reply[PROTO_MAX_MSG];       /* the daemon's reply for HELD_ONE: the echo server's */
+        size_t reply_size, reply_size_bind; /* its size, and that of the reply to a plain bind */
         size_t request_size_bind, request_size_held;
         bool hosts_mounted; /* our /etc/hosts has EIGHT_HOST: HELD_EIGHT can exist */
         char hosts_path[300];
@@ -509,12 +518,14 @@ typedef struct Bench {
         /* programs */
         char true_bin[256];
         char ctl_bin[512];
-        char **ctl_env; /* netutilctl's environment: environ, or with LD_LIBRARY_PATH */
+        char **ctl_env;     /* netutilctl's environment (NULL: environ): with its library directory */
+        char **base_env;    /* everything else's (NULL: environ): without it */
+        int devnull;        /* the exec chains' stdout, alike for all */
         cpu_set_t all_cpus; /* what we were allowed at the start */
         int cpu[2];         /* the first two of them; -1 for none */
 } Bench;
 
-static Bench bench = { .echo_pid = -1, .s6_pid = -1 };
+static Bench bench = { .echo_pid = -1, .s6_pid = -1, .devnull = -EBADF };
 
 /* Read what the daemon sent to its NOTIFY_SOCKET, as a service manager would (harmless;
  * the daemon no longer blocks on a full queue). */
@@ -671,19 +682,20 @@ static int wait_child(pid_t pid, int timeout_ms, int *ret_status) {
         return r;
 }
 
-/* Runs argv with envp (NULL: ours) and stdin_fd (if >= 0) as its stdin, waits, and returns 0
- * and the time from spawn to reaped in *ret_nsec; -EPROTO if it did not exit 0. */
-static int spawn_wait(char *const argv[], char *const envp[], int stdin_fd, uint64_t *ret_nsec) {
+/* Runs argv with envp (NULL: ours), and fd (if >= 0) as its stdin (to_fd 0) or stdout
+ * (to_fd 1), waits, and returns 0 and the time from spawn to reaped in *ret_nsec; -EPROTO
+ * if it did not exit 0. */
+static int spawn_wait(char *const argv[], char *const envp[], int fd, int to_fd, uint64_t *ret_nsec) {
         posix_spawn_file_actions_t fa, *pfa = NULL;
         uint64_t t0, t1;
         pid_t pid;
         int r, status = 0;
 
-        if (stdin_fd >= 0) {
+        if (fd >= 0) {
                 if ((r = posix_spawn_file_actions_init(&fa)) != 0)
                         return -r;
                 pfa = &fa;
-                if ((r = posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0)) != 0) {
+                if ((r = posix_spawn_file_actions_adddup2(&fa, fd, to_fd)) != 0) {
                         posix_spawn_file_actions_destroy(&fa);
                         return -r;
                 }
@@ -692,8 +704,10 @@ static int spawn_wait(char *const argv[], char *const envp[], int stdin_fd, uint
         r = posix_spawn(&pid, argv[0], pfa, NULL, argv, envp ?: environ);
         if (pfa)
                 posix_spawn_file_actions_destroy(pfa);
-        if (r != 0)
+        if (r != 0) {
+                fprintf(stderr, "bench: cannot run %s: %s\n", argv[0], strerror(r));
                 return -r;
+        }
         r = wait_child(pid, IO_TIMEOUT_MS, &status);
         t1 = now_nsec();
         if (r < 0)
@@ -851,7 +865,8 @@ static int echo_serve(int lfd, const char *reply_path) {
                 }
                 for (int i = 0; i < n; i++) {
                         if (events[i].data.fd != lfd) {
-                                echo_conn(ep, events[i].data.fd, events[i].events, reply, (size_t) size, held);
+                                echo_conn(ep, events[i].data.fd, events[i].events, reply, (size_t) size,
+                                          held);
                                 continue;
                         }
                         for (unsigned k = 0; k < ECHO_READ_BATCH; k++) {
@@ -986,7 +1001,7 @@ static int s6_stop(Bench *b) {
         /* s6-fdholderd exits 1 on SIGTERM while it still holds fds: give them back first. */
         for (size_t i = 0; i < b->n_s6_ids && r == 0; i++) {
                 char *argv[] = { b->s6_delete, b->s6_socket, b->s6_ids[i], NULL };
-                r = spawn_wait(argv, NULL, -1, NULL);
+                r = spawn_wait(argv, b->base_env, -1, 0, NULL);
         }
         b->n_s6_ids = 0;
         if (r < 0) {
@@ -1008,7 +1023,7 @@ static int s6_store(Bench *b, int fd, const char *id) {
 
         if (b->n_s6_ids >= ELEMENTSOF(b->s6_ids))
                 return -ENOBUFS;
-        r = spawn_wait(argv, NULL, fd, NULL);
+        r = spawn_wait(argv, b->base_env, fd, 0, NULL);
         if (r == 0)
                 snprintf(b->s6_ids[b->n_s6_ids++], sizeof(b->s6_ids[0]), "%s", id);
         return r;
@@ -1118,7 +1133,8 @@ static int setup_held(Bench *b) {
                 return r;
         n = netutil_bind(c, &opts_held, LIB_TIMEOUT_USEC, &s);
         if (n < 0) {
-                fprintf(stderr, "bench: holding %s: %s\n", HELD_ONE, netutil_client_error_message(c) ?: strerror(-n));
+                fprintf(stderr, "bench: holding %s: %s\n", HELD_ONE,
+                        netutil_client_error_message(c) ?: strerror(-n));
                 return n;
         }
         r = n == 1 ? 0 : -EBADMSG;
@@ -1137,7 +1153,8 @@ static int setup_held(Bench *b) {
                 return 0;
         }
         if (n != (int) N_EIGHT) {
-                add_note("%s gave %d sockets, not %u: the 8-socket rows are skipped.", EIGHT_HOST, n, N_EIGHT);
+                add_note("%s gave %d sockets, not %u: the 8-socket rows are skipped.", EIGHT_HOST, n,
+                         N_EIGHT);
                 netutil_sockets_free(s, (size_t) n);
                 return 0;
         }
@@ -1178,9 +1195,6 @@ static void contender_close(Contender *c) {
 }
 
 static int contender_open(Contender *c) {
-        c->raw = (RawConn) { .fd = -EBADF };
-        c->lib = NULL;
-        c->shared = 0;
         if (c->op == OP_LIBRARY)
                 return netutil_client_open(c->path, &c->lib);
         if (c->op == OP_RAW || c->op == OP_LOCAL_RAW)
@@ -1219,10 +1233,19 @@ static int contender_run(Contender *c, unsigned n) {
         return 0;
 }
 
+#define MAX_CONTENDERS 8u
+
 /* Runs n contenders for ROUNDS rounds, interleaved by slice; fills their us[]. */
 static int run_contenders(Bench *b, Contender *c, size_t n, const char *what, const char *placement) {
         int r = 0;
 
+        if (n > MAX_CONTENDERS)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++) {
+                c[i].raw = (RawConn) { .fd = -EBADF };
+                c[i].lib = NULL;
+                c[i].shared = 0;
+        }
         for (size_t i = 0; i < n; i++)
                 if ((r = contender_open(&c[i])) < 0) {
                         fprintf(stderr, "bench: %s %s: cannot connect: %s\n", what, placement, strerror(-r));
@@ -1233,7 +1256,7 @@ static int run_contenders(Bench *b, Contender *c, size_t n, const char *what, co
                         goto fail;
 
         for (unsigned round = 0; round < ROUNDS; round++) {
-                double sec[8] = { 0 };
+                double sec[MAX_CONTENDERS] = { 0 };
 
                 for (unsigned slice = 0; slice < SLICES; slice++)
                         for (size_t k = 0; k < n; k++) {
@@ -1315,6 +1338,7 @@ static int case_held(Bench *b, const char *placement) {
 
 enum {
         X_TRUE,      /* /bin/true */
+        X_CTL_LOAD,  /* netutilctl --version: loading it, no daemon */
         X_CTL_BIND,  /* netutilctl bind --address 127.0.0.1 0 -- /bin/true */
         X_CTL_ONE,   /* netutilctl bind ... --name bench-one --hold 0 -- /bin/true */
         X_S6_ONE,    /* s6-fdholder-retrieve S bench-one /bin/true */
@@ -1327,7 +1351,7 @@ enum {
 typedef struct ExecCase {
         char *argv[64];
         char **envp; /* NULL: ours */
-        bool on; /* available in this run */
+        bool on;     /* available in this run */
         double ms[ROUNDS];
 } ExecCase;
 
@@ -1336,31 +1360,34 @@ static void exec_cases(Bench *b, ExecCase x[static _X_MAX]) {
         size_t k;
 
         memset(x, 0, sizeof(ExecCase) * _X_MAX);
-        x[X_TRUE] = (ExecCase) { .on = true, .argv = { b->true_bin } };
+        x[X_TRUE] = (ExecCase) { .on = true, .envp = b->base_env, .argv = { b->true_bin } };
+        x[X_CTL_LOAD] = (ExecCase) { .on = true, .envp = b->ctl_env, .argv = { b->ctl_bin, "--version" } };
         x[X_CTL_BIND] = (ExecCase) {
                 .on = true,
                 .envp = b->ctl_env,
-                .argv = { b->ctl_bin, "--socket", b->daemon.socket, "bind", "--address", "127.0.0.1", "0", "--",
-                          b->true_bin },
+                .argv = { b->ctl_bin, "--socket", b->daemon.socket, "bind", "--address", "127.0.0.1", "0",
+                          "--", b->true_bin },
         };
         x[X_CTL_ONE] = (ExecCase) {
                 .on = true,
                 .envp = b->ctl_env,
-                .argv = { b->ctl_bin, "--socket", b->daemon.socket, "bind", "--address", "127.0.0.1", "--name",
-                          HELD_ONE, "--hold", "0", "--", b->true_bin },
+                .argv = { b->ctl_bin, "--socket", b->daemon.socket, "bind", "--address", "127.0.0.1",
+                          "--name", HELD_ONE, "--hold", "0", "--", b->true_bin },
         };
         x[X_S6_ONE] = (ExecCase) {
                 .on = b->have_s6,
+                .envp = b->base_env,
                 .argv = { b->s6_retrieve, b->s6_socket, HELD_ONE, b->true_bin },
         };
         x[X_CTL_EIGHT] = (ExecCase) {
                 .on = b->have_eight,
                 .envp = b->ctl_env,
-                .argv = { b->ctl_bin, "--socket", b->daemon.socket, "bind", "--address", EIGHT_HOST, "--family",
-                          "ipv4", "--name", HELD_EIGHT, "--hold", "0", "--", b->true_bin },
+                .argv = { b->ctl_bin, "--socket", b->daemon.socket, "bind", "--address", EIGHT_HOST,
+                          "--family", "ipv4", "--name", HELD_EIGHT, "--hold", "0", "--", b->true_bin },
         };
         x[X_S6_EIGHT].on = b->have_eight && b->have_s6;
         x[X_S6_FDMOVE].on = b->have_eight && b->have_s6 && b->fdmove[0];
+        x[X_S6_EIGHT].envp = x[X_S6_FDMOVE].envp = b->base_env;
         k = 0;
         for (unsigned i = 0; i < N_EIGHT; i++) {
                 snprintf(ids[i], sizeof(ids[i]), "%s-%u", HELD_EIGHT, i);
@@ -1390,7 +1417,7 @@ static int case_exec(Bench *b, const char *placement) {
         exec_cases(b, x);
         for (size_t i = 0; i < _X_MAX; i++)
                 for (unsigned w = 0; w < EXEC_WARMUP && x[i].on; w++)
-                        if ((r = spawn_wait(x[i].argv, x[i].envp, -1, NULL)) < 0)
+                        if ((r = spawn_wait(x[i].argv, x[i].envp, b->devnull, 1, NULL)) < 0)
                                 goto fail;
 
         for (unsigned round = 0; round < ROUNDS; round++) {
@@ -1406,7 +1433,7 @@ static int case_exec(Bench *b, const char *placement) {
                                 for (unsigned e = 0; e < EXEC_ITERS / SLICES; e++) {
                                         uint64_t ns;
 
-                                        r = spawn_wait(x[i].argv, x[i].envp, -1, &ns);
+                                        r = spawn_wait(x[i].argv, x[i].envp, b->devnull, 1, &ns);
                                         if (r < 0)
                                                 goto fail;
                                         sec[i] += (double) ns / 1e9;
@@ -1421,26 +1448,28 @@ static int case_exec(Bench *b, const char *placement) {
                 over[3][round] = x[X_S6_EIGHT].ms[round] - x[X_TRUE].ms[round];
         }
 
-        add_row("(3) netutilctl bind 127.0.0.1 0 -- true", placement, "/bin/true", UNIT_MSEC, x[X_CTL_BIND].ms,
-                x[X_TRUE].ms, ROUNDS, GOAL_OVERHEAD_AT_MOST, 1.0);
+        add_row("(3) netutilctl bind 127.0.0.1 0 -- true", placement, "/bin/true", UNIT_MSEC,
+                x[X_CTL_BIND].ms, x[X_TRUE].ms, ROUNDS, GOAL_OVERHEAD_AT_MOST, 1.0);
+        add_row("(3) its start-up: netutilctl --version", placement, "/bin/true", UNIT_MSEC,
+                x[X_CTL_LOAD].ms, x[X_TRUE].ms, ROUNDS, GOAL_INFO, 0);
         if (x[X_S6_ONE].on) {
-                add_row("(2) 1 held fd: netutilctl -- true", placement, "s6-retrieve", UNIT_MSEC, x[X_CTL_ONE].ms,
-                        x[X_S6_ONE].ms, ROUNDS, GOAL_AT_MOST, 1.0);
-                add_row("(2) 1 held fd: the same minus /bin/true", placement, "s6, minus true", UNIT_MSEC, over[0],
-                        over[1], ROUNDS, GOAL_INFO, 0);
+                add_row("(2) 1 held fd: netutilctl -- true", placement, "s6-retrieve", UNIT_MSEC,
+                        x[X_CTL_ONE].ms, x[X_S6_ONE].ms, ROUNDS, GOAL_AT_MOST, 1.0);
+                add_row("(2) 1 held fd: the same minus /bin/true", placement, "s6, minus true", UNIT_MSEC,
+                        over[0], over[1], ROUNDS, GOAL_INFO, 0);
         }
         if (x[X_S6_EIGHT].on) {
                 add_row("(2) 8 held fds: netutilctl, 1 exec", placement, "s6-retrieve x8", UNIT_MSEC,
                         x[X_CTL_EIGHT].ms, x[X_S6_EIGHT].ms, ROUNDS, GOAL_AT_MOST, 1.0);
-                add_row("(2) 8 held fds: the same minus /bin/true", placement, "s6, minus true", UNIT_MSEC, over[2],
-                        over[3], ROUNDS, GOAL_INFO, 0);
+                add_row("(2) 8 held fds: the same minus /bin/true", placement, "s6, minus true", UNIT_MSEC,
+                        over[2], over[3], ROUNDS, GOAL_INFO, 0);
         }
         if (x[X_S6_FDMOVE].on)
                 add_row("(2) 8 held fds: netutilctl, 1 exec", placement, "s6 x8 + fdmove", UNIT_MSEC,
                         x[X_CTL_EIGHT].ms, x[X_S6_FDMOVE].ms, ROUNDS, GOAL_INFO, 0);
         if (x[X_CTL_EIGHT].on && !x[X_S6_EIGHT].on)
-                add_row("(2) 8 held fds: netutilctl, 1 exec", placement, "/bin/true", UNIT_MSEC, x[X_CTL_EIGHT].ms,
-                        x[X_TRUE].ms, ROUNDS, GOAL_INFO, 0);
+                add_row("(2) 8 held fds: netutilctl, 1 exec", placement, "/bin/true", UNIT_MSEC,
+                        x[X_CTL_EIGHT].ms, x[X_TRUE].ms, ROUNDS, GOAL_INFO, 0);
         return 0;
 fail:
         fprintf(stderr, "bench: exec chains, %s: %s\n", placement, strerror(-r));
@@ -1504,13 +1533,62 @@ static bool file_starts_with(const char *path, const char *magic) {
         return ok;
 }
 
-/* netutilctl as it is installed: an absolute path, so that exec()s look nothing up; and in
- * a build tree, instead of libtool's wrapper script (bash and a sed, milliseconds), the
- * binary in .libs/ with LD_LIBRARY_PATH, as the wrapper would run it. */
-static int find_netutilctl(Bench *b) {
-        char real[512], dir[512], *slash, *ld;
+/* environ without dir in LD_LIBRARY_PATH, and with add (if not NULL) as a first entry of
+ * LD_LIBRARY_PATH instead: a new array, its strings ours or environ's. */
+static char **env_with_libdir(const char *dir, const char *add) {
         const char *old = getenv("LD_LIBRARY_PATH");
-        size_t n = 0, k = 0;
+        char *ld = NULL, **env;
+        size_t n = 0, k = 0, len;
+        FILE *f;
+
+        f = open_memstream(&ld, &len);
+        if (!f)
+                return NULL;
+        fputs("LD_LIBRARY_PATH=", f);
+        if (add)
+                fputs(add, f);
+        for (const char *p = old; p && *p;) {
+                size_t m = strcspn(p, ":");
+
+                if (m > 0 && !(m == strlen(dir) && strncmp(p, dir, m) == 0))
+                        fprintf(f, "%s%.*s", ftell(f) > 16 ? ":" : "", (int) m, p);
+                p += m + (p[m] == ':');
+        }
+        if (fclose(f) != 0)
+                return NULL;
+        while (environ[n])
+                n++;
+        env = calloc(n + 2, sizeof(char *));
+        if (!env) {
+                free(ld);
+                return NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(environ[i], "LD_LIBRARY_PATH=", 16) != 0)
+                        env[k++] = environ[i];
+        if (strlen(ld) > 16)
+                env[k++] = ld;
+        else
+                free(ld);
+        return env;
+}
+
+static char **env_free(char **env) {
+        if (env)
+                for (size_t i = 0; env[i]; i++)
+                        if (strncmp(env[i], "LD_LIBRARY_PATH=", 16) == 0)
+                                free(env[i]); /* ours: environ's was left out */
+        free(env);
+        return NULL;
+}
+
+/* netutilctl as it is installed: an absolute path, so that exec()s look nothing up; and in
+ * a build tree, instead of libtool's wrapper script (bash and a sed: milliseconds), the
+ * binary in .libs/ with LD_LIBRARY_PATH, as the wrapper would run it. The other programs
+ * then run without that directory in LD_LIBRARY_PATH, where libtool's wrapper of this very
+ * program put it; the /bin/true that netutilctl executes inherits it, at our expense. */
+static int find_netutilctl(Bench *b) {
+        char real[512], dir[512], *slash;
 
         if (!realpath(test_netutilctl_bin(), b->ctl_bin) || access(b->ctl_bin, X_OK) < 0)
                 return -errno;
@@ -1524,21 +1602,14 @@ static int find_netutilctl(Bench *b) {
         if ((size_t) snprintf(real, sizeof(real), "%s/.libs/%s", dir, slash + 1) >= sizeof(real) ||
             access(real, X_OK) < 0 || !file_starts_with(real, "\177ELF"))
                 return 0;
-        if (asprintf(&ld, "LD_LIBRARY_PATH=%s/.libs%s%s", dir, old && *old ? ":" : "", old ? old : "") < 0)
-                return -ENOMEM;
-        while (environ[n])
-                n++;
-        b->ctl_env = calloc(n + 2, sizeof(char *));
-        if (!b->ctl_env) {
-                free(ld);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++)
-                if (strncmp(environ[i], "LD_LIBRARY_PATH=", 16) != 0)
-                        b->ctl_env[k++] = environ[i];
-        b->ctl_env[k] = ld;
         snprintf(b->ctl_bin, sizeof(b->ctl_bin), "%s", real);
-        add_note("netutilctl is libtool's wrapper script: %s is run instead, with %s.", real, ld);
+        *strrchr(real, '/') = '\0'; /* the .libs directory */
+        b->ctl_env = env_with_libdir(real, real);
+        b->base_env = env_with_libdir(real, NULL);
+        if (!b->ctl_env || !b->base_env)
+                return -ENOMEM;
+        add_note("netutilctl is libtool's wrapper script: its binary %s/%s ran instead, with "
+                 "LD_LIBRARY_PATH=%s.", real, slash + 1, real);
         return 0;
 }
 
@@ -1548,8 +1619,8 @@ static int find_programs(Bench *b) {
 
         if (access(test_netutild_bin(), X_OK) < 0) {
                 r = -errno;
-                fprintf(stderr, "bench: cannot run the daemon %s (set NETUTILD_BIN): %s\n", test_netutild_bin(),
-                        strerror(-r));
+                fprintf(stderr, "bench: cannot run the daemon %s (set NETUTILD_BIN): %s\n",
+                        test_netutild_bin(), strerror(-r));
                 return r;
         }
         r = find_netutilctl(b);
@@ -1594,6 +1665,12 @@ static int run(Bench *b) {
         r = find_programs(b);
         if (r < 0)
                 return r;
+        b->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (b->devnull < 0) {
+                r = -errno;
+                fprintf(stderr, "bench: cannot open /dev/null: %s\n", strerror(-r));
+                return r;
+        }
         snprintf(b->dir, sizeof(b->dir), "/tmp/netutil-bench.XXXXXX");
         if (!mkdtemp(b->dir)) {
                 r = -errno;
@@ -1651,15 +1728,17 @@ static int run(Bench *b) {
                 }
         }
 
-        printf("netutild hand-over benchmark: BIND request %zu bytes (bind) / %zu bytes (held), reply %zu / %zu\n"
-               "bytes with one fd (the echo server answers %zu bytes and one fd); daemon pid %d, echo server\n"
+        printf("netutild hand-over benchmark: BIND request %zu bytes (bind) / %zu bytes (held), reply %zu / "
+               "%zu\n"
+               "bytes with one fd (the echo server answers %zu bytes and one fd); daemon pid %d, echo "
+               "server\n"
                "pid %d, s6-fdholderd pid %d; %u rounds per measurement, the median shown; in-process:\n"
                "%u round trips per round; exec chains: %u per round, timed from posix_spawn() to waitpid().\n"
                "Placements: unpinned = the scheduler decides; same-cpu = servers and clients (and their\n"
                "children) on CPU %d; cross-cpu = servers on CPU %d, clients on CPU %d.\n",
                b->request_size_bind, b->request_size_held, b->reply_size_bind, b->reply_size, b->reply_size,
-               (int) b->daemon.pid, (int) b->echo_pid, (int) b->s6_pid, ROUNDS, RT_ITERS, EXEC_ITERS, b->cpu[0],
-               b->cpu[1], b->cpu[0]);
+               (int) b->daemon.pid, (int) b->echo_pid, (int) b->s6_pid, ROUNDS, RT_ITERS, EXEC_ITERS,
+               b->cpu[0], b->cpu[1], b->cpu[0]);
         if (b->cpu[1] < 0)
                 printf("Only one CPU is allowed: the cross-cpu placement is skipped.\n");
         fflush(stdout);
@@ -1758,6 +1837,9 @@ int main(int argc, char *argv[]) {
                 }
         }
         hosts_teardown(b);
+        b->devnull = safe_close(b->devnull);
+        b->ctl_env = env_free(b->ctl_env);
+        b->base_env = env_free(b->base_env);
         if (b->dir[0]) {
                 r2 = rm_rf(b->dir);
                 if (r2 < 0) {
@@ -1779,9 +1861,9 @@ int main(int argc, char *argv[]) {
                "was found on the client's CPU after a slice, ours/baseline (in-process rows only). UNLIKE:\n"
                "unpinned, the scheduler kept one pair on one CPU and split the other, so the ratio would\n"
                "compare a context switch with a cross-CPU wake-up; the pinned rows are the fair comparison.\n"
-               "local+echo 1fd: socket()+bind()+listen()+close() here, then one SEQPACKET round trip to the\n"
-               "echo server carrying one fd back. s6-retrieve x8: 8 chained s6-fdholder-retrieve, which keep\n"
-               "only the last fd (s6's lower bound); s6 x8 + fdmove keeps all 8 on fds 3..10.\n"
+               "local+echo 1fd: socket()+bind()+listen()+close() here, then one SEQPACKET round trip to\n"
+               "the echo server carrying one fd back. s6-retrieve x8: 8 chained s6-fdholder-retrieve,\n"
+               "which keep only the last fd (s6's lower bound); s6 x8 + fdmove keeps all 8 on fds 3..10.\n"
                "Timings never fail this program.\n",
                t.met, t.missed, t.unlike);
         for (size_t i = 0; i < n_notes; i++)
