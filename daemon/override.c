@@ -143,6 +143,33 @@ OverrideTable *override_table_find(Manager *m, const char *scope) {
         return NULL;
 }
 
+/* Drops t's expired rules, and t itself if it is a scope left empty. Returns t or NULL. */
+static OverrideTable *table_sweep(Manager *m, OverrideTable *t) {
+        uint64_t now = now_usec();
+
+        if (!t)
+                return NULL;
+        for (Override *o = t->rules, *next; o; o = next) {
+                next = o->rules_next;
+                if (o->expires_usec != 0 && o->expires_usec <= now)
+                        rule_free(m, t, o);
+        }
+        if (t->name && t->n_rules == 0) {
+                table_free(m, t);
+                return NULL;
+        }
+        return t;
+}
+
+/* Scopes of uid whose rules all expired are not its any more: sweep them. */
+static void sweep_owned(Manager *m, uid_t uid) {
+        for (OverrideTable *t = m->override_tables, *next; t; t = next) {
+                next = t->tables_next;
+                if (t->name && t->owner == uid)
+                        (void) table_sweep(m, t);
+        }
+}
+
 int override_table_get(Manager *m, const char *scope, uid_t owner, OverrideTable **ret) {
         OverrideTable *t = override_table_find(m, scope);
         UidCount *u;
@@ -153,6 +180,8 @@ int override_table_get(Manager *m, const char *scope, uid_t owner, OverrideTable
                 u = uid_count(m, owner, true);
                 if (!u)
                         return -ENOMEM;
+                if (owner != 0 && u->scopes >= OVERRIDE_MAX_SCOPES_PER_UID)
+                        sweep_owned(m, owner);
                 if (owner != 0 && u->scopes >= OVERRIDE_MAX_SCOPES_PER_UID)
                         return -EDQUOT;
                 t = table_new(m, scope, owner);
@@ -377,7 +406,8 @@ int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         if (ttl > OVERRIDE_MAX_TTL_USEC)
                 return request_error(req, EINVAL, "TTL too long (at most ten years)");
 
-        t = override_table_find(m, k.scope);
+        /* A scope whose rules all expired is gone, whoever made it. */
+        t = table_sweep(m, override_table_find(m, k.scope));
         if (check_write(req, k.scope, t))
                 return 0;
         if (!t) {
@@ -407,7 +437,7 @@ int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
 
         if (parse_key(req, v, true, &k))
                 return 0;
-        t = override_table_find(m, k.scope);
+        t = table_sweep(m, override_table_find(m, k.scope));
         if (!t)
                 return request_error(req, ENOENT, "No scope named '%s'", k.scope ?: "(global)");
         if (check_write(req, k.scope, t))
@@ -426,7 +456,7 @@ int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
 
         if (parse_key(req, v, false, &k))
                 return 0;
-        t = override_table_find(m, k.scope);
+        t = table_sweep(m, override_table_find(m, k.scope));
         if (!t)
                 return request_error(req, ENOENT, "No scope named '%s'", k.scope ?: "(global)");
         if (check_write(req, k.scope, t))
@@ -449,16 +479,9 @@ int override_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         r = proto_reply_new(req->type, req->serial, &reply);
         if (r < 0)
                 return r;
-        t = override_table_find(m, k.scope);
         /* Anyone may read a table: they may resolve through it anyway. A scope that does
          * not exist lists as empty. Oldest rule first. */
-        for (Override *o = t ? t->rules : NULL, *next; o; o = next) {
-                next = o->rules_next;
-                if (o->expires_usec != 0 && o->expires_usec <= now)
-                        rule_free(m, t, o);
-        }
-        override_scope_gc(m, t);
-        t = override_table_find(m, k.scope);
+        t = table_sweep(m, override_table_find(m, k.scope));
         if (t && t->rules) {
                 Override *last = t->rules;
                 while (last->rules_next)
