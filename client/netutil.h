@@ -410,7 +410,9 @@ netutil_tls_context *netutil_tls_context_free(netutil_tls_context *ctx);
  *   - server_side not the context's side (as Python's ssl: "a server context cannot wrap a
  *     client session");
  *   - a client verifying with no hostname ("check_hostname requires server_hostname");
- * or -ENOMEM. No I/O happens until netutil_tls_handshake(). */
+ * or -ENOMEM. No I/O happens until netutil_tls_handshake(). A TCP fd wants TCP_NODELAY:
+ * GnuTLS sends a TLS 1.3 client's last handshake flight as two small segments, and Nagle
+ * with the peer's delayed ACK can hold the second for 40 ms. */
 int netutil_tls_wrap(netutil_tls_context *ctx, int fd, const char *server_hostname, int server_side,
                      netutil_tls_session **ret, char **ret_error);
 
