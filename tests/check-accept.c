@@ -24,19 +24,15 @@
 
 #include <arpa/inet.h>
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <net/if.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -46,6 +42,7 @@
 
 #include "macro.h"
 #include "netutil.h"
+#include "testlib.h"
 
 /* Seconds per test: the slowest waits 1 s twice on the retry timer. */
 #define TEST_TIMEOUT 30
@@ -95,32 +92,17 @@ _public_ int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len, int f
 
 /* ---- Fixture ------------------------------------------------------------------------- */
 
-static int fds_at_start = -1;
-
-/* Open fds of this process; the directory's own fd is counted every time, so two counts
- * compare equal exactly when nothing was opened or closed in between. */
-static int count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *de = NULL;
-        int n = 0;
-
-        ck_assert_ptr_nonnull(d);
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
+/* Checked fixture: no injection, no calls seen, and the open fds of the process counted
+ * before and after. */
 static void setup(void) {
         accept4_calls = 0;
         inject(0, 0);
-        fds_at_start = count_fds();
+        test_fd_count_setup();
 }
 
 static void teardown(void) {
         inject(0, 0);
-        ck_assert_int_eq(count_fds(), fds_at_start);
+        test_fd_count_teardown();
 }
 
 /* ---- Helpers ------------------------------------------------------------------------- */
@@ -130,21 +112,6 @@ static uint64_t now_usec(void) {
 
         ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
-/* A fresh network namespace with lo up: 127.0.0.1/8 and ::1 exist, nothing else does. */
-static void enter_netns(void) {
-        _cleanup_(closep) int fd = -EBADF;
-        struct ifreq ifr = {};
-
-        ck_assert_msg(unshare(CLONE_NEWNET) == 0,
-                      "unshare(CLONE_NEWNET): %s (the netns tests must run as root)", strerror(errno));
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fd, 0);
-        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-        ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-        ifr.ifr_flags |= IFF_UP;
-        ck_assert_msg(ioctl(fd, SIOCSIFFLAGS, &ifr) == 0, "SIOCSIFFLAGS lo: %s", strerror(errno));
 }
 
 /* A listening, non-blocking unix stream socket on an abstract name the kernel picks. */
@@ -392,7 +359,7 @@ END_TEST
 START_TEST(test_accept_300_queued_tcp_are_taken_128_128_44_per_wakeup) {
         _cleanup_(closep) int listener = -EBADF;
 
-        enter_netns();
+        test_enter_netns();
         listener = tcp_listener(AF_INET, BACKLOG);
         check_batches_of_128(listener);
 }
@@ -759,7 +726,7 @@ START_TEST(test_accept_ipv4_peer_address_is_the_clients) {
         const struct sockaddr_in *peer = (const struct sockaddr_in *) &rec.addr;
         sd_event *e = NULL;
 
-        enter_netns();
+        test_enter_netns();
         e = new_event();
         listener = tcp_listener(AF_INET, BACKLOG);
         client = connect_to(listener);
@@ -788,7 +755,7 @@ START_TEST(test_accept_ipv6_peer_address_is_the_clients) {
         const struct sockaddr_in6 *peer = (const struct sockaddr_in6 *) &rec.addr;
         sd_event *e = NULL;
 
-        enter_netns();
+        test_enter_netns();
         e = new_event();
         listener = tcp_listener(AF_INET6, BACKLOG);
         client = connect_to(listener);
@@ -1115,14 +1082,7 @@ END_TEST
 /* ---- Suite --------------------------------------------------------------------------- */
 
 static TCase *tcase_new(Suite *s, const char *name, const char *tags) {
-        TCase *tc = tcase_create(name);
-
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, TEST_TIMEOUT);
-        if (tags)
-                tcase_set_tags(tc, tags);
-        suite_add_tcase(s, tc);
-        return tc;
+        return test_tcase_add(s, name, TEST_TIMEOUT, setup, teardown, tags);
 }
 
 static Suite *accept_suite(void) {
@@ -1178,11 +1138,5 @@ static Suite *accept_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(accept_suite());
-        int failed = 0;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return test_run_suite(accept_suite(), false);
 }

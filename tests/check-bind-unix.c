@@ -46,7 +46,6 @@ static TestDaemon daemon_;
 static int baseline_fds;
 static char dir_[64];            /* the test's allowed directory, 0755, root's */
 static char probe_bin[PATH_MAX]; /* this program, for the exec form */
-static const char *setpriv_bin;
 /* An unlinked file, opened by main() with O_APPEND, listing what each test created in /tmp:
  * a failed test ends before finish() and main() removes its leftovers at the end. */
 static int cleanup_fd = -EBADF;
@@ -85,14 +84,6 @@ static void rm_rf_at(int dfd, const char *name) {
                         rm_rf_at(dirfd(d), de->d_name);
         closedir(d);
         (void) unlinkat(dfd, name, AT_REMOVEDIR);
-}
-
-static void write_file(const char *path, const char *text) {
-        FILE *f = fopen(path, "we");
-
-        ck_assert_ptr_nonnull(f);
-        fputs(text, f);
-        ck_assert_int_eq(fclose(f), 0);
 }
 
 /* Entries named ".#netutild-*" (the daemon's staging names) below path, symlinks not
@@ -215,26 +206,16 @@ static int connect_unix(const char *path, size_t len) {
 static void start_daemon(const char *rules) {
         char conf[128], text[2048];
         const char *extra[] = { "--config", conf, NULL };
-        int prev = -1;
 
         snprintf(conf, sizeof(conf), "/tmp/netutild-unix-%d.conf", (int) getpid());
         snprintf(text, sizeof(text), "[Policy]\n%s", rules ? rules : "");
         register_cleanup(conf);
-        write_file(conf, text);
+        test_write_file(conf, text);
         ck_assert_int_eq(test_daemon_start(&daemon_, extra), 0);
         register_cleanup(daemon_.dir);
         unlink(conf);
         ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
-        /* sd_notify() opens a socket for a moment after READY=1: wait until the count
-         * holds still. */
-        for (int i = 0; i < 100; i++) {
-                baseline_fds = test_count_fds(daemon_.pid);
-                if (baseline_fds == prev)
-                        break;
-                prev = baseline_fds;
-                usleep(20000);
-        }
-        ck_assert_int_gt(baseline_fds, 0);
+        baseline_fds = test_daemon_steady_fds(&daemon_);
 }
 
 /* The usual set-up: a fresh allowed directory for nobody. */
@@ -247,40 +228,25 @@ static void start_daemon_allowing_dir(void) {
 }
 
 static void assert_fds_at_baseline(void) {
-        int n = test_wait_fd_count(daemon_.pid, baseline_fds, 3000);
-        ck_assert_msg(n == baseline_fds, "daemon has %d fds open, baseline %d", n, baseline_fds);
+        test_daemon_assert_fds(&daemon_, baseline_fds, baseline_fds);
 }
 
 /* The end of every test: no staging names left, fds back at the baseline, a clean
  * exit, the directory removed. */
 static void finish(void) {
-        int status, staging = count_staging(dir_);
+        int staging = count_staging(dir_);
 
         ck_assert_msg(staging == 0, "%d staging entries (.#netutild-*) left in %s", staging, dir_);
         assert_fds_at_baseline();
-        status = test_daemon_stop(&daemon_);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon wait status 0x%x", status);
+        test_daemon_stop_expect_clean_exit(&daemon_);
         rm_rf_at(AT_FDCWD, dir_);
 }
 
 /* Runs netutilctl --socket DAEMON args..., as nobody (under setpriv) or as root. */
 static int ctl(bool as_nobody, const char *const *args, char *out, size_t outlen, char *err, size_t errlen) {
-        const char *argv[32];
-        size_t n = 0;
+        static const char *const nobody[] = { "--reuid=65534", "--regid=65534", "--clear-groups", NULL };
 
-        if (as_nobody) {
-                argv[n++] = setpriv_bin;
-                argv[n++] = "--reuid=65534";
-                argv[n++] = "--regid=65534";
-                argv[n++] = "--clear-groups";
-        }
-        argv[n++] = test_netutilctl_bin();
-        argv[n++] = "--socket";
-        argv[n++] = daemon_.socket;
-        for (size_t i = 0; args[i] && n < 31; i++)
-                argv[n++] = args[i];
-        argv[n] = NULL;
-        return test_run(argv, out, outlen, err, errlen);
+        return test_ctl(daemon_.socket, as_nobody ? nobody : NULL, args, out, outlen, err, errlen);
 }
 
 #define NOBODY_CTL(out, err, ...)                                                                            \
@@ -330,14 +296,6 @@ static int child_bind_path(const char *path, netutil_socket **ret) {
         return child_bind(&o, ret, NULL, 0);
 }
 
-static int sockopt_int(int fd, int opt) {
-        int v = -1;
-        socklen_t l = sizeof(v);
-
-        ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, opt, &v, &l), 0);
-        return v;
-}
-
 /* nobody asks for path and the policy says no: exit 1, the exact message, nothing on
  * stdout. allowed: the directory the refusal lists, or NULL when no rule is nobody's. */
 static void assert_policy_refusal(const char *path, const char *allowed) {
@@ -373,10 +331,10 @@ static void child_listening_and_reachable(void *userdata) {
         ck_assert_uint_eq(s[0].address_len, offsetof(struct sockaddr_un, sun_path) + strlen(path));
         ck_assert_mem_eq(un->sun_path, path, strlen(path));
 
-        ck_assert_int_eq(sockopt_int(s[0].fd, SO_ACCEPTCONN), 1);
-        ck_assert_int_eq(sockopt_int(s[0].fd, SO_TYPE), SOCK_STREAM);
-        ck_assert_int_eq(sockopt_int(s[0].fd, SO_DOMAIN), AF_UNIX);
-        ck_assert_int_eq(sockopt_int(s[0].fd, SO_REUSEADDR), 1);
+        ck_assert_int_eq(test_sockopt_int(s[0].fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
+        ck_assert_int_eq(test_sockopt_int(s[0].fd, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+        ck_assert_int_eq(test_sockopt_int(s[0].fd, SOL_SOCKET, SO_DOMAIN), AF_UNIX);
+        ck_assert_int_eq(test_sockopt_int(s[0].fd, SOL_SOCKET, SO_REUSEADDR), 1);
         ck_assert(fcntl(s[0].fd, F_GETFL) & O_NONBLOCK);
         ck_assert(fcntl(s[0].fd, F_GETFD) & FD_CLOEXEC);
         /* Documented in bind-unix.c: the socket was bound under its staging name. */
@@ -570,7 +528,7 @@ static void child_rebind_replaces(void *userdata) {
         ck_assert_int_eq(child_bind_path(path, &new), 1);
         ck_assert_int_eq(lstat(path, &st2), 0);
         ck_assert_msg(st1.st_ino != st2.st_ino, "the node was not replaced");
-        ck_assert_int_eq(sockopt_int(old[0].fd, SO_ACCEPTCONN), 1);
+        ck_assert_int_eq(test_sockopt_int(old[0].fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
 
         for (int i = 0; i < 3; i++) {
                 int c = connect_unix(path, strlen(path)), a;
@@ -624,7 +582,7 @@ START_TEST(test_regular_file_is_not_replaced) {
 
         start_daemon_allowing_dir();
         snprintf(path, sizeof(path), "%s/x", dir_);
-        write_file(path, "precious\n");
+        test_write_file(path, "precious\n");
         ck_assert_int_eq(chmod(path, 0644), 0);
         ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
         snapshot(path, &before);
@@ -643,7 +601,7 @@ START_TEST(test_directory_is_not_replaced) {
         snprintf(path, sizeof(path), "%s/x", dir_);
         snprintf(inner, sizeof(inner), "%s/keep", path);
         ck_assert_int_eq(mkdir(path, 0755), 0);
-        write_file(inner, "kept\n");
+        test_write_file(inner, "kept\n");
         snapshot(path, &before);
         snapshot(inner, &before_inner);
         assert_not_a_socket_refusal(path);
@@ -1060,7 +1018,7 @@ START_TEST(test_missing_or_non_directory_parent_is_refused) {
         /* A regular file as a directory component: ENOTDIR. (The message also says
          * "(symlinks are not followed)", which is only true of symlinks.) */
         snprintf(file, sizeof(file), "%s/file", dir_);
-        write_file(file, "");
+        test_write_file(file, "");
         snprintf(path, sizeof(path), "%s/a.sock", file);
         ck_assert_int_eq(NOBODY_CTL(out, err, "bind-unix", path), 1);
         snprintf(want, sizeof(want), "netutilctl: Cannot open the directory of '%s'", path);
@@ -1111,7 +1069,7 @@ static void child_abstract_listening(void *userdata) {
         ck_assert_int_eq(child_bind(&o, &s, NULL, 0), 1);
         ck_assert_uint_eq(s[0].address_len, offsetof(struct sockaddr_un, sun_path) + len);
         ck_assert_mem_eq(((const struct sockaddr_un *) &s[0].address)->sun_path, name, len);
-        ck_assert_int_eq(sockopt_int(s[0].fd, SO_ACCEPTCONN), 1);
+        ck_assert_int_eq(test_sockopt_int(s[0].fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
         c = connect_unix(name, len);
         ck_assert_int_ge(c, 0);
         a = accept4(s[0].fd, NULL, NULL, SOCK_CLOEXEC);
@@ -1408,7 +1366,7 @@ static void child_bind_unix_async(void *userdata) {
         ck_assert_int_eq(a.s[0].type, SOCK_STREAM);
         ck_assert_uint_eq(a.s[0].address_len, offsetof(struct sockaddr_un, sun_path) + strlen(path));
         ck_assert_mem_eq(((const struct sockaddr_un *) &a.s[0].address)->sun_path, path, strlen(path));
-        ck_assert_int_eq(sockopt_int(a.s[0].fd, SO_ACCEPTCONN), 1);
+        ck_assert_int_eq(test_sockopt_int(a.s[0].fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
         ck_assert(fcntl(a.s[0].fd, F_GETFD) & FD_CLOEXEC);
         assert_node(path, NOBODY, NOBODY, 0640);
 
@@ -1629,9 +1587,8 @@ static Suite *bind_unix_suite(void) {
 
 int main(int argc, char *argv[]) {
         char cleanup_list[] = "/tmp/netutild-unix-cleanup.XXXXXX", line[PATH_MAX];
-        SRunner *sr;
         FILE *f;
-        int failed;
+        int ret;
 
         if (argc == 3 && strcmp(argv[1], "--probe") == 0)
                 return probe(argv[2]);
@@ -1644,7 +1601,6 @@ int main(int argc, char *argv[]) {
                 perror("realpath(/proc/self/exe)");
                 return EXIT_FAILURE;
         }
-        setpriv_bin = access("/usr/bin/setpriv", X_OK) == 0 ? "/usr/bin/setpriv" : "/bin/setpriv";
 
         cleanup_fd = mkostemp(cleanup_list, O_CLOEXEC | O_APPEND);
         if (cleanup_fd < 0) {
@@ -1653,10 +1609,7 @@ int main(int argc, char *argv[]) {
         }
         (void) unlink(cleanup_list);
 
-        sr = srunner_create(bind_unix_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
+        ret = test_run_suite(bind_unix_suite(), false);
 
         /* What failed tests left behind (the daemons died with their test's process
          * group). Symlinks are removed, never followed. */
@@ -1670,5 +1623,5 @@ int main(int argc, char *argv[]) {
                 }
                 fclose(f);
         }
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return ret;
 }

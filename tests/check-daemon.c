@@ -31,39 +31,12 @@ static TestDaemon daemon_;
 static int baseline_fds;
 
 static void start_daemon(const char *const *extra) {
-        int prev = -1;
-
         ck_assert_int_eq(test_daemon_start(&daemon_, extra), 0);
-        /* sd_notify() opens a socket for a moment after READY=1: wait until the count
-         * holds still. */
-        for (int i = 0; i < 100; i++) {
-                baseline_fds = test_count_fds(daemon_.pid);
-                if (baseline_fds == prev)
-                        break;
-                prev = baseline_fds;
-                usleep(20000);
-        }
-        ck_assert_int_gt(baseline_fds, 0);
+        baseline_fds = test_daemon_steady_fds(&daemon_);
 }
 
 static void assert_fds_at_baseline(void) {
-        int n = test_wait_fd_count(daemon_.pid, baseline_fds, 3000);
-        ck_assert_msg(n == baseline_fds, "daemon has %d fds open, baseline %d", n, baseline_fds);
-}
-
-static void stop_daemon_expect_clean_exit(void) {
-        int status = test_daemon_stop(&daemon_);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon wait status 0x%x", status);
-}
-
-static int raw_connect(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-        ck_assert_int_ge(fd, 0);
-        strcpy(sa.sun_path, path);
-        ck_assert_int_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        return fd;
+        test_daemon_assert_fds(&daemon_, baseline_fds, baseline_fds);
 }
 
 static void raw_send(int fd, const void *buf, size_t len, const int *fds, unsigned n_fds) {
@@ -123,13 +96,7 @@ static void raw_status_ok(int fd, uint32_t serial) {
 }
 
 static int ctl(const char *const *args, char *out, size_t outlen, char *err, size_t errlen) {
-        const char *argv[16] = { test_netutilctl_bin(), "--socket", daemon_.socket };
-        size_t n = 3;
-
-        for (size_t i = 0; args[i] && n < 15; i++)
-                argv[n++] = args[i];
-        argv[n] = NULL;
-        return test_run(argv, out, outlen, err, errlen);
+        return test_ctl(daemon_.socket, NULL, args, out, outlen, err, errlen);
 }
 
 /* ---- start-up, status, stop ---------------------------------------------------------- */
@@ -146,7 +113,7 @@ START_TEST(test_ready_then_status_text) {
         ck_assert_msg(strstr(out, "Resolver: threadpool"), "%s", out);
         ck_assert_str_eq(err, "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -162,7 +129,7 @@ START_TEST(test_status_json) {
         ck_assert_msg(strstr(out, "\"clients\": 1, \"held\": 0, \"overrides\": 0, \"resolver\": \"threadpool\""),
                       "%s", out);
         ck_assert_msg(out[strlen(out) - 2] == '}' && out[strlen(out) - 1] == '\n', "%s", out);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -213,8 +180,8 @@ START_TEST(test_second_instance_refuses_live_socket) {
         argv[3] = daemon_.socket;
         ck_assert_int_eq(test_run(argv, out, sizeof(out), err, sizeof(err)), 1);
         ck_assert_msg(strstr(err, "Another netutild is serving"), "%s", err);
-        raw_status_ok(raw_connect(daemon_.socket), 1);
-        stop_daemon_expect_clean_exit();
+        raw_status_ok(test_raw_connect(daemon_.socket), 1);
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -255,7 +222,7 @@ START_TEST(test_library_blocking_status) {
         ck_assert_ptr_null(netutil_status_free(s));
         ck_assert_ptr_null(netutil_client_close(c));
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -354,7 +321,7 @@ START_TEST(test_library_async_status_and_cancel) {
         netutil_client_close(c);
         sd_event_unref(e);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -429,7 +396,7 @@ START_TEST(test_malformed_datagrams_get_errors_and_connection_stays_usable) {
         int fd;
 
         start_daemon(NULL);
-        fd = raw_connect(daemon_.socket);
+        fd = test_raw_connect(daemon_.socket);
 
         raw_send(fd, buf, 0, NULL, 0);
         raw_expect(fd, 0, EBADMSG, "Empty message");
@@ -468,7 +435,7 @@ START_TEST(test_malformed_datagrams_get_errors_and_connection_stays_usable) {
         raw_status_ok(fd, 16);
         close(fd);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -478,7 +445,7 @@ START_TEST(test_oversized_datagram_is_refused) {
         int fd, sndbuf = (int) len * 2, pipefd[2];
 
         start_daemon(NULL);
-        fd = raw_connect(daemon_.socket);
+        fd = test_raw_connect(daemon_.socket);
         ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
         ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
         header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, 21, (uint32_t) (len - PROTO_HEADER_SIZE));
@@ -490,7 +457,7 @@ START_TEST(test_oversized_datagram_is_refused) {
         close(fd);
         free(buf);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -499,7 +466,7 @@ START_TEST(test_fds_on_a_request_that_takes_none_are_closed) {
         int fds[253], fd, p[2];
 
         start_daemon(NULL);
-        fd = raw_connect(daemon_.socket);
+        fd = test_raw_connect(daemon_.socket);
         ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
         for (unsigned i = 0; i < 253; i++)
                 fds[i] = i % 2 ? p[0] : p[1];
@@ -524,7 +491,7 @@ START_TEST(test_fds_on_a_request_that_takes_none_are_closed) {
         raw_status_ok(fd, 33);
         close(fd);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -533,8 +500,8 @@ START_TEST(test_garbage_client_does_not_disturb_others) {
         int bad, good;
 
         start_daemon(NULL);
-        good = raw_connect(daemon_.socket);
-        bad = raw_connect(daemon_.socket);
+        good = test_raw_connect(daemon_.socket);
+        bad = test_raw_connect(daemon_.socket);
         srand(7);
         for (unsigned i = 0; i < 200; i++) {
                 size_t len = (size_t) rand() % sizeof(junk);
@@ -548,7 +515,7 @@ START_TEST(test_garbage_client_does_not_disturb_others) {
         raw_status_ok(good, 999);
         close(good);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -557,7 +524,7 @@ START_TEST(test_client_closing_mid_request_costs_nothing) {
 
         start_daemon(NULL);
         for (unsigned k = 0; k < 50; k++) {
-                int fd = raw_connect(daemon_.socket);
+                int fd = test_raw_connect(daemon_.socket);
                 for (unsigned i = 0; i < k; i++) {
                         header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, i + 1, 0);
                         raw_send(fd, buf, sizeof(buf), NULL, 0);
@@ -565,8 +532,8 @@ START_TEST(test_client_closing_mid_request_costs_nothing) {
                 close(fd);
         }
         assert_fds_at_baseline();
-        raw_status_ok(raw_connect(daemon_.socket), 1);
-        stop_daemon_expect_clean_exit();
+        raw_status_ok(test_raw_connect(daemon_.socket), 1);
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -581,7 +548,7 @@ START_TEST(test_stream_socket_cannot_connect) {
         ck_assert_int_eq(errno, EPROTOTYPE);
         close(fd);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -593,7 +560,7 @@ START_TEST(test_pipelined_beyond_inflight_limit_all_answered_in_order) {
         int fd, sndbuf = 1 << 20;
 
         start_daemon(NULL);
-        fd = raw_connect(daemon_.socket);
+        fd = test_raw_connect(daemon_.socket);
         ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
         /* Write everything before reading anything: the daemon must stop reading at its
          * in-flight limit and resume as we drain, losing nothing. */
@@ -605,7 +572,7 @@ START_TEST(test_pipelined_beyond_inflight_limit_all_answered_in_order) {
                 raw_expect(fd, 1000 + i, 0, NULL);
         close(fd);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -623,11 +590,11 @@ START_TEST(test_max_clients_refuses_clearly_and_keeps_existing) {
         start_daemon(extra);
         unlink(conf);
 
-        a = raw_connect(daemon_.socket);
-        b = raw_connect(daemon_.socket);
+        a = test_raw_connect(daemon_.socket);
+        b = test_raw_connect(daemon_.socket);
         raw_status_ok(a, 1);
         raw_status_ok(b, 1);
-        c = raw_connect(daemon_.socket);
+        c = test_raw_connect(daemon_.socket);
         raw_expect(c, 0, EUSERS, "Too many clients (MaxClients=2)");
         close(c);
 
@@ -643,28 +610,21 @@ START_TEST(test_max_clients_refuses_clearly_and_keeps_existing) {
         ck_assert_int_eq(ctl((const char *[]) { "status", NULL }, out, sizeof(out), err, sizeof(err)), 0);
         close(a);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
 /* ---- reload ------------------------------------------------------------------------- */
-
-static void write_file(const char *path, const char *text) {
-        FILE *f = fopen(path, "we");
-        ck_assert_ptr_nonnull(f);
-        fputs(text, f);
-        fclose(f);
-}
 
 START_TEST(test_sighup_reloads_and_keeps_config_on_error) {
         char conf[256], out[4096], err[4096], note[4096];
         const char *extra[] = { "--config", conf, NULL };
 
         snprintf(conf, sizeof(conf), "/tmp/netutild-reload-%d.conf", (int) getpid());
-        write_file(conf, "[Daemon]\nResolver=threadpool\n");
+        test_write_file(conf, "[Daemon]\nResolver=threadpool\n");
         start_daemon(extra);
 
-        write_file(conf, "[Daemon]\nResolver=blocking\n[Policy]\nAllowOverride=* global\n");
+        test_write_file(conf, "[Daemon]\nResolver=blocking\n[Policy]\nAllowOverride=* global\n");
         ck_assert_int_eq(kill(daemon_.pid, SIGHUP), 0);
         ck_assert_int_eq(test_daemon_wait_notify(&daemon_, "RELOADING=1", 5000, note, sizeof(note)), 0);
         ck_assert_msg(strstr(note, "MONOTONIC_USEC="), "%s", note);
@@ -674,7 +634,7 @@ START_TEST(test_sighup_reloads_and_keeps_config_on_error) {
         ck_assert_msg(strstr(out, "Policy: 1 rule\n"), "%s", out);
 
         /* A broken file: the running configuration stays, the daemon keeps serving. */
-        write_file(conf, "[Daemon]\nResolver=nonsense\n");
+        test_write_file(conf, "[Daemon]\nResolver=nonsense\n");
         ck_assert_int_eq(kill(daemon_.pid, SIGHUP), 0);
         ck_assert_int_eq(test_daemon_wait_notify(&daemon_, "READY=1", 5000, NULL, 0), 0);
         ck_assert_int_eq(ctl((const char *[]) { "status", NULL }, out, sizeof(out), err, sizeof(err)), 0);
@@ -682,7 +642,7 @@ START_TEST(test_sighup_reloads_and_keeps_config_on_error) {
 
         unlink(conf);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -692,7 +652,7 @@ START_TEST(test_bad_config_at_start_fails_with_message) {
                                conf, NULL };
 
         snprintf(conf, sizeof(conf), "/tmp/netutild-bad-%d.conf", (int) getpid());
-        write_file(conf, "[Daemon]\nMaxClients=lots\n");
+        test_write_file(conf, "[Daemon]\nMaxClients=lots\n");
         ck_assert_int_eq(test_run(argv, out, sizeof(out), err, sizeof(err)), 1);
         ck_assert_msg(strstr(err, ":2: MaxClients=lots: expected 1..65536"), "%s", err);
         ck_assert_int_eq(access("/tmp/netutild-never.sock", F_OK), -1);
@@ -726,7 +686,7 @@ START_TEST(test_stalled_service_manager_does_not_stall_clients) {
                          0);
         ck_assert_msg(strstr(out, "Requests: 4\n"), "[%s]", strstr(out, "Requests"));
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -874,11 +834,5 @@ static Suite *daemon_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(daemon_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return test_run_suite(daemon_suite(), false);
 }

@@ -25,32 +25,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "macro.h"
 #include "netutil.h"
 #include "testlib.h"
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 /* The NULL-terminated argument list of a command line. */
 #define ARGS(...) ((const char *const[]) { __VA_ARGS__, NULL })
@@ -59,6 +48,10 @@
 #define AS_ROOT NULL
 #define AS_NOBODY ARGS("--reuid=65534", "--regid=65534", "--clear-groups")
 #define AS_UID_1 ARGS("--reuid=1", "--regid=1", "--clear-groups")
+
+/* How long our own TCP clients wait for connect() (SO_SNDTIMEO): -EINPROGRESS after that,
+ * as when the SYN lands in a full queue. */
+#define CONNECT_TIMEOUT_MS 2000
 
 /* A uid that is neither root nor the daemon's, for sockets made outside the daemon. */
 #define OTHER_UID 1234
@@ -77,116 +70,35 @@ static char self_exe[PATH_MAX];
 /* The last ctl() run's output. */
 static char out[65536], err[8192];
 
-static long long now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char *setpriv_bin(void) {
-        static const char *const candidates[] = { "/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv" };
-
-        for (size_t i = 0; i < ELEMENTSOF(candidates); i++)
-                if (access(candidates[i], X_OK) == 0)
-                        return candidates[i];
-        return "/usr/bin/setpriv";
-}
-
-__attribute__((format(printf, 3, 4))) static const char *fmt(char *buf, size_t len, const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        vsnprintf(buf, len, format, ap);
-        va_end(ap);
-        return buf;
-}
-
 /* ---- isolation ----------------------------------------------------------------------- */
 
 /* Checked fixture: a fresh network namespace with lo up, entered before the daemon starts
  * so that it inherits it. */
 static void enter_network_namespace(void) {
-        struct ifreq ifr = {};
-        int fd;
-
-        ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s (these tests run as root)",
-                      strerror(errno));
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fd, 0);
-        strcpy(ifr.ifr_name, "lo");
-        ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-        ifr.ifr_flags |= IFF_UP;
-        ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
-        close(fd);
+        test_enter_netns();
         /* Nothing of ours (Check's message file, say) leaks into the daemon, netutilctl or
          * the probe. */
-        ck_assert_int_eq(close_range(3, ~0U, CLOSE_RANGE_CLOEXEC), 0);
+        test_cloexec_fds_from_3();
 }
 
 static void leave_network_namespace(void) {
         /* After a failed assertion the process exits without this; the daemon dies with it
          * (--pdeathsig, start_daemon()). */
-        if (daemon_.pid > 0)
-                test_daemon_stop_signal(&daemon_, SIGKILL);
-}
-
-/* A private mount namespace with text bind-mounted over /etc/hosts. */
-static void use_hosts_file(const char *text) {
-        char path[] = "/tmp/netutild-group.XXXXXX";
-        size_t len = strlen(text);
-        int fd;
-
-        ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): %s", strerror(errno));
-        ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
-        fd = mkostemp(path, O_CLOEXEC);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(write(fd, text, len), (ssize_t) len);
-        ck_assert_int_eq(fchmod(fd, 0644), 0);
-        close(fd);
-        ck_assert_msg(mount(path, "/etc/hosts", NULL, MS_BIND, NULL) == 0, "bind mount over /etc/hosts: %s",
-                      strerror(errno));
-        unlink(path); /* the mount keeps the inode */
+        test_daemon_kill(&daemon_);
 }
 
 /* ---- the daemon ---------------------------------------------------------------------- */
 
 /* Starts netutild in user mode (plus extra arguments), under setpriv --pdeathsig so that
- * it dies with this test process even when an assertion ends it early. */
+ * it dies with this test process even when an assertion ends it early; clients of any
+ * uid reach it. */
 static void start_daemon(const char *const *extra) {
-        const char *argv[32] = { setpriv_bin(), "--pdeathsig", "KILL", "@NETUTILD@", "--user", "--socket",
-                                 "@SOCKET@",    "--state-dir", "@DIR@" };
-        size_t n = 9;
-        int prev = -1;
-
-        for (size_t i = 0; extra && extra[i] && n < 31; i++)
-                argv[n++] = extra[i];
-        argv[n] = NULL;
-        ck_assert_int_eq(test_daemon_start_argv(&daemon_, argv, true), 0);
-        /* sd_notify() opens a socket for a moment after READY=1: wait until the count
-         * holds still. */
-        for (int i = 0; i < 100; i++) {
-                baseline_fds = test_count_fds(daemon_.pid);
-                if (baseline_fds == prev)
-                        break;
-                prev = baseline_fds;
-                usleep(20000);
-        }
-        ck_assert_int_gt(baseline_fds, 0);
-        /* The directory is 0700 (mkdtemp): let other users reach the socket (0666). */
-        ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
+        baseline_fds = test_daemon_start_for_any_user(&daemon_, extra);
 }
 
 /* The daemon holds its baseline plus anchors fds (one per address of each live group). */
 static void assert_anchors(int anchors) {
-        int n = test_wait_fd_count(daemon_.pid, baseline_fds + anchors, 3000);
-        ck_assert_msg(n == baseline_fds + anchors, "daemon has %d fds open, expected %d (baseline %d + %d anchors)",
-                      n, baseline_fds + anchors, baseline_fds, anchors);
-}
-
-static void stop_daemon_expect_clean_exit(void) {
-        int status = test_daemon_stop(&daemon_);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon wait status 0x%x", status);
+        test_daemon_assert_fds(&daemon_, baseline_fds + anchors, baseline_fds);
 }
 
 /* For assertions that a known daemon bug fails: stop the daemon first, since a failed
@@ -199,130 +111,20 @@ static void stop_daemon_expect_clean_exit(void) {
                 }                                                                                              \
         } while (0)
 
-static char *write_config(const char *text) {
-        static char path[64];
-        size_t len = strlen(text);
-        int fd;
-
-        snprintf(path, sizeof(path), "/tmp/netutild-group-conf.XXXXXX");
-        fd = mkostemp(path, O_CLOEXEC);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(write(fd, text, len), (ssize_t) len);
-        close(fd);
-        return path;
-}
-
 /* ---- running netutilctl -------------------------------------------------------------- */
 
 /* Runs netutilctl --socket DAEMON args as root (priv NULL) or through setpriv with priv;
  * output in out and err. Returns the exit status. */
 static int ctl(const char *const *priv, const char *const *args) {
-        const char *argv[64];
-        size_t n = 0;
-
-        if (priv) {
-                argv[n++] = setpriv_bin();
-                for (size_t i = 0; priv[i]; i++)
-                        argv[n++] = priv[i];
-        }
-        argv[n++] = test_netutilctl_bin();
-        argv[n++] = "--socket";
-        argv[n++] = daemon_.socket;
-        for (size_t i = 0; args[i]; i++) {
-                ck_assert_uint_lt(n, ELEMENTSOF(argv) - 1);
-                argv[n++] = args[i];
-        }
-        argv[n] = NULL;
-        return test_run(argv, out, sizeof(out), err, sizeof(err));
+        return test_ctl(daemon_.socket, priv, args, out, sizeof(out), err, sizeof(err));
 }
 
 /* Asserts the last ctl()'s exit status and exact outputs. */
 static void expect_run(int status, int want_status, const char *want_out, const char *want_err) {
-        ck_assert_msg(status == want_status, "exit status %d, expected %d; stdout '%s', stderr '%s'", status,
-                      want_status, out, err);
-        ck_assert_str_eq(out, want_out);
-        ck_assert_str_eq(err, want_err);
-}
-
-/* The number after the first occurrence of key in s: a port. */
-static unsigned port_in(const char *s, const char *key) {
-        unsigned port = 0;
-        const char *p = strstr(s, key);
-
-        ck_assert_msg(p, "no '%s' in '%s'", key, s);
-        ck_assert_int_eq(sscanf(p + strlen(key), "%u", &port), 1);
-        ck_assert_uint_gt(port, 0);
-        ck_assert_uint_le(port, 65535);
-        return port;
+        test_expect_run(out, err, status, want_status, want_out, want_err);
 }
 
 /* ---- sockets of our own -------------------------------------------------------------- */
-
-static socklen_t make_sockaddr(const char *address, unsigned port, struct sockaddr_storage *ss) {
-        memset(ss, 0, sizeof(*ss));
-        if (strchr(address, ':')) {
-                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
-                in6->sin6_family = AF_INET6;
-                in6->sin6_port = htons((uint16_t) port);
-                ck_assert_int_eq(inet_pton(AF_INET6, address, &in6->sin6_addr), 1);
-                return sizeof(*in6);
-        }
-        struct sockaddr_in *in = (struct sockaddr_in *) ss;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t) port);
-        ck_assert_int_eq(inet_pton(AF_INET, address, &in->sin_addr), 1);
-        return sizeof(*in);
-}
-
-/* Connects a TCP client; returns the fd, or -errno (-ECONNREFUSED: nobody listens;
- * -EINPROGRESS: no answer within 2 s, as when the SYN lands in a full queue). */
-static int tcp_connect(const char *address, unsigned port) {
-        struct sockaddr_storage ss;
-        socklen_t len = make_sockaddr(address, port, &ss);
-        struct timeval timeout = { .tv_sec = 2 };
-        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)), 0);
-        if (connect(fd, (struct sockaddr *) &ss, len) < 0) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        return fd;
-}
-
-static void assert_nobody_listens(const char *address, unsigned port) {
-        int fd = tcp_connect(address, port);
-        if (fd >= 0)
-                close(fd);
-        ck_assert_msg(fd == -ECONNREFUSED, "connect to %s port %u: %s, expected refused", address, port,
-                      fd >= 0 ? "connected" : strerror(-fd));
-}
-
-static unsigned sockaddr_port(const struct sockaddr_storage *ss) {
-        if (ss->ss_family == AF_INET)
-                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
-        if (ss->ss_family == AF_INET6)
-                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
-        return 0;
-}
-
-static unsigned fd_port(int fd) {
-        struct sockaddr_storage ss = {};
-        socklen_t len = sizeof(ss);
-
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &ss, &len), 0);
-        return sockaddr_port(&ss);
-}
-
-static int int_option(int fd, int level, int option) {
-        int v = -1;
-        socklen_t len = sizeof(v);
-
-        ck_assert_int_eq(getsockopt(fd, level, option, &v, &len), 0);
-        return v;
-}
 
 static ino_t fd_inode(int fd) {
         struct stat st;
@@ -345,7 +147,7 @@ static int accept_within(int fd, int timeout_ms) {
 
 /* Connects to address:port and expects the listening fd to accept that very connection. */
 static void assert_member_accepts(int fd, const char *address, unsigned port) {
-        int client = tcp_connect(address, port), conn;
+        int client = test_tcp_connect(address, port, CONNECT_TIMEOUT_MS), conn;
         char byte = 0;
 
         ck_assert_msg(client >= 0, "connect to %s port %u: %s", address, port, strerror(-client));
@@ -363,11 +165,11 @@ static void assert_member_accepts(int fd, const char *address, unsigned port) {
 static void assert_listening_member(const netutil_socket *s, int family, unsigned port) {
         ck_assert_int_eq(s->family, family);
         ck_assert_int_eq(s->type, SOCK_STREAM);
-        ck_assert_uint_eq(sockaddr_port(&s->address), port);
-        ck_assert_uint_eq(fd_port(s->fd), port);
-        ck_assert_int_eq(int_option(s->fd, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
-        ck_assert_int_eq(int_option(s->fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
-        ck_assert_int_eq(int_option(s->fd, SOL_SOCKET, SO_REUSEPORT), 1);
+        ck_assert_uint_eq(test_sockaddr_port(&s->address), port);
+        ck_assert_uint_eq(test_fd_port(s->fd), port);
+        ck_assert_int_eq(test_sockopt_int(s->fd, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+        ck_assert_int_eq(test_sockopt_int(s->fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
+        ck_assert_int_eq(test_sockopt_int(s->fd, SOL_SOCKET, SO_REUSEPORT), 1);
 }
 
 /* Asks the daemon (as root, on a connection of its own that is closed again, so that it
@@ -397,7 +199,7 @@ static netutil_socket *take_ipv4_member(const char *name, unsigned *port) {
 
         ck_assert_int_eq(n, 1);
         if (*port == 0)
-                *port = sockaddr_port(&s[0].address);
+                *port = test_sockaddr_port(&s[0].address);
         assert_listening_member(&s[0], AF_INET, *port);
         return s;
 }
@@ -406,7 +208,7 @@ static netutil_socket *take_ipv4_member(const char *name, unsigned *port) {
  * the given options; returns 0 if both worked, or -errno of the step that failed. */
 static int bind_as_uid(uid_t uid, const char *address, unsigned port, bool reuseaddr, bool reuseport) {
         struct sockaddr_storage ss;
-        socklen_t len = make_sockaddr(address, port, &ss);
+        socklen_t len = test_make_sockaddr(address, port, &ss);
         int status = 0;
         pid_t pid;
 
@@ -461,7 +263,7 @@ static void probe_describe_fd(int fd) {
         olen = sizeof(int);
         (void) getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuseport, &olen);
         printf("fd %d: %s %s %s %u accepting=%d reuseport=%d", fd, family_str(ss.ss_family),
-               type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "dgram" : "other", host, sockaddr_port(&ss),
+               type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "dgram" : "other", host, test_sockaddr_port(&ss),
                accepting, reuseport);
         if (ss.ss_family == AF_INET6) {
                 olen = sizeof(int);
@@ -515,8 +317,8 @@ START_TEST(test_each_request_gets_a_new_listening_member_on_the_groups_port) {
 
         start_daemon(NULL);
         r = ctl(AS_ROOT, ARGS("bind", "--reuse-port", "--name", "G", "--address", "127.0.0.1", "0"));
-        p = port_in(out, "127.0.0.1 ");
-        expect_run(r, 0, fmt(want, sizeof(want), "ipv4 stream 127.0.0.1 %u\n", p), "");
+        p = test_port_in(out, "127.0.0.1 ");
+        expect_run(r, 0, test_fmt(want, sizeof(want), "ipv4 stream 127.0.0.1 %u\n", p), "");
         /* netutilctl and its member are gone; the daemon keeps the anchor. */
         assert_anchors(1);
 
@@ -525,7 +327,7 @@ START_TEST(test_each_request_gets_a_new_listening_member_on_the_groups_port) {
         r = ctl(AS_ROOT, ARGS("bind", "--reuse-port", "--name", "G", "--address", "127.0.0.1", "0", "--", self_exe,
                               "--exec-probe"));
         expect_run(r, 0,
-                   fmt(want, sizeof(want),
+                   test_fmt(want, sizeof(want),
                        "uid=0\nLISTEN_FDS=1\nLISTEN_FDNAMES=G\n"
                        "fd 3: ipv4 stream 127.0.0.1 %u accepting=1 reuseport=1 connection=accepted\n",
                        p),
@@ -544,8 +346,8 @@ START_TEST(test_each_request_gets_a_new_listening_member_on_the_groups_port) {
         netutil_sockets_free(b, 1);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G")), 0, "", "");
         assert_anchors(0);
-        assert_nobody_listens("127.0.0.1", p);
-        stop_daemon_expect_clean_exit();
+        test_assert_nobody_listens("127.0.0.1", p, CONNECT_TIMEOUT_MS);
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -566,11 +368,11 @@ START_TEST(test_connections_are_shared_between_members_and_none_is_lost) {
         /* Each client has its own source port: the kernel hashes the 4-tuple over the two
          * listening members (never the anchor, which does not listen). */
         for (int i = 0; i < N; i++) {
-                clients[i] = tcp_connect("127.0.0.1", p);
+                clients[i] = test_tcp_connect("127.0.0.1", p, CONNECT_TIMEOUT_MS);
                 ck_assert_msg(clients[i] >= 0, "connection %d to port %u: %s", i, p, strerror(-clients[i]));
         }
-        deadline = now_ms() + 3000;
-        while (total < N && now_ms() < deadline) {
+        deadline = test_now_ms() + 3000;
+        while (total < N && test_now_ms() < deadline) {
                 struct pollfd pfd[2] = { { .fd = m[0][0].fd, .events = POLLIN },
                                          { .fd = m[1][0].fd, .events = POLLIN } };
 
@@ -602,7 +404,7 @@ START_TEST(test_connections_are_shared_between_members_and_none_is_lost) {
         netutil_sockets_free(m[1], 1);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G")), 0, "", "");
         assert_anchors(0);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -621,7 +423,7 @@ START_TEST(test_anchor_keeps_the_port_for_the_next_member_without_taking_connect
         assert_anchors(1);
 
         /* No member: the port is bound (the anchor) but refuses connections. */
-        assert_nobody_listens("127.0.0.1", p);
+        test_assert_nobody_listens("127.0.0.1", p, CONNECT_TIMEOUT_MS);
         /* Another uid cannot join the kernel's group on that port by itself. */
         r = bind_as_uid(OTHER_UID, "127.0.0.1", p, false, true);
         ck_assert_msg(r == -EADDRINUSE, "uid %d bound port %u next to the anchor: %s", OTHER_UID, p,
@@ -642,7 +444,7 @@ START_TEST(test_anchor_keeps_the_port_for_the_next_member_without_taking_connect
         netutil_sockets_free(third, 1);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G")), 0, "", "");
         assert_anchors(0);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -655,7 +457,7 @@ START_TEST(test_anchor_keeps_the_port_from_another_uid_using_so_reuseaddr) {
         m = take_ipv4_member("G", &p);
         netutil_sockets_free(m, 1);
         assert_anchors(1);
-        assert_nobody_listens("127.0.0.1", p);
+        test_assert_nobody_listens("127.0.0.1", p, CONNECT_TIMEOUT_MS);
 
         /* No member runs (a worker restarts): only the anchor holds the port. Most servers
          * set SO_REUSEADDR (Tornado, nginx, ...); another uid doing so must not get the
@@ -675,7 +477,7 @@ START_TEST(test_anchor_keeps_the_port_from_another_uid_using_so_reuseaddr) {
         netutil_sockets_free(m, 1);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G")), 0, "", "");
         assert_anchors(0);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -691,7 +493,7 @@ START_TEST(test_nobody_cannot_join_roots_group_without_a_rule) {
         /* Port 8090 is open to anyone by default; the group is not. */
         expect_run(ctl(AS_NOBODY, ARGS("bind", "--reuse-port", "--name", "G", "--address", "127.0.0.1", "8090")), 1,
                    "", "netutilctl: " NOT_YOURS("G", "0") "\n");
-        fmt(want, sizeof(want),
+        test_fmt(want, sizeof(want),
             "{\"error\": {\"errno\": %d, \"name\": \"EPERM\", \"message\": \"" NOT_YOURS("G", "0") "\"}}\n", EPERM);
         expect_run(ctl(AS_NOBODY, ARGS("--json", "bind", "--reuse-port", "--name", "G", "0")), 1, want,
                    "netutilctl: " NOT_YOURS("G", "0") "\n");
@@ -701,17 +503,17 @@ START_TEST(test_nobody_cannot_join_roots_group_without_a_rule) {
                    1, "", "netutilctl: " NOT_YOURS("G", "0") "\n");
         /* The refusals made nothing, and the group is still root's. */
         assert_anchors(1);
-        assert_nobody_listens("127.0.0.1", 8090);
+        test_assert_nobody_listens("127.0.0.1", 8090, CONNECT_TIMEOUT_MS);
         expect_run(ctl(AS_ROOT, ARGS("bind", "--reuse-port", "--name", "G", "--address", "127.0.0.1", "8090")), 0,
                    "ipv4 stream 127.0.0.1 8090\n", "");
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G")), 0, "", "");
         assert_anchors(0);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
 START_TEST(test_allowbind_rule_lets_nobody_join_roots_group) {
-        char *conf = write_config("[Policy]\nAllowBind=user:nobody tcp:8090\n");
+        char *conf = test_write_config("[Policy]\nAllowBind=user:nobody tcp:8090\n");
 
         start_daemon(ARGS("--config", conf));
         unlink(conf); /* read at start; no reload here */
@@ -733,7 +535,7 @@ START_TEST(test_allowbind_rule_lets_nobody_join_roots_group) {
         expect_run(ctl(AS_NOBODY, ARGS("hold", "release", "G")), 1, "", "netutilctl: No held socket named 'G'\n");
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G")), 0, "", "");
         assert_anchors(0);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -746,8 +548,8 @@ START_TEST(test_owner_rejoins_own_group_freely_and_root_joins_anyones) {
         start_daemon(NULL);
         /* Port 0: an ephemeral port, which no rule names. */
         r = ctl(AS_NOBODY, ARGS("bind", "--reuse-port", "--name", "N", "--address", "127.0.0.1", "0"));
-        p = port_in(out, "127.0.0.1 ");
-        expect_run(r, 0, fmt(want, sizeof(want), "ipv4 stream 127.0.0.1 %u\n", p), "");
+        p = test_port_in(out, "127.0.0.1 ");
+        expect_run(r, 0, test_fmt(want, sizeof(want), "ipv4 stream 127.0.0.1 %u\n", p), "");
         assert_anchors(1);
         /* Its creator joins without any rule... */
         expect_run(ctl(AS_NOBODY, ARGS("bind", "--reuse-port", "--name", "N", "--address", "127.0.0.1", "0")), 0,
@@ -755,7 +557,7 @@ START_TEST(test_owner_rejoins_own_group_freely_and_root_joins_anyones) {
         expect_run(ctl(AS_NOBODY, ARGS("bind", "--reuse-port", "--name", "N", "--address", "127.0.0.1", "0", "--",
                                        self_exe, "--exec-probe")),
                    0,
-                   fmt(want, sizeof(want),
+                   test_fmt(want, sizeof(want),
                        "uid=65534\nLISTEN_FDS=1\nLISTEN_FDNAMES=N\n"
                        "fd 3: ipv4 stream 127.0.0.1 %u accepting=1 reuseport=1 connection=accepted\n",
                        p),
@@ -770,7 +572,7 @@ START_TEST(test_owner_rejoins_own_group_freely_and_root_joins_anyones) {
         assert_anchors(1);
         expect_run(ctl(AS_NOBODY, ARGS("hold", "release", "N")), 0, "", "");
         assert_anchors(0);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -793,19 +595,19 @@ START_TEST(test_udp_group_is_refused_but_udp_reuseport_without_a_name_works) {
 
         /* Without a name: plain datagram sockets with SO_REUSEPORT, nothing kept. */
         r = ctl(AS_ROOT, ARGS("bind", "--udp", "--reuse-port", "0"));
-        p = port_in(out, "0.0.0.0 ");
-        expect_run(r, 0, fmt(want, sizeof(want), "ipv4 dgram 0.0.0.0 %u\nipv6 dgram :: %u\n", p, p), "");
+        p = test_port_in(out, "0.0.0.0 ");
+        expect_run(r, 0, test_fmt(want, sizeof(want), "ipv4 dgram 0.0.0.0 %u\nipv6 dgram :: %u\n", p, p), "");
         r = ctl(AS_ROOT, ARGS("bind", "--udp", "--reuse-port", "0", "--", self_exe, "--exec-probe"));
-        p = port_in(out, "0.0.0.0 ");
+        p = test_port_in(out, "0.0.0.0 ");
         expect_run(r, 0,
-                   fmt(want, sizeof(want),
+                   test_fmt(want, sizeof(want),
                        "uid=0\nLISTEN_FDS=2\nLISTEN_FDNAMES=netutil:netutil\n"
                        "fd 3: ipv4 dgram 0.0.0.0 %u accepting=0 reuseport=1\n"
                        "fd 4: ipv6 dgram :: %u accepting=0 reuseport=1 v6only=1\n",
                        p, p),
                    "");
         assert_anchors(0);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -836,9 +638,9 @@ START_TEST(test_release_closes_the_anchor_members_keep_accepting_and_the_name_st
         expect_run(ctl(AS_ROOT, ARGS("--json", "hold", "release", "G")), 0, "{\"released\": \"G\"}\n", "");
         assert_anchors(0);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G")), 1, "", "netutilctl: No held socket named 'G'\n");
-        assert_nobody_listens("127.0.0.1", p);
-        assert_nobody_listens("127.0.0.1", q);
-        stop_daemon_expect_clean_exit();
+        test_assert_nobody_listens("127.0.0.1", p, CONNECT_TIMEOUT_MS);
+        test_assert_nobody_listens("127.0.0.1", q, CONNECT_TIMEOUT_MS);
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -865,7 +667,7 @@ START_TEST(test_nobody_cannot_release_roots_group_but_root_releases_nobodys) {
         expect_run(ctl(AS_NOBODY, ARGS("hold", "release", "N")), 1, "", "netutilctl: No held socket named 'N'\n");
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G")), 0, "", "");
         assert_anchors(0);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -879,8 +681,8 @@ START_TEST(test_wildcard_group_gives_ipv4_and_ipv6_members_on_one_port) {
 
         start_daemon(NULL);
         r = ctl(AS_ROOT, ARGS("bind", "--reuse-port", "--name", "G6", "0"));
-        p = port_in(out, "0.0.0.0 ");
-        expect_run(r, 0, fmt(want, sizeof(want), "ipv4 stream 0.0.0.0 %u\nipv6 stream :: %u\n", p, p), "");
+        p = test_port_in(out, "0.0.0.0 ");
+        expect_run(r, 0, test_fmt(want, sizeof(want), "ipv4 stream 0.0.0.0 %u\nipv6 stream :: %u\n", p, p), "");
         /* One anchor per address. */
         assert_anchors(2);
 
@@ -890,8 +692,8 @@ START_TEST(test_wildcard_group_gives_ipv4_and_ipv6_members_on_one_port) {
         assert_listening_member(&a[1], AF_INET6, p);
         assert_listening_member(&b[0], AF_INET, p);
         assert_listening_member(&b[1], AF_INET6, p);
-        ck_assert_int_eq(int_option(a[1].fd, IPPROTO_IPV6, IPV6_V6ONLY), 1);
-        ck_assert_int_eq(int_option(b[1].fd, IPPROTO_IPV6, IPV6_V6ONLY), 1);
+        ck_assert_int_eq(test_sockopt_int(a[1].fd, IPPROTO_IPV6, IPV6_V6ONLY), 1);
+        ck_assert_int_eq(test_sockopt_int(b[1].fd, IPPROTO_IPV6, IPV6_V6ONLY), 1);
         /* Four different sockets. */
         for (int i = 0; i < 4; i++)
                 for (int j = i + 1; j < 4; j++)
@@ -904,12 +706,12 @@ START_TEST(test_wildcard_group_gives_ipv4_and_ipv6_members_on_one_port) {
         assert_member_accepts(a[0].fd, "127.0.0.1", p);
         assert_member_accepts(a[1].fd, "::1", p);
         netutil_sockets_free(a, 2);
-        assert_nobody_listens("127.0.0.1", p);
-        assert_nobody_listens("::1", p);
+        test_assert_nobody_listens("127.0.0.1", p, CONNECT_TIMEOUT_MS);
+        test_assert_nobody_listens("::1", p, CONNECT_TIMEOUT_MS);
 
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G6")), 0, "", "");
         assert_anchors(0);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -922,7 +724,7 @@ START_TEST(test_two_first_requests_by_host_name_end_in_one_group) {
 
         /* A host name is looked up in the daemon's worker pool: both requests may bind
          * before either creates the group; the one that comes second must join. */
-        use_hosts_file("127.0.0.1 localhost\n127.0.0.2 myhost\n");
+        test_use_hosts_file("127.0.0.1 localhost\n127.0.0.2 myhost\n");
         start_daemon(NULL);
         ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
         ck_assert_int_eq(pipe2(result, O_CLOEXEC), 0);
@@ -945,7 +747,7 @@ START_TEST(test_two_first_requests_by_host_name_end_in_one_group) {
                         o.name = "G";
                         n = netutil_bind(c, &o, 0, &s);
                         if (n == 1 && s[0].family == AF_INET)
-                                port = sockaddr_port(&s[0].address);
+                                port = test_sockaddr_port(&s[0].address);
                         if (write(result[1], &port, sizeof(port)) != sizeof(port))
                                 _exit(1);
                         _exit(0);
@@ -966,7 +768,7 @@ START_TEST(test_two_first_requests_by_host_name_end_in_one_group) {
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G")), 0, "", "");
         assert_anchors(0);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "G")), 1, "", "netutilctl: No held socket named 'G'\n");
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -996,19 +798,14 @@ START_TEST(test_nobody_may_own_64_groups_not_65) {
                 ck_assert_int_eq(ctl(AS_NOBODY, ARGS("hold", "release", name)), 0);
         }
         assert_anchors(0);
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
 /* ---- the suite ----------------------------------------------------------------------- */
 
 static TCase *tcase(Suite *s, const char *name) {
-        TCase *tc = tcase_create(name);
-
-        tcase_set_timeout(tc, 30);
-        tcase_add_checked_fixture(tc, enter_network_namespace, leave_network_namespace);
-        suite_add_tcase(s, tc);
-        return tc;
+        return test_tcase_add(s, name, 30, enter_network_namespace, leave_network_namespace, NULL);
 }
 
 static Suite *group_suite(void) {
@@ -1047,9 +844,7 @@ static Suite *group_suite(void) {
 }
 
 int main(int argc, char *argv[]) {
-        SRunner *sr;
         ssize_t k;
-        int failed;
 
         if (argc == 2 && strcmp(argv[1], "--exec-probe") == 0)
                 return exec_probe();
@@ -1066,11 +861,6 @@ int main(int argc, char *argv[]) {
                 return 77;
         }
 
-        sr = srunner_create(group_suite());
         /* Every test unshare()s its namespaces: one process each, whatever CK_FORK says. */
-        srunner_set_fork_status(sr, CK_FORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return test_run_suite(group_suite(), true);
 }

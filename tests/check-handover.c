@@ -27,33 +27,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "macro.h"
 #include "netutil-proto.h"
 #include "netutil.h"
 #include "testlib.h"
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 /* The NULL-terminated argument list of a command line. */
 #define ARGS(...) ((const char *const[]) { __VA_ARGS__, NULL })
@@ -71,108 +60,34 @@ static char self_exe[PATH_MAX];
 /* The last ctl() run's output. */
 static char out[65536], err[8192];
 
-static long long now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char *setpriv_bin(void) {
-        static const char *const candidates[] = { "/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv" };
-
-        for (size_t i = 0; i < ELEMENTSOF(candidates); i++)
-                if (access(candidates[i], X_OK) == 0)
-                        return candidates[i];
-        return "/usr/bin/setpriv";
-}
-
 /* ---- isolation ----------------------------------------------------------------------- */
 
 /* Checked fixture: a fresh network namespace with lo up, entered before the daemon starts
  * so that it inherits it. */
 static void enter_network_namespace(void) {
-        struct ifreq ifr = {};
-        int fd;
-
-        ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s (these tests run as root)",
-                      strerror(errno));
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fd, 0);
-        strcpy(ifr.ifr_name, "lo");
-        ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-        ifr.ifr_flags |= IFF_UP;
-        ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
-        close(fd);
+        test_enter_netns();
         /* Nothing of ours (Check's message file, say) leaks into the daemon, netutilctl or
          * the probe: an fd the probe finds is netutilctl's doing. */
-        ck_assert_int_eq(close_range(3, ~0U, CLOSE_RANGE_CLOEXEC), 0);
+        test_cloexec_fds_from_3();
 }
 
 static void leave_network_namespace(void) {
         /* After a failed assertion the process exits without this; the daemon dies with it
          * (--pdeathsig, start_daemon()). */
-        if (daemon_.pid > 0)
-                test_daemon_stop_signal(&daemon_, SIGKILL);
-}
-
-/* A private mount namespace, so that bind mounts over /etc stay in this test. */
-static void enter_mount_namespace(void) {
-        ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): %s", strerror(errno));
-        ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
-}
-
-/* Bind-mounts a new file with text over target (in the private mount namespace). */
-static void mount_text_over(const char *target, const char *text) {
-        char path[] = "/tmp/netutild-handover.XXXXXX";
-        size_t len = strlen(text);
-        int fd = mkostemp(path, O_CLOEXEC);
-
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(write(fd, text, len), (ssize_t) len);
-        ck_assert_int_eq(fchmod(fd, 0644), 0);
-        close(fd);
-        ck_assert_msg(mount(path, target, NULL, MS_BIND, NULL) == 0, "bind mount over %s: %s", target,
-                      strerror(errno));
-        unlink(path); /* the mount keeps the inode */
-}
-
-static void use_hosts_file(const char *text) {
-        enter_mount_namespace();
-        mount_text_over("/etc/hosts", text);
+        test_daemon_kill(&daemon_);
 }
 
 /* ---- the daemon ---------------------------------------------------------------------- */
 
 /* Starts netutild in user mode (plus extra arguments), under setpriv --pdeathsig so that
- * it dies with this test process even when an assertion ends it early. */
+ * it dies with this test process even when an assertion ends it early; clients of any
+ * uid reach it. */
 static void start_daemon(const char *const *extra) {
-        const char *argv[32] = { setpriv_bin(), "--pdeathsig", "KILL", "@NETUTILD@", "--user", "--socket",
-                                 "@SOCKET@",    "--state-dir", "@DIR@" };
-        size_t n = 9;
-        int prev = -1;
-
-        for (size_t i = 0; extra && extra[i] && n < 31; i++)
-                argv[n++] = extra[i];
-        argv[n] = NULL;
-        ck_assert_int_eq(test_daemon_start_argv(&daemon_, argv, true), 0);
-        /* sd_notify() opens a socket for a moment after READY=1: wait until the count
-         * holds still. */
-        for (int i = 0; i < 100; i++) {
-                baseline_fds = test_count_fds(daemon_.pid);
-                if (baseline_fds == prev)
-                        break;
-                prev = baseline_fds;
-                usleep(20000);
-        }
-        ck_assert_int_gt(baseline_fds, 0);
-        /* The directory is 0700 (mkdtemp): let other users reach the socket (0666). */
-        ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
+        baseline_fds = test_daemon_start_for_any_user(&daemon_, extra);
 }
 
 static void assert_fds_at(int want) {
-        int n = test_wait_fd_count(daemon_.pid, want, 3000);
-        ck_assert_msg(n == want, "daemon has %d fds open, expected %d (baseline %d)", n, want, baseline_fds);
+        test_daemon_assert_fds(&daemon_, want, baseline_fds);
 }
 
 static void assert_fds_at_baseline(void) {
@@ -183,38 +98,7 @@ static void assert_fds_at_baseline(void) {
  * for work that passes through the baseline on its way (a resolver's socket closed before
  * a bound one is opened). */
 static void assert_fds_settle_at_baseline(void) {
-        long long deadline = now_ms() + 5000, since = -1;
-        int n = -1;
-
-        while (now_ms() < deadline) {
-                n = test_count_fds(daemon_.pid);
-                if (n != baseline_fds)
-                        since = -1;
-                else if (since < 0)
-                        since = now_ms();
-                else if (now_ms() - since >= 500)
-                        return;
-                usleep(10000);
-        }
-        ck_abort_msg("daemon fd count did not settle at its baseline %d (last %d)", baseline_fds, n);
-}
-
-static void stop_daemon_expect_clean_exit(void) {
-        int status = test_daemon_stop(&daemon_);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon wait status 0x%x", status);
-}
-
-static char *write_config(const char *text) {
-        static char path[64];
-        size_t len = strlen(text);
-        int fd;
-
-        snprintf(path, sizeof(path), "/tmp/netutild-handover-conf.XXXXXX");
-        fd = mkostemp(path, O_CLOEXEC);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(write(fd, text, len), (ssize_t) len);
-        close(fd);
-        return path;
+        test_daemon_assert_fds_settle(&daemon_, baseline_fds, 5000);
 }
 
 /* ---- running netutilctl -------------------------------------------------------------- */
@@ -222,53 +106,12 @@ static char *write_config(const char *text) {
 /* Runs netutilctl --socket DAEMON args as root (priv NULL) or through setpriv with priv;
  * output in out and err. Returns the exit status. */
 static int ctl(const char *const *priv, const char *const *args) {
-        const char *argv[64];
-        size_t n = 0;
-
-        if (priv) {
-                argv[n++] = setpriv_bin();
-                for (size_t i = 0; priv[i]; i++)
-                        argv[n++] = priv[i];
-        }
-        argv[n++] = test_netutilctl_bin();
-        argv[n++] = "--socket";
-        argv[n++] = daemon_.socket;
-        for (size_t i = 0; args[i]; i++) {
-                ck_assert_uint_lt(n, ELEMENTSOF(argv) - 1);
-                argv[n++] = args[i];
-        }
-        argv[n] = NULL;
-        return test_run(argv, out, sizeof(out), err, sizeof(err));
+        return test_ctl(daemon_.socket, priv, args, out, sizeof(out), err, sizeof(err));
 }
 
 /* Asserts the last ctl()'s exit status and exact outputs. */
 static void expect_run(int status, int want_status, const char *want_out, const char *want_err) {
-        ck_assert_msg(status == want_status, "exit status %d, expected %d; stdout '%s', stderr '%s'", status,
-                      want_status, out, err);
-        ck_assert_str_eq(out, want_out);
-        ck_assert_str_eq(err, want_err);
-}
-
-/* The port after the first `"port": ` (JSON) or, with key NULL, the last number on the
- * first line (text). */
-static unsigned port_in(const char *s, const char *key) {
-        unsigned port = 0;
-        const char *p;
-
-        if (key) {
-                p = strstr(s, key);
-                ck_assert_msg(p, "no '%s' in '%s'", key, s);
-                ck_assert_int_eq(sscanf(p + strlen(key), "%u", &port), 1);
-        } else {
-                const char *nl = strchr(s, '\n');
-                p = nl ? nl : s + strlen(s);
-                while (p > s && p[-1] >= '0' && p[-1] <= '9')
-                        p--;
-                ck_assert_int_eq(sscanf(p, "%u", &port), 1);
-        }
-        ck_assert_uint_gt(port, 0);
-        ck_assert_uint_le(port, 65535);
-        return port;
+        test_expect_run(out, err, status, want_status, want_out, want_err);
 }
 
 #define JSON_PORT "\"port\": "
@@ -281,71 +124,7 @@ static unsigned port_in(const char *s, const char *key) {
 /* The arguments of `bind` that hold a socket on 127.0.0.1 under name. */
 #define HOLD_ARGS(name) "bind", "--name", name, "--hold", "--address", "127.0.0.1", "0"
 
-__attribute__((format(printf, 3, 4))) static const char *fmt(char *buf, size_t len, const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        vsnprintf(buf, len, format, ap);
-        va_end(ap);
-        return buf;
-}
-
 /* ---- sockets of our own -------------------------------------------------------------- */
-
-static socklen_t make_sockaddr(const char *address, unsigned port, struct sockaddr_storage *ss) {
-        memset(ss, 0, sizeof(*ss));
-        if (strchr(address, ':')) {
-                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
-                in6->sin6_family = AF_INET6;
-                in6->sin6_port = htons((uint16_t) port);
-                ck_assert_int_eq(inet_pton(AF_INET6, address, &in6->sin6_addr), 1);
-                return sizeof(*in6);
-        }
-        struct sockaddr_in *in = (struct sockaddr_in *) ss;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t) port);
-        ck_assert_int_eq(inet_pton(AF_INET, address, &in->sin_addr), 1);
-        return sizeof(*in);
-}
-
-/* Connects a TCP client; returns the fd, or -errno (-ECONNREFUSED: nobody listens). */
-static int tcp_connect(const char *address, unsigned port) {
-        struct sockaddr_storage ss;
-        socklen_t len = make_sockaddr(address, port, &ss);
-        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        ck_assert_int_ge(fd, 0);
-        if (connect(fd, (struct sockaddr *) &ss, len) < 0) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        return fd;
-}
-
-static void assert_nobody_listens(const char *address, unsigned port) {
-        int fd = tcp_connect(address, port);
-        if (fd >= 0)
-                close(fd);
-        ck_assert_msg(fd == -ECONNREFUSED, "connect to %s port %u: %s, expected refused", address, port,
-                      fd >= 0 ? "connected" : strerror(-fd));
-}
-
-static unsigned sockaddr_port(const struct sockaddr_storage *ss) {
-        if (ss->ss_family == AF_INET)
-                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
-        if (ss->ss_family == AF_INET6)
-                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
-        return 0;
-}
-
-static unsigned fd_port(int fd) {
-        struct sockaddr_storage ss = {};
-        socklen_t len = sizeof(ss);
-
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &ss, &len), 0);
-        return sockaddr_port(&ss);
-}
 
 static netutil_client *open_client(void) {
         netutil_client *c = NULL;
@@ -354,20 +133,10 @@ static netutil_client *open_client(void) {
         return c;
 }
 
-static int raw_connect(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-        ck_assert_int_ge(fd, 0);
-        strcpy(sa.sun_path, path);
-        ck_assert_int_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        return fd;
-}
-
 /* A new connection with one BIND request for (address, service) sent on it. */
 static int raw_bind_request(const char *address, const char *service) {
         ProtoMsg *m = NULL;
-        int fd = raw_connect(daemon_.socket);
+        int fd = test_raw_connect(daemon_.socket);
 
         ck_assert_int_eq(proto_msg_new(PROTO_MSG_BIND, 1, &m), 0);
         ck_assert_int_eq(proto_msg_append_string(m, PROTO_ATTR_ADDRESS, address), 0);
@@ -406,7 +175,7 @@ static void probe_describe_fd(int fd) {
         fl = fcntl(fd, F_GETFL);
         fdfl = fcntl(fd, F_GETFD);
         printf("fd %d: %s %s %s %u accepting=%d nonblock=%d cloexec=%d reuseaddr=%d", fd, family_str(ss.ss_family),
-               type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "dgram" : "other", host, sockaddr_port(&ss),
+               type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "dgram" : "other", host, test_sockaddr_port(&ss),
                accepting, !!(fl & O_NONBLOCK), !!(fdfl & FD_CLOEXEC), reuse);
         if (ss.ss_family == AF_INET6) {
                 olen = sizeof(int);
@@ -471,7 +240,7 @@ static unsigned expect_json_bind(const char *const *args, const char *want_templ
         int r;
 
         r = ctl(AS_ROOT, args);
-        p = port_in(out, JSON_PORT);
+        p = test_port_in(out, JSON_PORT);
         snprintf(port, sizeof(port), "%u", p);
         while ((u = strstr(t, "%u"))) {
                 strncat(want, t, (size_t) (u - t));
@@ -497,10 +266,10 @@ START_TEST(test_bind_port0_gives_ipv4_then_ipv6_wildcards_on_one_port) {
                  * daemon closes its copies right after sendmsg(); netutilctl, woken by it,
                  * may well have exited before that: wait for the daemon's count first.) */
                 assert_fds_at_baseline();
-                assert_nobody_listens("127.0.0.1", p);
-                assert_nobody_listens("::1", p);
+                test_assert_nobody_listens("127.0.0.1", p, 0);
+                test_assert_nobody_listens("::1", p, 0);
         }
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -509,7 +278,7 @@ START_TEST(test_bind_family_ipv6_gives_only_the_ipv6_wildcard) {
         expect_json_bind(ARGS("--json", "bind", "--family", "ipv6", "0"),
                          SOCKETS(JSON_SOCKET("ipv6", "stream", "::")));
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -518,7 +287,7 @@ START_TEST(test_bind_family_ipv4_gives_only_the_ipv4_wildcard) {
         expect_json_bind(ARGS("--json", "bind", "--family", "ipv4", "0"),
                          SOCKETS(JSON_SOCKET("ipv4", "stream", "0.0.0.0")));
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -548,7 +317,7 @@ START_TEST(test_bind_localhost_gives_what_getaddrinfo_gives_here) {
 
         start_daemon(NULL);
         r = ctl(AS_ROOT, ARGS("--json", "bind", "--address", "localhost", "0"));
-        p = port_in(out, JSON_PORT);
+        p = test_port_in(out, JSON_PORT);
         for (size_t k = 0; k < n; k++) {
                 const struct sockaddr *sa = sorted[k]->ai_addr;
                 const void *a = sa->sa_family == AF_INET
@@ -558,14 +327,14 @@ START_TEST(test_bind_localhost_gives_what_getaddrinfo_gives_here) {
 
                 inet_ntop(sa->sa_family, a, host, sizeof(host));
                 strcat(want, k ? ", " : "");
-                strcat(want, fmt(one, sizeof(one), JSON_SOCKET("%s", "stream", "%s"), family_str(sa->sa_family),
+                strcat(want, test_fmt(one, sizeof(one), JSON_SOCKET("%s", "stream", "%s"), family_str(sa->sa_family),
                                  host, p));
         }
         strcat(want, "]}\n");
         freeaddrinfo(res);
         expect_run(r, 0, want, "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -574,7 +343,7 @@ START_TEST(test_bind_ipv6_loopback_literal_gives_one_socket) {
         expect_json_bind(ARGS("--json", "bind", "--address", "::1", "0"),
                          SOCKETS(JSON_SOCKET("ipv6", "stream", "::1")));
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -585,10 +354,10 @@ START_TEST(test_bind_text_output_is_one_line_per_socket) {
 
         start_daemon(NULL);
         r = ctl(AS_ROOT, ARGS("bind", "0"));
-        p = port_in(out, NULL);
-        expect_run(r, 0, fmt(want, sizeof(want), "ipv4 stream 0.0.0.0 %u\nipv6 stream :: %u\n", p, p), "");
+        p = test_port_in(out, NULL);
+        expect_run(r, 0, test_fmt(want, sizeof(want), "ipv4 stream 0.0.0.0 %u\nipv6 stream :: %u\n", p, p), "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -596,7 +365,7 @@ END_TEST
 
 START_TEST(test_bind_port_in_use_fails_with_eaddrinuse_in_words_and_json) {
         struct sockaddr_storage ss;
-        socklen_t len = make_sockaddr("127.0.0.1", 0, &ss);
+        socklen_t len = test_make_sockaddr("127.0.0.1", 0, &ss);
         char port[16], want_err[256], want_out[512];
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         unsigned p;
@@ -604,18 +373,18 @@ START_TEST(test_bind_port_in_use_fails_with_eaddrinuse_in_words_and_json) {
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(bind(fd, (struct sockaddr *) &ss, len), 0);
         ck_assert_int_eq(listen(fd, 1), 0);
-        p = fd_port(fd);
+        p = test_fd_port(fd);
         snprintf(port, sizeof(port), "%u", p);
 
         start_daemon(NULL);
-        fmt(want_err, sizeof(want_err), "netutilctl: Address already in use (127.0.0.1 port %u)\n", p);
+        test_fmt(want_err, sizeof(want_err), "netutilctl: Address already in use (127.0.0.1 port %u)\n", p);
         expect_run(ctl(AS_ROOT, ARGS("bind", "--address", "127.0.0.1", port)), 1, "", want_err);
-        fmt(want_out, sizeof(want_out), JSON_ERROR("EADDRINUSE", "Address already in use (127.0.0.1 port %u)"),
+        test_fmt(want_out, sizeof(want_out), JSON_ERROR("EADDRINUSE", "Address already in use (127.0.0.1 port %u)"),
             EADDRINUSE, p);
         expect_run(ctl(AS_ROOT, ARGS("--json", "bind", "--address", "127.0.0.1", port)), 1, want_out, want_err);
         close(fd);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -623,7 +392,7 @@ START_TEST(test_bind_numerichost_name_fails_with_eai_noname) {
         char want[512];
 
         start_daemon(NULL);
-        fmt(want, sizeof(want),
+        test_fmt(want, sizeof(want),
             "{\"error\": {\"errno\": %d, \"name\": \"EADDRNOTAVAIL\", \"message\": \"Name or service not known\", "
             "\"gai\": \"EAI_NONAME\"}}\n",
             EADDRNOTAVAIL);
@@ -633,7 +402,7 @@ START_TEST(test_bind_numerichost_name_fails_with_eai_noname) {
         expect_run(ctl(AS_ROOT, ARGS("bind", "--address", "nonexistent.invalid", "--flags", "numerichost", "0")), 1,
                    "", "netutilctl: Name or service not known\n");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -650,22 +419,22 @@ START_TEST(test_bind_udp_gives_datagram_sockets_on_one_port) {
 
         /* In the exec form, the kernel's word for it: SO_TYPE is SOCK_DGRAM, no listen(). */
         r = ctl(AS_ROOT, ARGS("bind", "--udp", "--address", "127.0.0.1", "0", "--", self_exe, "--exec-probe"));
-        p = port_in(out, "127.0.0.1 ");
-        fmt(want, sizeof(want),
+        p = test_port_in(out, "127.0.0.1 ");
+        test_fmt(want, sizeof(want),
             "LISTEN_FDS=1\nLISTEN_PID=self\nLISTEN_FDNAMES=netutil\n"
             "fd 3: ipv4 dgram 127.0.0.1 %u accepting=0 nonblock=1 cloexec=0 reuseaddr=1\n"
             "extra fds: none\n",
             p);
         expect_run(r, 0, want, "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
 /* ---- 4. names ------------------------------------------------------------------------ */
 
 START_TEST(test_bind_host_name_from_etc_hosts_binds_its_address) {
-        use_hosts_file("127.0.0.1 localhost\n127.0.0.2 myhost\n");
+        test_use_hosts_file("127.0.0.1 localhost\n127.0.0.2 myhost\n");
         start_daemon(NULL);
         /* A name, not a literal: resolved in the daemon's worker pool. */
         expect_json_bind(ARGS("--json", "bind", "--address", "myhost", "0"),
@@ -673,7 +442,7 @@ START_TEST(test_bind_host_name_from_etc_hosts_binds_its_address) {
         /* With a service name as the port, too. */
         expect_run(ctl(AS_ROOT, ARGS("bind", "--address", "myhost", "http")), 0, "ipv4 stream 127.0.0.2 80\n", "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -687,15 +456,15 @@ START_TEST(test_exec_gets_one_named_listening_socket_as_systemd_passes_it) {
         start_daemon(NULL);
         r = ctl(AS_ROOT,
                 ARGS("bind", "--address", "127.0.0.1", "--name", "web", "0", "--", self_exe, "--exec-probe"));
-        p = port_in(out, "127.0.0.1 ");
-        fmt(want, sizeof(want),
+        p = test_port_in(out, "127.0.0.1 ");
+        test_fmt(want, sizeof(want),
             "LISTEN_FDS=1\nLISTEN_PID=self\nLISTEN_FDNAMES=web\n"
             "fd 3: ipv4 stream 127.0.0.1 %u accepting=1 nonblock=1 cloexec=0 reuseaddr=1\n"
             "extra fds: none\n",
             p);
         expect_run(r, 0, want, "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -706,8 +475,8 @@ START_TEST(test_exec_gets_both_wildcards_named_netutil_each) {
 
         start_daemon(NULL);
         r = ctl(AS_ROOT, ARGS("bind", "0", "--", self_exe, "--exec-probe"));
-        p = port_in(out, "0.0.0.0 ");
-        fmt(want, sizeof(want),
+        p = test_port_in(out, "0.0.0.0 ");
+        test_fmt(want, sizeof(want),
             "LISTEN_FDS=2\nLISTEN_PID=self\nLISTEN_FDNAMES=netutil:netutil\n"
             "fd 3: ipv4 stream 0.0.0.0 %u accepting=1 nonblock=1 cloexec=0 reuseaddr=1\n"
             "fd 4: ipv6 stream :: %u accepting=1 nonblock=1 cloexec=0 reuseaddr=1 v6only=1\n"
@@ -715,7 +484,7 @@ START_TEST(test_exec_gets_both_wildcards_named_netutil_each) {
             p, p);
         expect_run(r, 0, want, "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -724,7 +493,7 @@ START_TEST(test_exec_of_missing_command_fails_in_words) {
         expect_run(ctl(AS_ROOT, ARGS("bind", "--address", "127.0.0.1", "0", "--", "/nonexistent/netutild-test")), 1,
                    "", "netutilctl: Failed to execute '/nonexistent/netutild-test': No such file or directory\n");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -741,7 +510,7 @@ START_TEST(test_nobody_may_bind_unprivileged_port_8080) {
         expect_run(ctl(AS_NOBODY, ARGS("bind", "--address", "127.0.0.1", "8080")), 0, "ipv4 stream 127.0.0.1 8080\n",
                    "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -750,17 +519,17 @@ START_TEST(test_nobody_is_refused_port_80_by_default) {
 
         start_daemon(NULL);
         expect_run(ctl(AS_NOBODY, ARGS("bind", "80")), 1, "", "netutilctl: " REFUSED_80_NOBODY "\n");
-        fmt(want, sizeof(want), JSON_ERROR("EPERM", REFUSED_80_NOBODY), EPERM);
+        test_fmt(want, sizeof(want), JSON_ERROR("EPERM", REFUSED_80_NOBODY), EPERM);
         expect_run(ctl(AS_NOBODY, ARGS("--json", "bind", "80")), 1, want, "netutilctl: " REFUSED_80_NOBODY "\n");
         /* Refused before any socket was made: nothing listens. */
-        assert_nobody_listens("127.0.0.1", 80);
+        test_assert_nobody_listens("127.0.0.1", 80, 0);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
 START_TEST(test_user_rule_allows_port_80_for_nobody_only) {
-        char *conf = write_config("[Policy]\nAllowBind=user:nobody tcp:80\n");
+        char *conf = test_write_config("[Policy]\nAllowBind=user:nobody tcp:80\n");
 
         start_daemon(ARGS("--config", conf));
         unlink(conf); /* read at start; no reload here */
@@ -773,25 +542,25 @@ START_TEST(test_user_rule_allows_port_80_for_nobody_only) {
                    "netutilctl: Permission denied by policy: port 80/udp on 0.0.0.0 is not allowed for uid 65534 "
                    DEFAULT_ALLOWED ")\n");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
 START_TEST(test_group_rule_needs_the_supplementary_group) {
 #define REFUSED_81                                                                                             \
         "Permission denied by policy: port 81/tcp on 127.0.0.1 is not allowed for uid 65534 " DEFAULT_ALLOWED ")"
-        char *conf = write_config("[Policy]\nAllowBind=group:4242 tcp:81\n");
+        char *conf = test_write_config("[Policy]\nAllowBind=group:4242 tcp:81\n");
         char want[512];
 
         start_daemon(ARGS("--config", conf));
         unlink(conf); /* read at start; no reload here */
         expect_run(ctl(AS_NOBODY_IN_4242, ARGS("bind", "--address", "127.0.0.1", "81")), 0,
                    "ipv4 stream 127.0.0.1 81\n", "");
-        fmt(want, sizeof(want), JSON_ERROR("EPERM", REFUSED_81), EPERM);
+        test_fmt(want, sizeof(want), JSON_ERROR("EPERM", REFUSED_81), EPERM);
         expect_run(ctl(AS_NOBODY, ARGS("--json", "bind", "--address", "127.0.0.1", "81")), 1, want,
                    "netutilctl: " REFUSED_81 "\n");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 #undef REFUSED_81
 }
 END_TEST
@@ -800,7 +569,7 @@ START_TEST(test_address_rule_allows_that_address_not_the_wildcard) {
 #define REFUSED_82(address)                                                                                    \
         "netutilctl: Permission denied by policy: port 82/tcp on " address " is not allowed for uid 65534 "   \
         DEFAULT_ALLOWED "; 82 on 127.0.0.1)\n"
-        char *conf = write_config("[Policy]\nAllowBind=user:nobody tcp:82 address:127.0.0.1\n");
+        char *conf = test_write_config("[Policy]\nAllowBind=user:nobody tcp:82 address:127.0.0.1\n");
 
         start_daemon(ARGS("--config", conf));
         unlink(conf); /* read at start; no reload here */
@@ -810,7 +579,7 @@ START_TEST(test_address_rule_allows_that_address_not_the_wildcard) {
         expect_run(ctl(AS_NOBODY, ARGS("bind", "82")), 1, "", REFUSED_82("0.0.0.0"));
         expect_run(ctl(AS_NOBODY, ARGS("bind", "--address", "127.0.0.2", "82")), 1, "", REFUSED_82("127.0.0.2"));
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 #undef REFUSED_82
 }
 END_TEST
@@ -824,11 +593,11 @@ START_TEST(test_hold_twice_returns_the_same_socket) {
 
         start_daemon(NULL);
         r = ctl(AS_ROOT, ARGS(HOLD_ARGS("app")));
-        p = port_in(out, NULL);
-        expect_run(r, 0, fmt(first, sizeof(first), "ipv4 stream 127.0.0.1 %u\n", p), "");
+        p = test_port_in(out, NULL);
+        expect_run(r, 0, test_fmt(first, sizeof(first), "ipv4 stream 127.0.0.1 %u\n", p), "");
         /* netutilctl is gone; the daemon's copy keeps the port open. */
         assert_fds_at(baseline_fds + 1);
-        r = tcp_connect("127.0.0.1", p);
+        r = test_tcp_connect("127.0.0.1", p, 0);
         ck_assert_msg(r >= 0, "held port %u not listening: %s", p, strerror(-r));
         close(r);
         /* Again, even with other arguments: the held socket, not a new one. */
@@ -837,7 +606,7 @@ START_TEST(test_hold_twice_returns_the_same_socket) {
         assert_fds_at(baseline_fds + 1);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "app")), 0, "", "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -865,10 +634,10 @@ START_TEST(test_held_socket_keeps_queued_connection_for_the_next_app) {
         start_daemon(NULL);
         /* The first app gets the socket held and exits. */
         ck_assert_int_eq(ctl(AS_ROOT, ARGS(HOLD_ARGS("app"))), 0);
-        p = port_in(out, NULL);
+        p = test_port_in(out, NULL);
 
         /* A client connects while no app runs: the handshake completes in the backlog. */
-        client = tcp_connect("127.0.0.1", p);
+        client = test_tcp_connect("127.0.0.1", p, 0);
         ck_assert_msg(client >= 0, "connect to the held port %u: %s", p, strerror(-client));
         ck_assert_int_eq(getsockname(client, (struct sockaddr *) &local, &local_len), 0);
 
@@ -876,15 +645,15 @@ START_TEST(test_held_socket_keeps_queued_connection_for_the_next_app) {
         c = open_client();
         n = take_held(c, "app", "0", &s);
         ck_assert_msg(n == 1, "netutil_bind: %d (%s)", n, n < 0 ? strerror(-n) : "count");
-        ck_assert_uint_eq(sockaddr_port(&s[0].address), p);
-        ck_assert_uint_eq(fd_port(s[0].fd), p);
+        ck_assert_uint_eq(test_sockaddr_port(&s[0].address), p);
+        ck_assert_uint_eq(test_fd_port(s[0].fd), p);
         pfd = (struct pollfd) { .fd = s[0].fd, .events = POLLIN };
         ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
         conn = accept4(s[0].fd, (struct sockaddr *) &peer, &peer_len, SOCK_CLOEXEC);
         ck_assert_msg(conn >= 0, "accept: %s", strerror(errno));
         ck_assert_uint_eq(peer_len, local_len);
         ck_assert_msg(memcmp(&peer, &local, local_len) == 0, "accepted the client of port %u, queued was %u",
-                      sockaddr_port(&peer), sockaddr_port(&local));
+                      test_sockaddr_port(&peer), test_sockaddr_port(&local));
         ck_assert_int_eq(write(client, "x", 1), 1);
         ck_assert_int_eq(read(conn, &byte, 1), 1);
         ck_assert_int_eq(byte, 'x');
@@ -901,7 +670,7 @@ START_TEST(test_held_socket_keeps_queued_connection_for_the_next_app) {
         ck_assert_int_eq(netutil_hold_release(c, "app", 0), 0);
         netutil_client_close(c);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -913,19 +682,19 @@ START_TEST(test_hold_list_text_and_json) {
         expect_run(ctl(AS_ROOT, ARGS("hold", "list")), 0, "", "");
         expect_run(ctl(AS_ROOT, ARGS("--json", "hold", "list")), 0, "{\"held\": []}\n", "");
         ck_assert_int_eq(ctl(AS_ROOT, ARGS(HOLD_ARGS("app"))), 0);
-        p = port_in(out, NULL);
+        p = test_port_in(out, NULL);
         expect_run(ctl(AS_ROOT, ARGS("hold", "list")), 0,
-                   fmt(want, sizeof(want), "app 0 ipv4 stream 127.0.0.1 %u\n", p), "");
-        fmt(want, sizeof(want),
+                   test_fmt(want, sizeof(want), "app 0 ipv4 stream 127.0.0.1 %u\n", p), "");
+        test_fmt(want, sizeof(want),
             "{\"held\": [{\"name\": \"app\", \"owner_uid\": 0, \"sockets\": [" JSON_SOCKET("ipv4", "stream",
                                                                                           "127.0.0.1") "]}]}\n",
             p);
         expect_run(ctl(AS_ROOT, ARGS("--json", "hold", "list")), 0, want, "");
         /* Two sockets under one name: one entry. */
         ck_assert_int_eq(ctl(AS_ROOT, ARGS("bind", "--name", "both", "--hold", "0")), 0);
-        p = port_in(out, NULL);
+        p = test_port_in(out, NULL);
         ck_assert_int_eq(ctl(AS_ROOT, ARGS("--json", "hold", "list")), 0);
-        fmt(want, sizeof(want),
+        test_fmt(want, sizeof(want),
             "{\"name\": \"both\", \"owner_uid\": 0, \"sockets\": [" JSON_SOCKET("ipv4", "stream", "0.0.0.0") ", "
                     JSON_SOCKET("ipv6", "stream", "::") "]}",
             p, p);
@@ -934,7 +703,7 @@ START_TEST(test_hold_list_text_and_json) {
         expect_run(ctl(AS_ROOT, ARGS("--json", "hold", "release", "both")), 0, "{\"released\": \"both\"}\n", "");
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "app")), 0, "", "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -948,7 +717,7 @@ START_TEST(test_hold_release_closes_the_port_once_every_copy_is_closed) {
         c = open_client();
         n = take_held(c, "app", "0", &s);
         ck_assert_int_eq(n, 1);
-        p = sockaddr_port(&s[0].address);
+        p = test_sockaddr_port(&s[0].address);
         netutil_client_close(c);
 
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "app")), 0, "", "");
@@ -956,13 +725,13 @@ START_TEST(test_hold_release_closes_the_port_once_every_copy_is_closed) {
         expect_run(ctl(AS_ROOT, ARGS("--json", "hold", "list")), 0, "{\"held\": []}\n", "");
         assert_fds_at_baseline();
         /* The app's copy still listens... */
-        fd = tcp_connect("127.0.0.1", p);
+        fd = test_tcp_connect("127.0.0.1", p, 0);
         ck_assert_msg(fd >= 0, "the app's copy stopped listening on release: %s", strerror(-fd));
         close(fd);
         /* ...and with it closed, nothing does. */
         netutil_sockets_free(s, (size_t) n);
-        assert_nobody_listens("127.0.0.1", p);
-        stop_daemon_expect_clean_exit();
+        test_assert_nobody_listens("127.0.0.1", p, 0);
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -971,11 +740,11 @@ START_TEST(test_release_of_unknown_name_fails) {
 
         start_daemon(NULL);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "x")), 1, "", "netutilctl: No held socket named 'x'\n");
-        fmt(want, sizeof(want), JSON_ERROR("ENOENT", "No held socket named 'x'"), ENOENT);
+        test_fmt(want, sizeof(want), JSON_ERROR("ENOENT", "No held socket named 'x'"), ENOENT);
         expect_run(ctl(AS_ROOT, ARGS("--json", "hold", "release", "x")), 1, want,
                    "netutilctl: No held socket named 'x'\n");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -985,7 +754,7 @@ START_TEST(test_nobody_cannot_take_or_release_roots_name) {
 
         start_daemon(NULL);
         ck_assert_int_eq(ctl(AS_ROOT, ARGS(HOLD_ARGS("app"))), 0);
-        p = port_in(out, NULL);
+        p = test_port_in(out, NULL);
         expect_run(ctl(AS_NOBODY, ARGS(HOLD_ARGS("app"))), 1, "",
                    "netutilctl: The name 'app' is held by another user\n");
         expect_run(ctl(AS_NOBODY, ARGS(HOLD_ARGS("app"), "--", self_exe, "--exec-probe")), 1, "",
@@ -993,11 +762,11 @@ START_TEST(test_nobody_cannot_take_or_release_roots_name) {
         expect_run(ctl(AS_NOBODY, ARGS("hold", "release", "app")), 1, "", "netutilctl: No held socket named 'app'\n");
         /* Still root's, still listening. */
         expect_run(ctl(AS_ROOT, ARGS("hold", "list")), 0,
-                   fmt(want, sizeof(want), "app 0 ipv4 stream 127.0.0.1 %u\n", p), "");
+                   test_fmt(want, sizeof(want), "app 0 ipv4 stream 127.0.0.1 %u\n", p), "");
         assert_fds_at(baseline_fds + 1);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "app")), 0, "", "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -1007,10 +776,10 @@ START_TEST(test_root_sees_every_held_name_nobody_only_its_own) {
 
         start_daemon(NULL);
         ck_assert_int_eq(ctl(AS_NOBODY, ARGS(HOLD_ARGS("userapp"))), 0);
-        snprintf(line_nobody, sizeof(line_nobody), "userapp 65534 ipv4 stream 127.0.0.1 %u\n", port_in(out, NULL));
+        snprintf(line_nobody, sizeof(line_nobody), "userapp 65534 ipv4 stream 127.0.0.1 %u\n", test_port_in(out, NULL));
         socket_nobody = line_nobody + strlen("userapp 65534 ");
         ck_assert_int_eq(ctl(AS_ROOT, ARGS(HOLD_ARGS("rootapp"))), 0);
-        snprintf(line_root, sizeof(line_root), "rootapp 0 ipv4 stream 127.0.0.1 %u\n", port_in(out, NULL));
+        snprintf(line_root, sizeof(line_root), "rootapp 0 ipv4 stream 127.0.0.1 %u\n", test_port_in(out, NULL));
 
         expect_run(ctl(AS_NOBODY, ARGS("hold", "list")), 0, line_nobody, "");
         ck_assert_int_eq(ctl(AS_ROOT, ARGS("hold", "list")), 0);
@@ -1025,7 +794,7 @@ START_TEST(test_root_sees_every_held_name_nobody_only_its_own) {
         expect_run(ctl(AS_NOBODY, ARGS("hold", "list")), 0, "", "");
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "rootapp")), 0, "", "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -1040,7 +809,7 @@ START_TEST(test_nobody_may_hold_64_names_not_65) {
         }
         assert_fds_at(baseline_fds + 64);
         expect_run(ctl(AS_NOBODY, ARGS(HOLD_ARGS("q64"))), 1, "", "netutilctl: " QUOTA_MESSAGE "\n");
-        fmt(want, sizeof(want), JSON_ERROR("EDQUOT", QUOTA_MESSAGE), EDQUOT);
+        test_fmt(want, sizeof(want), JSON_ERROR("EDQUOT", QUOTA_MESSAGE), EDQUOT);
         expect_run(ctl(AS_NOBODY, ARGS("--json", HOLD_ARGS("q64"))), 1, want, "netutilctl: " QUOTA_MESSAGE "\n");
         /* The refused binds cost nothing; a release makes room again. */
         assert_fds_at(baseline_fds + 64);
@@ -1052,7 +821,7 @@ START_TEST(test_nobody_may_hold_64_names_not_65) {
                 ck_assert_msg(ctl(AS_NOBODY, ARGS("hold", "release", name)) == 0, "release %d: %s", i, err);
         }
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 #undef QUOTA_MESSAGE
 }
 END_TEST
@@ -1070,22 +839,22 @@ static void check_listener_repair(const char *port) {
         c = open_client();
         n = take_held(c, "app", port, &s);
         ck_assert_int_eq(n, 1);
-        p = sockaddr_port(&s[0].address);
-        fd = tcp_connect("127.0.0.1", p);
+        p = test_sockaddr_port(&s[0].address);
+        fd = test_tcp_connect("127.0.0.1", p, 0);
         ck_assert_int_ge(fd, 0);
         close(fd);
 
         ck_assert_int_eq(shutdown(s[0].fd, SHUT_RDWR), 0);
-        deadline = now_ms() + 2000;
+        deadline = test_now_ms() + 2000;
         do {
                 usleep(20000);
-                fd = tcp_connect("127.0.0.1", p);
-        } while (fd < 0 && now_ms() < deadline);
+                fd = test_tcp_connect("127.0.0.1", p, 0);
+        } while (fd < 0 && test_now_ms() < deadline);
         if (fd < 0) {
                 int accepting = 0;
                 socklen_t alen = sizeof(accepting);
 
-                unsigned now_port = fd_port(s[0].fd);
+                unsigned now_port = test_fd_port(s[0].fd);
 
                 (void) getsockopt(s[0].fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &alen);
                 /* A failed assertion skips the teardown: leave no daemon directory behind. */
@@ -1095,13 +864,13 @@ static void check_listener_repair(const char *port) {
                              p, strerror(-fd), now_port, accepting);
         }
         close(fd);
-        ck_assert_uint_eq(fd_port(s[0].fd), p);
+        ck_assert_uint_eq(test_fd_port(s[0].fd), p);
 
         netutil_sockets_free(s, (size_t) n);
         ck_assert_int_eq(netutil_hold_release(c, "app", 0), 0);
         netutil_client_close(c);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 
 START_TEST(test_shut_down_held_listener_on_fixed_port_listens_again) {
@@ -1133,7 +902,7 @@ START_TEST(test_name_with_300_addresses_gives_300_sockets_in_one_answer) {
         pos += (size_t) snprintf(hosts + pos, sizeof(hosts) - pos, "127.0.0.1 localhost\n");
         for (int i = 1; i <= N; i++)
                 pos += (size_t) snprintf(hosts + pos, sizeof(hosts) - pos, "127.0.%d.%d big\n", i / 256, i % 256);
-        use_hosts_file(hosts);
+        test_use_hosts_file(hosts);
         start_daemon(NULL);
 
         c = open_client();
@@ -1144,7 +913,7 @@ START_TEST(test_name_with_300_addresses_gives_300_sockets_in_one_answer) {
         ck_assert_msg(n == N, "netutil_bind gave %d (%s), expected %d sockets", n, n < 0 ? strerror(-n) : "sockets",
                       N);
         ck_assert_int_eq(test_count_fds(getpid()), before + N);
-        p = sockaddr_port(&s[0].address);
+        p = test_sockaddr_port(&s[0].address);
         for (int i = 0; i < n; i++) {
                 const struct sockaddr_in *in = (const struct sockaddr_in *) &s[i].address;
                 struct sockaddr_in actual = {};
@@ -1203,14 +972,14 @@ START_TEST(test_name_with_300_addresses_gives_300_sockets_in_one_answer) {
                 ck_assert_int_eq(test_count_fds(getpid()), before - 1); /* our client is closed too */
         }
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
 /* ---- 9. clients that leave with a bind in flight ------------------------------------- */
 
 START_TEST(test_disconnect_with_hosts_name_bind_in_flight_costs_nothing) {
-        use_hosts_file("127.0.0.1 localhost\n127.0.0.2 myhost\n");
+        test_use_hosts_file("127.0.0.1 localhost\n127.0.0.2 myhost\n");
         start_daemon(NULL);
         for (int i = 0; i < 50; i++)
                 close(raw_bind_request("myhost", "0"));
@@ -1218,7 +987,7 @@ START_TEST(test_disconnect_with_hosts_name_bind_in_flight_costs_nothing) {
         ck_assert_int_eq(kill(daemon_.pid, 0), 0);
         expect_run(ctl(AS_ROOT, ARGS("bind", "--address", "myhost", "5000")), 0, "ipv4 stream 127.0.0.2 5000\n", "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -1258,14 +1027,14 @@ static bool dns_answer_one(int fd) {
 
 START_TEST(test_disconnect_while_dns_lookup_is_pending_costs_nothing) {
         struct sockaddr_storage ss;
-        socklen_t len = make_sockaddr("127.0.0.1", 53, &ss);
+        socklen_t len = test_make_sockaddr("127.0.0.1", 53, &ss);
         struct pollfd pfd;
         long long deadline;
         pid_t server;
         int dns, client;
 
-        enter_mount_namespace();
-        mount_text_over("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:3 attempts:1\n");
+        test_enter_mount_namespace();
+        test_mount_text_over("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:3 attempts:1\n");
         dns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         ck_assert_int_ge(dns, 0);
         ck_assert_int_eq(bind(dns, (struct sockaddr *) &ss, len), 0);
@@ -1281,8 +1050,8 @@ START_TEST(test_disconnect_while_dns_lookup_is_pending_costs_nothing) {
 
         /* Answer (A and AAAA) until the lookup is over: the daemon has its baseline again
          * (the resolver's socket and the connection closed, the bound socket too). */
-        deadline = now_ms() + 5000;
-        while (now_ms() < deadline) {
+        deadline = test_now_ms() + 5000;
+        while (test_now_ms() < deadline) {
                 while (dns_answer_one(dns))
                         ;
                 if (test_count_fds(daemon_.pid) == baseline_fds)
@@ -1292,14 +1061,14 @@ START_TEST(test_disconnect_while_dns_lookup_is_pending_costs_nothing) {
         }
         assert_fds_settle_at_baseline();
         /* What it bound for the client that left is closed again. */
-        assert_nobody_listens("127.0.0.3", 4444);
+        test_assert_nobody_listens("127.0.0.3", 4444, 0);
 
         /* The daemon still serves, and the same lookup works for a client that waits. */
         server = fork();
         ck_assert_int_ge(server, 0);
         if (server == 0) {
-                long long end = now_ms() + 8000;
-                while (now_ms() < end) {
+                long long end = test_now_ms() + 8000;
+                while (test_now_ms() < end) {
                         pfd = (struct pollfd) { .fd = dns, .events = POLLIN };
                         if (poll(&pfd, 1, 100) > 0)
                                 while (dns_answer_one(dns))
@@ -1313,7 +1082,7 @@ START_TEST(test_disconnect_while_dns_lookup_is_pending_costs_nothing) {
         waitpid(server, NULL, 0);
         close(dns);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -1369,7 +1138,7 @@ static void on_done(netutil_client *c, int error, void *userdata) {
 
 /* Runs e until every result in a[0..n) has had its callback (5 s at most). */
 static void run_until_called(sd_event *e, AsyncResult *a, size_t n) {
-        long long deadline = now_ms() + 5000;
+        long long deadline = test_now_ms() + 5000;
 
         for (;;) {
                 size_t called = 0;
@@ -1378,7 +1147,7 @@ static void run_until_called(sd_event *e, AsyncResult *a, size_t n) {
                         called += a[i].calls > 0;
                 if (called == n)
                         return;
-                ck_assert_msg(now_ms() < deadline, "only %zu of %zu callbacks ran within 5 s", called, n);
+                ck_assert_msg(test_now_ms() < deadline, "only %zu of %zu callbacks ran within 5 s", called, n);
                 ck_assert_int_ge(sd_event_run(e, 100000), 0);
         }
 }
@@ -1440,7 +1209,7 @@ START_TEST(test_async_bind_hands_the_sockets_to_the_callback) {
         ck_assert_int_eq(test_count_fds(getpid()), before + 2);
         ck_assert_int_eq(a.s[0].family, AF_INET);
         ck_assert_int_eq(a.s[1].family, AF_INET6);
-        p = sockaddr_port(&a.s[0].address);
+        p = test_sockaddr_port(&a.s[0].address);
         ck_assert_uint_gt(p, 0);
         for (size_t i = 0; i < a.n; i++) {
                 int accepting = 0;
@@ -1448,8 +1217,8 @@ START_TEST(test_async_bind_hands_the_sockets_to_the_callback) {
 
                 ck_assert_int_eq(a.s[i].type, SOCK_STREAM);
                 ck_assert_int_ge(a.s[i].fd, 3);
-                ck_assert_uint_eq(sockaddr_port(&a.s[i].address), p);
-                ck_assert_uint_eq(fd_port(a.s[i].fd), p);
+                ck_assert_uint_eq(test_sockaddr_port(&a.s[i].address), p);
+                ck_assert_uint_eq(test_fd_port(a.s[i].fd), p);
                 ck_assert_int_eq(getsockopt(a.s[i].fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &alen), 0);
                 ck_assert_int_eq(accepting, 1);
                 ck_assert(fcntl(a.s[i].fd, F_GETFD) & FD_CLOEXEC);
@@ -1461,17 +1230,17 @@ START_TEST(test_async_bind_hands_the_sockets_to_the_callback) {
         /* The daemon kept no copy (its one extra fd is our connection): the sockets are
          * ours and they listen. */
         assert_fds_at(baseline_fds + 1);
-        fd = tcp_connect("127.0.0.1", p);
+        fd = test_tcp_connect("127.0.0.1", p, 0);
         ck_assert_msg(fd >= 0, "connect to the async socket's port %u: %s", p, strerror(-fd));
         close(fd);
-        fd = tcp_connect("::1", p);
+        fd = test_tcp_connect("::1", p, 0);
         ck_assert_msg(fd >= 0, "connect to [::1]:%u: %s", p, strerror(-fd));
         close(fd);
 
         netutil_sockets_free(a.s, a.n);
         ck_assert_int_eq(test_count_fds(getpid()), before);
-        assert_nobody_listens("127.0.0.1", p);
-        assert_nobody_listens("::1", p);
+        test_assert_nobody_listens("127.0.0.1", p, 0);
+        test_assert_nobody_listens("::1", p, 0);
 
         /* An error comes through the callback as -errno with the daemon's message. */
         a = (AsyncResult) {};
@@ -1490,7 +1259,7 @@ START_TEST(test_async_bind_hands_the_sockets_to_the_callback) {
 
         close_async_client(c, e);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -1517,8 +1286,8 @@ START_TEST(test_async_hold_list_and_release) {
         run_until_called(e, &a, 1);
         ck_assert_msg(a.error == 0, "hold: %d (%s): %s", a.error, strerror(-a.error), a.msg);
         ck_assert_uint_eq(a.n, 1);
-        p = sockaddr_port(&a.s[0].address);
-        ck_assert_uint_eq(fd_port(a.s[0].fd), p);
+        p = test_sockaddr_port(&a.s[0].address);
+        ck_assert_uint_eq(test_fd_port(a.s[0].fd), p);
         netutil_sockets_free(a.s, a.n);
         ck_assert_int_eq(test_count_fds(getpid()), before);
         assert_fds_at(baseline_fds + 2); /* our connection and the held copy */
@@ -1555,7 +1324,7 @@ START_TEST(test_async_hold_list_and_release) {
         ck_assert_msg(a.error == 0, "release: %d (%s): %s", a.error, strerror(-a.error), a.msg);
         ck_assert_str_eq(a.msg, "");
         assert_fds_at(baseline_fds + 1); /* our connection only */
-        assert_nobody_listens("127.0.0.1", p);
+        test_assert_nobody_listens("127.0.0.1", p, 0);
 
         /* A second release: -ENOENT, in words too. */
         a = (AsyncResult) {};
@@ -1576,7 +1345,7 @@ START_TEST(test_async_hold_list_and_release) {
 
         close_async_client(c, e);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -1616,14 +1385,14 @@ START_TEST(test_async_bind_cancelled_before_the_loop_runs_never_calls_back) {
 
         ck_assert_int_eq(test_count_fds(getpid()), before);
         assert_fds_at(baseline_fds + 1); /* our connection only */
-        assert_nobody_listens("127.0.0.1", 4711);
+        test_assert_nobody_listens("127.0.0.1", 4711, 0);
         /* The daemon did bind it (and the port is free again): the blocking form gets it. */
         expect_run(ctl(AS_ROOT, ARGS("bind", "--address", "127.0.0.1", "4711")), 0, "ipv4 stream 127.0.0.1 4711\n",
                    "");
 
         close_async_client(c, e);
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -1637,7 +1406,7 @@ START_TEST(test_async_binds_pipelined_on_one_connection_all_complete) {
 
         /* Half are literals (bound inline), half a name from /etc/hosts (the worker pool):
          * the answers need not come in order; each must reach its own callback. */
-        use_hosts_file("127.0.0.1 localhost\n127.0.0.2 myhost\n");
+        test_use_hosts_file("127.0.0.1 localhost\n127.0.0.2 myhost\n");
         start_daemon(NULL);
         c = open_async_client(&e);
         async_warm_up(c, e);
@@ -1679,7 +1448,7 @@ START_TEST(test_async_binds_pipelined_on_one_connection_all_complete) {
 
         close_async_client(c, e);
         assert_fds_settle_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -1696,7 +1465,7 @@ START_TEST(test_hold_of_a_name_that_binds_nothing_is_refused) {
 
         /* "localhost" is only ::1 and IPv6 is off on lo: bind_sockets() skips it and binds
          * nothing (success with 0 sockets, as Tornado). */
-        use_hosts_file("::1 localhost\n");
+        test_use_hosts_file("::1 localhost\n");
         {
                 int fd = open("/proc/sys/net/ipv6/conf/lo/disable_ipv6", O_WRONLY | O_CLOEXEC);
                 ck_assert_int_ge(fd, 0);
@@ -1710,7 +1479,7 @@ START_TEST(test_hold_of_a_name_that_binds_nothing_is_refused) {
 
         expect_run(ctl(AS_ROOT, ARGS("bind", "--name", "empty", "--hold", "--address", "localhost", "0")), 1, "",
                    "netutilctl: " NOTHING_TO_HOLD "\n");
-        fmt(want, sizeof(want), JSON_ERROR("EADDRNOTAVAIL", NOTHING_TO_HOLD), EADDRNOTAVAIL);
+        test_fmt(want, sizeof(want), JSON_ERROR("EADDRNOTAVAIL", NOTHING_TO_HOLD), EADDRNOTAVAIL);
         expect_run(ctl(AS_ROOT, ARGS("--json", "bind", "--name", "empty", "--hold", "--address", "localhost", "0")),
                    1, want, "netutilctl: " NOTHING_TO_HOLD "\n");
         /* As nobody too (the quota is not what refuses it). */
@@ -1736,13 +1505,13 @@ START_TEST(test_hold_of_a_name_that_binds_nothing_is_refused) {
         assert_fds_settle_at_baseline();
         /* ...so it is free for a hold that binds something. */
         ck_assert_int_eq(ctl(AS_ROOT, ARGS(HOLD_ARGS("empty"))), 0);
-        p = port_in(out, NULL);
-        expect_run(ctl(AS_ROOT, ARGS("hold", "list")), 0, fmt(want, sizeof(want), "empty 0 ipv4 stream 127.0.0.1 %u\n", p),
+        p = test_port_in(out, NULL);
+        expect_run(ctl(AS_ROOT, ARGS("hold", "list")), 0, test_fmt(want, sizeof(want), "empty 0 ipv4 stream 127.0.0.1 %u\n", p),
                    "");
         assert_fds_at(baseline_fds + 1);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "empty")), 0, "", "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
@@ -1762,22 +1531,22 @@ START_TEST(test_held_name_of_one_kind_is_refused_for_the_other) {
 
         /* "net" holds a TCP socket: bind-unix under that name creates nothing. */
         ck_assert_int_eq(ctl(AS_ROOT, ARGS(HOLD_ARGS("net"))), 0);
-        p = port_in(out, NULL);
+        p = test_port_in(out, NULL);
         expect_run(ctl(AS_ROOT, ARGS("bind-unix", "--name", "net", "--hold", path)), 1, "",
                    "netutilctl: The name 'net' holds network sockets\n");
-        fmt(want, sizeof(want), JSON_ERROR("EEXIST", "The name 'net' holds network sockets"), EEXIST);
+        test_fmt(want, sizeof(want), JSON_ERROR("EEXIST", "The name 'net' holds network sockets"), EEXIST);
         expect_run(ctl(AS_ROOT, ARGS("--json", "bind-unix", "--name", "net", "--hold", path)), 1, want,
                    "netutilctl: The name 'net' holds network sockets\n");
         ck_assert_msg(lstat(path, &st) < 0 && errno == ENOENT, "%s was created", path);
 
         /* "unix" holds a unix socket: bind under that name binds nothing either. */
         expect_run(ctl(AS_ROOT, ARGS("bind-unix", "--name", "unix", "--hold", upath)), 0,
-                   fmt(want, sizeof(want), "unix stream %s\n", upath), "");
+                   test_fmt(want, sizeof(want), "unix stream %s\n", upath), "");
         ck_assert_int_eq(lstat(upath, &st), 0);
         ck_assert(S_ISSOCK(st.st_mode));
         expect_run(ctl(AS_ROOT, ARGS("bind", "--name", "unix", "--hold", "0")), 1, "",
                    "netutilctl: The name 'unix' holds unix sockets\n");
-        fmt(want, sizeof(want), JSON_ERROR("EEXIST", "The name 'unix' holds unix sockets"), EEXIST);
+        test_fmt(want, sizeof(want), JSON_ERROR("EEXIST", "The name 'unix' holds unix sockets"), EEXIST);
         expect_run(ctl(AS_ROOT, ARGS("--json", "bind", "--name", "unix", "--hold", "--address", "127.0.0.1", "0")),
                    1, want, "netutilctl: The name 'unix' holds unix sockets\n");
 
@@ -1786,36 +1555,31 @@ START_TEST(test_held_name_of_one_kind_is_refused_for_the_other) {
         {
                 char line_net[128], line_unix[sizeof(upath) + 32];
 
-                fmt(line_net, sizeof(line_net), "net 0 ipv4 stream 127.0.0.1 %u\n", p);
-                fmt(line_unix, sizeof(line_unix), "unix 0 unix stream %s\n", upath);
+                test_fmt(line_net, sizeof(line_net), "net 0 ipv4 stream 127.0.0.1 %u\n", p);
+                test_fmt(line_unix, sizeof(line_unix), "unix 0 unix stream %s\n", upath);
                 ck_assert_msg(strstr(out, line_net) && strstr(out, line_unix) &&
                                       strlen(out) == strlen(line_net) + strlen(line_unix),
                               "hold list: '%s'", out);
         }
         assert_fds_at(baseline_fds + 2);
         /* The same kind under the same name is the held socket, as ever. */
-        expect_run(ctl(AS_ROOT, ARGS(HOLD_ARGS("net"))), 0, fmt(want, sizeof(want), "ipv4 stream 127.0.0.1 %u\n", p),
+        expect_run(ctl(AS_ROOT, ARGS(HOLD_ARGS("net"))), 0, test_fmt(want, sizeof(want), "ipv4 stream 127.0.0.1 %u\n", p),
                    "");
         expect_run(ctl(AS_ROOT, ARGS("bind-unix", "--name", "unix", "--hold", upath)), 0,
-                   fmt(want, sizeof(want), "unix stream %s\n", upath), "");
+                   test_fmt(want, sizeof(want), "unix stream %s\n", upath), "");
         assert_fds_at(baseline_fds + 2);
 
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "net")), 0, "", "");
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "unix")), 0, "", "");
         assert_fds_at_baseline();
-        stop_daemon_expect_clean_exit();
+        test_daemon_stop_expect_clean_exit(&daemon_);
 }
 END_TEST
 
 /* ---- the suite ----------------------------------------------------------------------- */
 
 static TCase *tcase(Suite *s, const char *name) {
-        TCase *tc = tcase_create(name);
-
-        tcase_set_timeout(tc, 30);
-        tcase_add_checked_fixture(tc, enter_network_namespace, leave_network_namespace);
-        suite_add_tcase(s, tc);
-        return tc;
+        return test_tcase_add(s, name, 30, enter_network_namespace, leave_network_namespace, NULL);
 }
 
 static Suite *handover_suite(void) {
@@ -1884,9 +1648,7 @@ static Suite *handover_suite(void) {
 }
 
 int main(int argc, char *argv[]) {
-        SRunner *sr;
         ssize_t k;
-        int failed;
 
         if (argc == 2 && strcmp(argv[1], "--exec-probe") == 0)
                 return exec_probe();
@@ -1903,11 +1665,6 @@ int main(int argc, char *argv[]) {
                 return 77;
         }
 
-        sr = srunner_create(handover_suite());
         /* Every test unshare()s its namespaces: one process each, whatever CK_FORK says. */
-        srunner_set_fork_status(sr, CK_FORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return test_run_suite(handover_suite(), true);
 }

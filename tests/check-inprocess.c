@@ -33,14 +33,12 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -102,50 +100,14 @@ _public_ int getaddrinfo(const char *node, const char *service, const struct add
 
 /* ---- Helpers ------------------------------------------------------------------------ */
 
-static int fds_at_start = -1;
 /* Created by main() (the parent); each test makes its own directory below it; main()
  * removes the tree at the end, so a failed test leaves nothing in /tmp either. */
 static char base_dir[64];
 
-/* Open fds of this process; the directory's own fd is counted every time, so two counts
- * compare equal exactly when nothing was opened or closed in between. */
-static int count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *de = NULL;
-        int n = 0;
-
-        ck_assert_ptr_nonnull(d);
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
 static void fd_count_setup(void) {
         /* Disarmed, for CK_FORK=no runs where one test's process is the next one's. */
         memset(&fake_gai, 0, sizeof(fake_gai));
-        fds_at_start = count_fds();
-}
-
-static void fd_count_teardown(void) {
-        ck_assert_int_eq(count_fds(), fds_at_start);
-}
-
-/* A fresh network namespace with lo up: 127.0.0.1/8 and ::1 exist, nothing else does,
- * every port is free and the abstract unix namespace is empty. (As check-bind.c.) */
-static void enter_netns(void) {
-        _cleanup_(closep) int fd = -EBADF;
-        struct ifreq ifr = {};
-
-        ck_assert_msg(unshare(CLONE_NEWNET) == 0,
-                      "unshare(CLONE_NEWNET): %s (check-inprocess must run as root)", strerror(errno));
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fd, 0);
-        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-        ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-        ifr.ifr_flags |= IFF_UP;
-        ck_assert_msg(ioctl(fd, SIOCSIFFLAGS, &ifr) == 0, "SIOCSIFFLAGS lo: %s", strerror(errno));
+        test_fd_count_setup();
 }
 
 /* Makes syscall nr fail with error, always, for the rest of the process (fork mode: the
@@ -199,14 +161,6 @@ static void seccomp_fail_unlink(int error) {
         seccomp_fail(SYS_unlink, error);
 #endif
         seccomp_fail(SYS_unlinkat, error);
-}
-
-static int sockopt_int(int fd, int level, int opt) {
-        int v = -1;
-        socklen_t len = sizeof(v);
-
-        ck_assert_int_eq(getsockopt(fd, level, opt, &v, &len), 0);
-        return v;
 }
 
 /* A new directory below base_dir, for this test only. */
@@ -302,10 +256,10 @@ static void assert_unix_listener(int fd, const char *name, size_t len) {
         _cleanup_(closep) int client = -EBADF, conn = -EBADF;
 
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(sockopt_int(fd, SOL_SOCKET, SO_DOMAIN), AF_UNIX);
-        ck_assert_int_eq(sockopt_int(fd, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
-        ck_assert_int_eq(sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
-        ck_assert_int_eq(sockopt_int(fd, SOL_SOCKET, SO_REUSEADDR), 1);
+        ck_assert_int_eq(test_sockopt_int(fd, SOL_SOCKET, SO_DOMAIN), AF_UNIX);
+        ck_assert_int_eq(test_sockopt_int(fd, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+        ck_assert_int_eq(test_sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
+        ck_assert_int_eq(test_sockopt_int(fd, SOL_SOCKET, SO_REUSEADDR), 1);
         ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
         ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 
@@ -675,13 +629,13 @@ static void assert_socket_state(const netutil_socket *s, int type) {
         socklen_t len = sizeof(local);
 
         ck_assert_int_eq(s->type, type);
-        ck_assert_int_eq(sockopt_int(s->fd, SOL_SOCKET, SO_DOMAIN), s->family);
-        ck_assert_int_eq(sockopt_int(s->fd, SOL_SOCKET, SO_TYPE), type);
-        ck_assert_int_eq(sockopt_int(s->fd, SOL_SOCKET, SO_ACCEPTCONN), type == SOCK_STREAM ? 1 : 0);
-        ck_assert_int_eq(sockopt_int(s->fd, SOL_SOCKET, SO_REUSEADDR), 1);
-        ck_assert_int_eq(sockopt_int(s->fd, SOL_SOCKET, SO_REUSEPORT), 0);
+        ck_assert_int_eq(test_sockopt_int(s->fd, SOL_SOCKET, SO_DOMAIN), s->family);
+        ck_assert_int_eq(test_sockopt_int(s->fd, SOL_SOCKET, SO_TYPE), type);
+        ck_assert_int_eq(test_sockopt_int(s->fd, SOL_SOCKET, SO_ACCEPTCONN), type == SOCK_STREAM ? 1 : 0);
+        ck_assert_int_eq(test_sockopt_int(s->fd, SOL_SOCKET, SO_REUSEADDR), 1);
+        ck_assert_int_eq(test_sockopt_int(s->fd, SOL_SOCKET, SO_REUSEPORT), 0);
         if (s->family == AF_INET6)
-                ck_assert_int_eq(sockopt_int(s->fd, IPPROTO_IPV6, IPV6_V6ONLY), 1);
+                ck_assert_int_eq(test_sockopt_int(s->fd, IPPROTO_IPV6, IPV6_V6ONLY), 1);
         ck_assert(fcntl(s->fd, F_GETFL) & O_NONBLOCK);
         ck_assert(fcntl(s->fd, F_GETFD) & FD_CLOEXEC);
         ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *) &local, &len), 0);
@@ -703,7 +657,7 @@ static void assert_both_wildcards_on_one_port(const char *address) {
         netutil_socket *s = NULL;
         int n;
 
-        enter_netns();
+        test_enter_netns();
         n = bind_ok(&o, &s);
         ck_assert_int_eq(n, 2);
         assert_addr(&s[0], AF_INET, "0.0.0.0");
@@ -730,7 +684,7 @@ static void assert_one_socket(const char *address, int family, const char *expec
         netutil_socket *s = NULL;
         int n;
 
-        enter_netns();
+        test_enter_netns();
         o.family = family;
         n = bind_ok(&o, &s);
         ck_assert_int_eq(n, 1);
@@ -774,7 +728,7 @@ START_TEST(test_bind_sockets_localhost_binds_what_getaddrinfo_resolves) {
         netutil_socket *s = NULL;
         int n;
 
-        enter_netns();
+        test_enter_netns();
         ck_assert_int_eq(getaddrinfo("localhost", "0", &hints, &res), 0);
         for (int pass = 0; pass < 2; pass++) /* IPv4 first, as the sort */
                 for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -812,7 +766,7 @@ START_TEST(test_bind_sockets_null_port_with_an_address_binds_an_ephemeral_port) 
         netutil_socket *s = NULL;
         int n;
 
-        enter_netns();
+        test_enter_netns();
         n = bind_ok(&o, &s);
         ck_assert_int_eq(n, 1);
         assert_addr(&s[0], AF_INET, "127.0.0.1");
@@ -826,7 +780,7 @@ START_TEST(test_bind_sockets_service_name_http_binds_port_80) {
         netutil_socket *s = NULL;
         int n;
 
-        enter_netns();
+        test_enter_netns();
         n = bind_ok(&o, &s);
         ck_assert_int_eq(n, 1);
         ck_assert_int_eq(port_of(&s[0].address), 80);
@@ -840,7 +794,7 @@ START_TEST(test_bind_sockets_port0_shared_by_the_loopbacks_with_flags_zero) {
         netutil_socket *s = NULL;
         int n;
 
-        enter_netns();
+        test_enter_netns();
         o.flags = 0;
         n = bind_ok(&o, &s);
         ck_assert_int_eq(n, 2);
@@ -857,7 +811,7 @@ START_TEST(test_bind_sockets_udp_gives_bound_dgram_sockets_on_one_port) {
         netutil_socket *s = NULL;
         int n;
 
-        enter_netns();
+        test_enter_netns();
         o.udp = 1;
         n = bind_ok(&o, &s);
         ck_assert_int_eq(n, 2);
@@ -877,15 +831,15 @@ START_TEST(test_bind_sockets_port_in_use_is_eaddrinuse_with_nothing_left_open) {
         char port[8];
         int n, gai = 12345, before;
 
-        enter_netns();
+        test_enter_netns();
         n = bind_ok(&o, &held);
         ck_assert_int_eq(n, 1);
         snprintf(port, sizeof(port), "%u", port_of(&held[0].address));
         o.port = port;
-        before = count_fds();
+        before = test_count_own_fds();
         ck_assert_int_eq(bind_fail(&o, &gai), -EADDRINUSE);
         ck_assert_int_eq(gai, 0);
-        ck_assert_int_eq(count_fds(), before);
+        ck_assert_int_eq(test_count_own_fds(), before);
         netutil_sockets_free(held, (size_t) n);
 }
 END_TEST
@@ -897,16 +851,16 @@ START_TEST(test_bind_sockets_port_in_use_in_the_second_family_closes_the_first) 
         char port[8];
         int n, gai = 12345, before;
 
-        enter_netns();
+        test_enter_netns();
         o.family = AF_INET6;
         n = bind_ok(&o, &held);
         ck_assert_int_eq(n, 1);
         snprintf(port, sizeof(port), "%u", port_of(&held[0].address));
         o = bind_options(NULL, port);
-        before = count_fds();
+        before = test_count_own_fds();
         ck_assert_int_eq(bind_fail(&o, &gai), -EADDRINUSE);
         ck_assert_int_eq(gai, 0);
-        ck_assert_int_eq(count_fds(), before);
+        ck_assert_int_eq(test_count_own_fds(), before);
         netutil_sockets_free(held, (size_t) n);
 }
 END_TEST
@@ -929,7 +883,7 @@ static const struct {
 
 START_TEST(test_bind_sockets_unresolvable_is_eaddrnotavail_with_the_eai_code) {
         netutil_bind_options o = bind_options(gai_bind_cases[_i].address, gai_bind_cases[_i].port);
-        int gai = 0, before = count_fds();
+        int gai = 0, before = test_count_own_fds();
 
         o.family = gai_bind_cases[_i].family;
         o.flags = gai_bind_cases[_i].flags;
@@ -938,7 +892,7 @@ START_TEST(test_bind_sockets_unresolvable_is_eaddrnotavail_with_the_eai_code) {
                       netutil_gai_name(gai_bind_cases[_i].eai));
         /* ret_gai is optional. */
         ck_assert_int_eq(bind_fail(&o, NULL), -EADDRNOTAVAIL);
-        ck_assert_int_eq(count_fds(), before);
+        ck_assert_int_eq(test_count_own_fds(), before);
 }
 END_TEST
 
@@ -985,11 +939,11 @@ START_TEST(test_bind_sockets_reuse_port_lets_two_calls_share_a_port) {
         char port[8];
         int na, nb;
 
-        enter_netns();
+        test_enter_netns();
         o.reuse_port = 1;
         na = bind_ok(&o, &a);
         ck_assert_int_eq(na, 1);
-        ck_assert_int_eq(sockopt_int(a[0].fd, SOL_SOCKET, SO_REUSEPORT), 1);
+        ck_assert_int_eq(test_sockopt_int(a[0].fd, SOL_SOCKET, SO_REUSEPORT), 1);
         snprintf(port, sizeof(port), "%u", port_of(&a[0].address));
         o.port = port;
         nb = bind_ok(&o, &b);
@@ -1006,7 +960,7 @@ START_TEST(test_bind_sockets_ignores_name_and_hold) {
         netutil_socket *s = NULL;
         int n;
 
-        enter_netns();
+        test_enter_netns();
         o.name = "web";
         o.hold = 1;
         n = bind_ok(&o, &s);
@@ -1132,12 +1086,12 @@ END_TEST
 /* A refusal: -EEXIST, nothing at path changed, no fd left. */
 static void assert_not_a_socket_refusal(const char *path) {
         Snapshot before;
-        int n_fds = count_fds();
+        int n_fds = test_count_own_fds();
 
         snapshot(path, &before);
         ck_assert_int_eq(netutil_bind_unix_socket(path, 0, 0600, 128), -EEXIST);
         assert_unchanged(path, &before);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 
 START_TEST(test_bind_unix_socket_refuses_a_regular_file_and_leaves_it) {
@@ -1200,11 +1154,11 @@ START_TEST(test_bind_unix_socket_dangling_symlink_is_eaddrinuse_and_left) {
         join(target, sizeof(target), dir, "nowhere");
         ck_assert_int_eq(symlink(target, path), 0);
         snapshot(path, &before);
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         ck_assert_int_eq(netutil_bind_unix_socket(path, 0, 0600, 128), -EADDRINUSE);
         assert_unchanged(path, &before);
         assert_absent(target);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1214,9 +1168,9 @@ START_TEST(test_bind_unix_socket_missing_directory_is_enoent) {
 
         make_dir(dir, sizeof(dir));
         join(path, sizeof(path), dir, "missing/x.sock");
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         ck_assert_int_eq(netutil_bind_unix_socket(path, 0, 0600, 128), -ENOENT);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1229,9 +1183,9 @@ START_TEST(test_bind_unix_socket_path_through_a_file_is_enotdir) {
         join(file, sizeof(file), dir, "file");
         write_file(file, "x");
         join(path, sizeof(path), file, "x.sock");
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         ck_assert_int_eq(netutil_bind_unix_socket(path, 0, 0600, 128), -ENOTDIR);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1271,11 +1225,11 @@ START_TEST(test_bind_unix_socket_path_of_108_bytes_is_enametoolong_and_touches_n
         path_of_length(path, sizeof(path), dir, SUN_PATH_SIZE);
         ck_assert_int_eq(mknod(path, S_IFSOCK | 0600, 0), 0);
         snapshot(path, &before);
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         ck_assert_int_eq(netutil_bind_unix_socket(path, 0, 0600, 128), -ENAMETOOLONG);
         ck_assert_int_eq(netutil_bind_unix_socket(path, strlen(path), 0600, 128), -ENAMETOOLONG);
         assert_unchanged(path, &before);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1316,7 +1270,7 @@ START_TEST(test_bind_unix_socket_negative_backlog_still_listens) {
         join(path, sizeof(path), dir, "b.sock");
         fd = netutil_bind_unix_socket(path, 0, 0600, -5);
         ck_assert_msg(fd >= 0, "bind_unix_socket: %s", strerror(-fd));
-        ck_assert_int_eq(sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
+        ck_assert_int_eq(test_sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
         close(fd);
 }
 END_TEST
@@ -1324,7 +1278,7 @@ END_TEST
 START_TEST(test_bind_unix_socket_invalid_arguments_are_einval_and_touch_nothing) {
         char dir[PATH_MAX], path[PATH_MAX], nul_path[PATH_MAX];
         size_t len;
-        int n_fds = count_fds();
+        int n_fds = test_count_own_fds();
 
         make_dir(dir, sizeof(dir));
         join(path, sizeof(path), dir, "x.sock");
@@ -1338,7 +1292,7 @@ START_TEST(test_bind_unix_socket_invalid_arguments_are_einval_and_touch_nothing)
         memcpy(nul_path + len, "\0tail", 6);
         ck_assert_int_eq(netutil_bind_unix_socket(nul_path, len + 5, 0600, 128), -EINVAL);
         assert_absent(path);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1351,7 +1305,7 @@ START_TEST(test_bind_unix_socket_abstract_name_binds_without_a_node) {
         int fd, entries = 0;
         struct dirent *de;
 
-        enter_netns();
+        test_enter_netns();
         make_dir(dir, sizeof(dir));
         ck_assert_int_eq(chdir(dir), 0);
         name[0] = '\0';
@@ -1380,12 +1334,12 @@ START_TEST(test_bind_unix_socket_abstract_name_in_use_is_eaddrinuse) {
         static const char name[] = "\0check-inprocess-busy";
         int fd, n_fds;
 
-        enter_netns();
+        test_enter_netns();
         fd = netutil_bind_unix_socket(name, sizeof(name) - 1, 0600, 128);
         ck_assert_int_ge(fd, 0);
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         ck_assert_int_eq(netutil_bind_unix_socket(name, sizeof(name) - 1, 0600, 128), -EADDRINUSE);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
         close(fd);
 }
 END_TEST
@@ -1394,16 +1348,16 @@ START_TEST(test_bind_unix_socket_abstract_name_may_fill_sun_path_and_no_more) {
         char name[SUN_PATH_SIZE + 1];
         int fd, n_fds;
 
-        enter_netns();
+        test_enter_netns();
         name[0] = '\0';
         memset(name + 1, 'z', sizeof(name) - 1);
         fd = netutil_bind_unix_socket(name, SUN_PATH_SIZE, 0600, 128);
         ck_assert_msg(fd >= 0, "bind_unix_socket: %s", strerror(-fd));
         assert_unix_listener(fd, name, SUN_PATH_SIZE);
         close(fd);
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         ck_assert_int_eq(netutil_bind_unix_socket(name, SUN_PATH_SIZE + 1, 0600, 128), -ENAMETOOLONG);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1419,11 +1373,11 @@ START_TEST(test_bind_unix_socket_socket_failure_leaves_the_old_socket) {
         join(path, sizeof(path), dir, "old.sock");
         (void) make_stale_socket(path);
         snapshot(path, &before);
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         seccomp_fail_socket_family(AF_UNIX, EMFILE);
         ck_assert_int_eq(netutil_bind_unix_socket(path, 0, 0600, 128), -EMFILE);
         assert_unchanged(path, &before);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1436,11 +1390,11 @@ START_TEST(test_bind_unix_socket_setsockopt_failure_closes_and_leaves_the_old_so
         join(path, sizeof(path), dir, "old.sock");
         (void) make_stale_socket(path);
         snapshot(path, &before);
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         seccomp_fail(SYS_setsockopt, EPERM);
         ck_assert_int_eq(netutil_bind_unix_socket(path, 0, 0600, 128), -EPERM);
         assert_unchanged(path, &before);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1454,7 +1408,7 @@ START_TEST(test_bind_unix_socket_setsockopt_enoprotoopt_is_ignored) {
         seccomp_fail(SYS_setsockopt, ENOPROTOOPT);
         fd = netutil_bind_unix_socket(path, 0, 0600, 128);
         ck_assert_msg(fd >= 0, "bind_unix_socket: %s", strerror(-fd));
-        ck_assert_int_eq(sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
+        ck_assert_int_eq(test_sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
         close(fd);
 }
 END_TEST
@@ -1468,11 +1422,11 @@ START_TEST(test_bind_unix_socket_unlink_failure_closes_and_keeps_the_old_socket)
         join(path, sizeof(path), dir, "old.sock");
         (void) make_stale_socket(path);
         snapshot(path, &before);
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         seccomp_fail_unlink(EPERM);
         ck_assert_int_eq(netutil_bind_unix_socket(path, 0, 0600, 128), -EPERM);
         assert_unchanged(path, &before);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1482,11 +1436,11 @@ START_TEST(test_bind_unix_socket_chmod_failure_removes_the_new_node_and_closes) 
 
         make_dir(dir, sizeof(dir));
         join(path, sizeof(path), dir, "c.sock");
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         seccomp_fail_chmod(EROFS);
         ck_assert_int_eq(netutil_bind_unix_socket(path, 0, 0600, 128), -EROFS);
         assert_absent(path);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1496,11 +1450,11 @@ START_TEST(test_bind_unix_socket_listen_failure_removes_the_new_node_and_closes)
 
         make_dir(dir, sizeof(dir));
         join(path, sizeof(path), dir, "l.sock");
-        n_fds = count_fds();
+        n_fds = test_count_own_fds();
         seccomp_fail(SYS_listen, ENOBUFS);
         ck_assert_int_eq(netutil_bind_unix_socket(path, 0, 0600, 128), -ENOBUFS);
         assert_absent(path);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
@@ -1508,25 +1462,18 @@ START_TEST(test_bind_unix_socket_abstract_listen_failure_closes) {
         static const char name[] = "\0check-inprocess-listen";
         int n_fds;
 
-        enter_netns();
-        n_fds = count_fds();
+        test_enter_netns();
+        n_fds = test_count_own_fds();
         seccomp_fail(SYS_listen, ENOBUFS);
         ck_assert_int_eq(netutil_bind_unix_socket(name, sizeof(name) - 1, 0600, 128), -ENOBUFS);
-        ck_assert_int_eq(count_fds(), n_fds);
+        ck_assert_int_eq(test_count_own_fds(), n_fds);
 }
 END_TEST
 
 /* ---- Suite ---------------------------------------------------------------------------- */
 
 static TCase *tcase_new(Suite *s, const char *name, const char *tags) {
-        TCase *tc = tcase_create(name);
-
-        tcase_add_checked_fixture(tc, fd_count_setup, fd_count_teardown);
-        tcase_set_timeout(tc, TEST_TIMEOUT);
-        if (tags)
-                tcase_set_tags(tc, tags);
-        suite_add_tcase(s, tc);
-        return tc;
+        return test_tcase_add(s, name, TEST_TIMEOUT, fd_count_setup, test_fd_count_teardown, tags);
 }
 
 static Suite *inprocess_suite(void) {
@@ -1657,17 +1604,14 @@ static void rm_rf(const char *path) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(inprocess_suite());
-        int failed = 0;
+        int ret;
 
         snprintf(base_dir, sizeof(base_dir), "/tmp/check-inprocess.XXXXXX");
         if (!mkdtemp(base_dir)) {
                 perror("mkdtemp");
                 return EXIT_FAILURE;
         }
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
+        ret = test_run_suite(inprocess_suite(), false);
         rm_rf(base_dir);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return ret;
 }

@@ -19,16 +19,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -198,58 +195,11 @@ static void pki_remove(void) {
 
 /* ---- Helpers ------------------------------------------------------------------------ */
 
-static int fds_at_start = -1;
-
-/* Open fds of this process; the directory's own fd is counted every time, so two counts
- * compare equal exactly when nothing was opened or closed in between. */
-static int count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *de = NULL;
-        int n = 0;
-
-        ck_assert_ptr_nonnull(d);
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
-static void fd_count_setup(void) {
-        fds_at_start = count_fds();
-}
-
-static void fd_count_teardown(void) {
-        ck_assert_int_eq(count_fds(), fds_at_start);
-}
-
-static long long now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(long ms) {
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
-}
-
-/* A fresh network namespace with lo up: 127.0.0.1 exists and every port is free. */
-static void enter_netns(void) {
-        _cleanup_(closep) int fd = -EBADF;
-        struct ifreq ifr = {};
-
-        ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s (check-tls must run as root)",
-                      strerror(errno));
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fd, 0);
-        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-        ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-        ifr.ifr_flags |= IFF_UP;
-        ck_assert_msg(ioctl(fd, SIOCSIFFLAGS, &ifr) == 0, "SIOCSIFFLAGS lo: %s", strerror(errno));
 }
 
 static struct sockaddr_in loopback(void) {
@@ -300,7 +250,7 @@ static Peer peer_start(const char *const *argv, bool pipes) {
 /* Waits up to timeout_ms for the peer to exit by itself; returns its wait status, or -1
  * if it is still running. */
 static int peer_wait(Peer *p, int timeout_ms) {
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = test_now_ms() + timeout_ms;
         int status = 0;
 
         while (p->pid > 0) {
@@ -310,7 +260,7 @@ static int peer_wait(Peer *p, int timeout_ms) {
                         p->pid = -1;
                         return status;
                 }
-                if (now_ms() >= deadline)
+                if (test_now_ms() >= deadline)
                         return -1;
                 sleep_ms(10);
         }
@@ -347,7 +297,7 @@ static Peer serv_start(const char *const *extra) {
  * is still starting (connection refused), up to PEER_WAIT_MS. */
 static int connect_peer(void) {
         struct sockaddr_in sa = loopback();
-        long long deadline = now_ms() + PEER_WAIT_MS;
+        long long deadline = test_now_ms() + PEER_WAIT_MS;
 
         for (;;) {
                 _cleanup_(closep) int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -356,7 +306,7 @@ static int connect_peer(void) {
                 if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
                         return TAKE_FD(fd);
                 ck_assert_msg(errno == ECONNREFUSED, "connect: %s", strerror(errno));
-                ck_assert_msg(now_ms() < deadline, "the peer did not start listening");
+                ck_assert_msg(test_now_ms() < deadline, "the peer did not start listening");
                 sleep_ms(20);
         }
 }
@@ -401,14 +351,14 @@ static Peer cli_start(const char *const *extra) {
 
 /* Reads exactly len bytes from the plain fd (a peer's stdout), up to PEER_WAIT_MS. */
 static void read_fd_exact(int fd, char *buf, size_t len) {
-        long long deadline = now_ms() + PEER_WAIT_MS;
+        long long deadline = test_now_ms() + PEER_WAIT_MS;
         size_t got = 0;
 
         while (got < len) {
                 struct pollfd p = {.fd = fd, .events = POLLIN};
                 ssize_t n;
 
-                ck_assert_msg(now_ms() < deadline, "the peer wrote %zu of %zu bytes", got, len);
+                ck_assert_msg(test_now_ms() < deadline, "the peer wrote %zu of %zu bytes", got, len);
                 if (poll(&p, 1, 100) <= 0)
                         continue;
                 n = read(fd, buf + got, len - got);
@@ -510,7 +460,7 @@ START_TEST(test_client_verifies_localhost_and_echoes_data) {
         Peer serv;
         int fd = -EBADF;
 
-        enter_netns();
+        test_enter_netns();
         serv = serv_start((const char *const[]){"--disable-client-cert", NULL});
         o.ca_certs = pki.ca;
         ctx = context_new(&o, 0);
@@ -538,7 +488,7 @@ START_TEST(test_client_verifies_second_dns_name_of_certificate) {
         netutil_tls_options o = NETUTIL_TLS_OPTIONS_INIT;
         char error[512];
 
-        enter_netns();
+        test_enter_netns();
         o.ca_certs = pki.ca;
         ck_assert_int_eq(client_handshake_result(&o, "www.example.test", error, sizeof(error)), 0);
         ck_assert_str_eq(error, "");
@@ -549,7 +499,7 @@ START_TEST(test_client_wrong_hostname_is_ekeyrejected_naming_the_mismatch) {
         netutil_tls_options o = NETUTIL_TLS_OPTIONS_INIT;
         char error[512];
 
-        enter_netns();
+        test_enter_netns();
         o.ca_certs = pki.ca;
         ck_assert_int_eq(client_handshake_result(&o, "wrong.example.test", error, sizeof(error)),
                          -EKEYREJECTED);
@@ -562,7 +512,7 @@ START_TEST(test_client_unknown_ca_is_ekeyrejected_as_issuer_unknown) {
         netutil_tls_options o = NETUTIL_TLS_OPTIONS_INIT;
         char error[512];
 
-        enter_netns();
+        test_enter_netns();
         o.ca_certs = pki.ca2;
         ck_assert_int_eq(client_handshake_result(&o, "localhost", error, sizeof(error)), -EKEYREJECTED);
         ck_assert_str_eq(error, "certificate verification failed: issuer unknown: no trusted CA signed it");
@@ -575,7 +525,7 @@ START_TEST(test_client_without_ca_certs_uses_system_store_which_lacks_test_ca) {
 
         /* The documented divergence: Tornado's store would be empty, ours is the system's;
          * either way a private CA is unknown. */
-        enter_netns();
+        test_enter_netns();
         ck_assert_int_eq(client_handshake_result(&o, "localhost", error, sizeof(error)), -EKEYREJECTED);
         ck_assert_ptr_nonnull(strstr(error, "issuer unknown"));
 }
@@ -585,7 +535,7 @@ START_TEST(test_client_optional_verifies_like_required) {
         netutil_tls_options o = NETUTIL_TLS_OPTIONS_INIT;
         char error[512];
 
-        enter_netns();
+        test_enter_netns();
         o.ca_certs = pki.ca2;
         o.cert_reqs = NETUTIL_CERT_OPTIONAL;
         ck_assert_int_eq(client_handshake_result(&o, "localhost", error, sizeof(error)), -EKEYREJECTED);
@@ -598,7 +548,7 @@ START_TEST(test_client_ip_literal_hostname_is_checked_against_the_certificate) {
         char error[512];
 
         /* The certificate names no address: verifying against one is a mismatch. */
-        enter_netns();
+        test_enter_netns();
         o.ca_certs = pki.ca;
         ck_assert_int_eq(client_handshake_result(&o, "127.0.0.1", error, sizeof(error)), -EKEYREJECTED);
         ck_assert_str_eq(error, "certificate verification failed: hostname mismatch: "
@@ -616,7 +566,7 @@ START_TEST(test_client_priority_tls12_handshakes_and_echoes) {
         Peer serv;
         _cleanup_(closep) int fd = -EBADF;
 
-        enter_netns();
+        test_enter_netns();
         serv = serv_start((const char *const[]){"--disable-client-cert", NULL});
         o.ca_certs = pki.ca;
         o.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
@@ -636,7 +586,7 @@ START_TEST(test_client_priority_shared_with_no_server_is_eproto) {
         char error[512];
 
         /* Our priority string reaches the wire: TLS 1.2 only against a TLS 1.3-only server. */
-        enter_netns();
+        test_enter_netns();
         o.ca_certs = pki.ca;
         o.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
         ck_assert_int_eq(
@@ -655,7 +605,7 @@ START_TEST(test_client_cert_reqs_none_accepts_unknown_ca_and_wrong_name) {
         Peer serv;
         _cleanup_(closep) int fd = -EBADF;
 
-        enter_netns();
+        test_enter_netns();
         serv = serv_start((const char *const[]){"--disable-client-cert", NULL});
         o.ca_certs = pki.ca2;
         o.cert_reqs = NETUTIL_CERT_NONE;
@@ -674,7 +624,7 @@ START_TEST(test_client_cert_reqs_none_without_hostname_handshakes) {
         netutil_tls_options o = NETUTIL_TLS_OPTIONS_INIT;
         char error[512];
 
-        enter_netns();
+        test_enter_netns();
         o.cert_reqs = NETUTIL_CERT_NONE;
         ck_assert_int_eq(client_handshake_result(&o, NULL, error, sizeof(error)), 0);
         ck_assert_str_eq(error, "");
@@ -688,7 +638,7 @@ START_TEST(test_client_context_freed_before_session_stays_usable) {
         Peer serv;
         _cleanup_(closep) int fd = -EBADF;
 
-        enter_netns();
+        test_enter_netns();
         serv = serv_start((const char *const[]){"--disable-client-cert", NULL});
         o.ca_certs = pki.ca;
         ctx = context_new(&o, 0);
@@ -709,7 +659,7 @@ START_TEST(test_client_presents_certificate_to_server_requiring_one) {
         Peer serv;
         _cleanup_(closep) int fd = -EBADF;
 
-        enter_netns();
+        test_enter_netns();
         serv = serv_start((const char *const[]){"--require-client-cert", "--verify-client-cert",
                                                 "--x509cafile", pki.ca, NULL});
         o.ca_certs = pki.ca;
@@ -735,7 +685,7 @@ START_TEST(test_client_without_certificate_is_refused_by_server_requiring_one) {
         char buf[16];
         ssize_t n;
 
-        enter_netns();
+        test_enter_netns();
         serv = serv_start((const char *const[]){"--require-client-cert", "--x509cafile", pki.ca, NULL});
         o.ca_certs = pki.ca;
         ctx = context_new(&o, 0);
@@ -789,7 +739,7 @@ START_TEST(test_client_nonblocking_handshake_polls_with_want_write) {
         bool waited_to_read = false;
         ssize_t n;
 
-        enter_netns();
+        test_enter_netns();
         serv = serv_start((const char *const[]){"--disable-client-cert", NULL});
         o.ca_certs = pki.ca;
         ctx = context_new(&o, 0);
@@ -877,7 +827,7 @@ START_TEST(test_server_handshakes_and_exchanges_data_with_gnutls_cli) {
         netutil_tls_options o = NETUTIL_TLS_OPTIONS_INIT;
         ServerRun run = {};
 
-        enter_netns();
+        test_enter_netns();
         o.certfile = pki.srv;
         o.keyfile = pki.srv_key;
         server_run_start(
@@ -893,7 +843,7 @@ START_TEST(test_server_with_key_inside_certfile_serves_gnutls_cli) {
         netutil_tls_options o = NETUTIL_TLS_OPTIONS_INIT;
         ServerRun run = {};
 
-        enter_netns();
+        test_enter_netns();
         o.certfile = pki.combined;
         server_run_start(
                 &run, &o,
@@ -908,7 +858,7 @@ START_TEST(test_server_sees_sni_name_sent_by_client) {
         netutil_tls_options o = NETUTIL_TLS_OPTIONS_INIT;
         ServerRun run = {};
 
-        enter_netns();
+        test_enter_netns();
         o.certfile = pki.srv;
         o.keyfile = pki.srv_key;
         server_run_start(&run, &o,
@@ -927,7 +877,7 @@ START_TEST(test_server_without_sni_from_client_has_no_server_name) {
         ServerRun run = {};
 
         /* gnutls-cli sends no SNI for an IP address host and no --sni-hostname. */
-        enter_netns();
+        test_enter_netns();
         o.certfile = pki.srv;
         o.keyfile = pki.srv_key;
         server_run_start(&run, &o, (const char *const[]){"--insecure", NULL});
@@ -943,7 +893,7 @@ START_TEST(test_server_requiring_client_cert_refuses_client_without_one) {
         ServerRun run = {};
         int status;
 
-        enter_netns();
+        test_enter_netns();
         o.certfile = pki.srv;
         o.keyfile = pki.srv_key;
         o.ca_certs = pki.ca;
@@ -965,7 +915,7 @@ START_TEST(test_server_requiring_client_cert_accepts_client_with_one) {
         netutil_tls_options o = NETUTIL_TLS_OPTIONS_INIT;
         ServerRun run = {};
 
-        enter_netns();
+        test_enter_netns();
         o.certfile = pki.srv;
         o.keyfile = pki.srv_key;
         o.ca_certs = pki.ca;
@@ -985,7 +935,7 @@ START_TEST(test_server_requiring_client_cert_refuses_one_from_unknown_ca) {
         ServerRun run = {};
         int status;
 
-        enter_netns();
+        test_enter_netns();
         o.certfile = pki.srv;
         o.keyfile = pki.srv_key;
         o.ca_certs = pki.ca2;
@@ -1007,7 +957,7 @@ START_TEST(test_server_optional_client_cert_accepts_client_without_one) {
         netutil_tls_options o = NETUTIL_TLS_OPTIONS_INIT;
         ServerRun run = {};
 
-        enter_netns();
+        test_enter_netns();
         o.certfile = pki.srv;
         o.keyfile = pki.srv_key;
         o.ca_certs = pki.ca;
@@ -1026,7 +976,7 @@ START_TEST(test_server_nonblocking_handshake_polls_with_want_write) {
         ServerRun run = {};
         bool waited_to_read = false;
 
-        enter_netns();
+        test_enter_netns();
         o.certfile = pki.srv;
         o.keyfile = pki.srv_key;
         server_run_start(
@@ -1661,12 +1611,7 @@ END_TEST
 /* ---- Suite -------------------------------------------------------------------------- */
 
 static TCase *tcase_new(Suite *s, const char *name) {
-        TCase *tc = tcase_create(name);
-
-        tcase_add_checked_fixture(tc, fd_count_setup, fd_count_teardown);
-        tcase_set_timeout(tc, TLS_TEST_TIMEOUT);
-        suite_add_tcase(s, tc);
-        return tc;
+        return test_tcase_add(s, name, TLS_TEST_TIMEOUT, test_fd_count_setup, test_fd_count_teardown, NULL);
 }
 
 static Suite *tls_suite(void) {
@@ -1747,8 +1692,7 @@ static Suite *tls_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = NULL;
-        int failed = 0;
+        int ret;
 
         /* 77: automake's "skipped", when GnuTLS's tools are not installed. */
         if (!find_program("certtool", certtool_bin, sizeof(certtool_bin)) ||
@@ -1763,10 +1707,7 @@ int main(void) {
                 return 99; /* automake's "hard error" */
         }
 
-        sr = srunner_create(tls_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
+        ret = test_run_suite(tls_suite(), false);
         pki_remove();
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return ret;
 }

@@ -1,23 +1,39 @@
 /* SPDX-License-Identifier: MIT */
 
-/* Test helpers (testlib.h): the real daemon on a temporary socket, bounded in time. */
+/* Test helpers (testlib.h): the real daemon on a temporary socket, bounded in time, and the
+ * fixtures the Check suites share. */
 
+#include <arpa/inet.h>
+#include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "testlib.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 static long long now_ms(void) {
         struct timespec ts;
@@ -333,4 +349,340 @@ int test_run(const char *const *argv, char *out, size_t outlen, char *err, size_
         if (WIFSIGNALED(status))
                 return 128 + WTERMSIG(status);
         return WEXITSTATUS(status);
+}
+
+/* ---- Shared fixtures of the Check suites --------------------------------------------- */
+
+long long test_now_ms(void) {
+        return now_ms();
+}
+
+const char *test_fmt(char *buf, size_t len, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(buf, len, format, ap);
+        va_end(ap);
+        return buf;
+}
+
+const char *test_setpriv_bin(void) {
+        static const char *const candidates[] = { "/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv" };
+
+        for (size_t i = 0; i < N_ELEMENTS(candidates); i++)
+                if (access(candidates[i], X_OK) == 0)
+                        return candidates[i];
+        return "/usr/bin/setpriv";
+}
+
+int test_count_own_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de = NULL;
+        int n = 0;
+
+        ck_assert_ptr_nonnull(d);
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static int fds_at_start = -1;
+
+void test_fd_count_setup(void) {
+        fds_at_start = test_count_own_fds();
+}
+
+void test_fd_count_teardown(void) {
+        ck_assert_int_eq(test_count_own_fds(), fds_at_start);
+}
+
+TCase *test_tcase_add(Suite *s, const char *name, int timeout, void (*setup)(void), void (*teardown)(void),
+                      const char *tags) {
+        TCase *tc = tcase_create(name);
+
+        if (setup || teardown)
+                tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, timeout);
+        if (tags)
+                tcase_set_tags(tc, tags);
+        suite_add_tcase(s, tc);
+        return tc;
+}
+
+int test_run_suite(Suite *s, bool always_fork) {
+        SRunner *sr = srunner_create(s);
+        int failed = 0;
+
+        if (always_fork)
+                srunner_set_fork_status(sr, CK_FORK);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+void test_enter_netns(void) {
+        struct ifreq ifr = {};
+        int fd;
+
+        ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s (these tests must run as root)",
+                      strerror(errno));
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+        ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
+        ifr.ifr_flags |= IFF_UP;
+        ck_assert_msg(ioctl(fd, SIOCSIFFLAGS, &ifr) == 0, "SIOCSIFFLAGS lo: %s", strerror(errno));
+        close(fd);
+}
+
+void test_cloexec_fds_from_3(void) {
+        ck_assert_int_eq(close_range(3, ~0U, CLOSE_RANGE_CLOEXEC), 0);
+}
+
+void test_enter_mount_namespace(void) {
+        ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): %s", strerror(errno));
+        ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+}
+
+void test_mount_text_over(const char *target, const char *text) {
+        char path[] = "/tmp/netutild-mount.XXXXXX";
+        size_t len = strlen(text);
+        int fd = mkostemp(path, O_CLOEXEC);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, text, len), (ssize_t) len);
+        ck_assert_int_eq(fchmod(fd, 0644), 0);
+        close(fd);
+        ck_assert_msg(mount(path, target, NULL, MS_BIND, NULL) == 0, "bind mount over %s: %s", target,
+                      strerror(errno));
+        unlink(path); /* the mount keeps the inode */
+}
+
+void test_use_hosts_file(const char *text) {
+        test_enter_mount_namespace();
+        test_mount_text_over("/etc/hosts", text);
+}
+
+void test_write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        ck_assert_msg(f, "fopen(%s): %s", path, strerror(errno));
+        fputs(text, f);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+char *test_write_config(const char *text) {
+        static char path[64];
+        size_t len = strlen(text);
+        int fd;
+
+        snprintf(path, sizeof(path), "/tmp/netutild-test-conf.XXXXXX");
+        fd = mkostemp(path, O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, text, len), (ssize_t) len);
+        close(fd);
+        return path;
+}
+
+int test_daemon_start_pdeathsig(TestDaemon *d, const char *const *extra_args) {
+        const char *argv[64] = { test_setpriv_bin(), "--pdeathsig", "KILL", "@NETUTILD@", "--user", "--socket",
+                                 "@SOCKET@",         "--state-dir", "@DIR@" };
+        size_t n = 9;
+
+        for (size_t i = 0; extra_args && extra_args[i]; i++) {
+                if (n >= N_ELEMENTS(argv) - 1)
+                        return -E2BIG;
+                argv[n++] = extra_args[i];
+        }
+        argv[n] = NULL;
+        return test_daemon_start_argv(d, argv, true);
+}
+
+int test_daemon_start_for_any_user(TestDaemon *d, const char *const *extra_args) {
+        int baseline;
+
+        ck_assert_int_eq(test_daemon_start_pdeathsig(d, extra_args), 0);
+        baseline = test_daemon_steady_fds(d);
+        ck_assert_int_eq(chmod(d->dir, 0755), 0);
+        return baseline;
+}
+
+void test_daemon_kill(TestDaemon *d) {
+        if (d->pid > 0)
+                test_daemon_stop_signal(d, SIGKILL);
+}
+
+int test_daemon_steady_fds(const TestDaemon *d) {
+        int n = -1, prev = -1;
+
+        for (int i = 0; i < 100; i++) {
+                n = test_count_fds(d->pid);
+                if (n == prev)
+                        break;
+                prev = n;
+                usleep(20000);
+        }
+        ck_assert_int_gt(n, 0);
+        return n;
+}
+
+void test_daemon_assert_fds(const TestDaemon *d, int want, int baseline) {
+        int n = test_wait_fd_count(d->pid, want, 3000);
+
+        ck_assert_msg(n == want, "daemon has %d fds open, expected %d (baseline %d)", n, want, baseline);
+}
+
+void test_daemon_assert_fds_settle(const TestDaemon *d, int baseline, int timeout_ms) {
+        long long deadline = now_ms() + timeout_ms, since = -1;
+        int n = -1;
+
+        while (now_ms() < deadline) {
+                n = test_count_fds(d->pid);
+                if (n != baseline)
+                        since = -1;
+                else if (since < 0)
+                        since = now_ms();
+                else if (now_ms() - since >= 500)
+                        return;
+                usleep(10000);
+        }
+        ck_abort_msg("daemon fd count did not settle at its baseline %d (last %d)", baseline, n);
+}
+
+void test_daemon_stop_expect_clean_exit(TestDaemon *d) {
+        int status = test_daemon_stop(d);
+
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon wait status 0x%x", status);
+}
+
+int test_ctl(const char *socket, const char *const *priv, const char *const *args, char *out, size_t outlen,
+             char *err, size_t errlen) {
+        const char *argv[64];
+        size_t n = 0;
+
+        if (priv) {
+                argv[n++] = test_setpriv_bin();
+                for (size_t i = 0; priv[i]; i++) {
+                        ck_assert_uint_lt(n, N_ELEMENTS(argv) - 4);
+                        argv[n++] = priv[i];
+                }
+        }
+        argv[n++] = test_netutilctl_bin();
+        argv[n++] = "--socket";
+        argv[n++] = socket;
+        for (size_t i = 0; args[i]; i++) {
+                ck_assert_uint_lt(n, N_ELEMENTS(argv) - 1);
+                argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        return test_run(argv, out, outlen, err, errlen);
+}
+
+void test_expect_run(const char *out, const char *err, int status, int want_status, const char *want_out,
+                     const char *want_err) {
+        ck_assert_msg(status == want_status, "exit status %d, expected %d; stdout '%s', stderr '%s'", status,
+                      want_status, out, err);
+        ck_assert_str_eq(out, want_out);
+        ck_assert_str_eq(err, want_err);
+}
+
+unsigned test_port_in(const char *s, const char *key) {
+        unsigned port = 0;
+        const char *p;
+
+        if (key) {
+                p = strstr(s, key);
+                ck_assert_msg(p, "no '%s' in '%s'", key, s);
+                ck_assert_int_eq(sscanf(p + strlen(key), "%u", &port), 1);
+        } else {
+                const char *nl = strchr(s, '\n');
+                p = nl ? nl : s + strlen(s);
+                while (p > s && p[-1] >= '0' && p[-1] <= '9')
+                        p--;
+                ck_assert_int_eq(sscanf(p, "%u", &port), 1);
+        }
+        ck_assert_uint_gt(port, 0);
+        ck_assert_uint_le(port, 65535);
+        return port;
+}
+
+socklen_t test_make_sockaddr(const char *address, unsigned port, struct sockaddr_storage *ss) {
+        memset(ss, 0, sizeof(*ss));
+        if (strchr(address, ':')) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t) port);
+                ck_assert_int_eq(inet_pton(AF_INET6, address, &in6->sin6_addr), 1);
+                return sizeof(*in6);
+        }
+        struct sockaddr_in *in = (struct sockaddr_in *) ss;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t) port);
+        ck_assert_int_eq(inet_pton(AF_INET, address, &in->sin_addr), 1);
+        return sizeof(*in);
+}
+
+int test_tcp_connect(const char *address, unsigned port, int timeout_ms) {
+        struct sockaddr_storage ss;
+        socklen_t len = test_make_sockaddr(address, port, &ss);
+        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(fd, 0);
+        if (timeout_ms > 0) {
+                struct timeval timeout = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+                ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)), 0);
+        }
+        if (connect(fd, (struct sockaddr *) &ss, len) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+void test_assert_nobody_listens(const char *address, unsigned port, int timeout_ms) {
+        int fd = test_tcp_connect(address, port, timeout_ms);
+        if (fd >= 0)
+                close(fd);
+        ck_assert_msg(fd == -ECONNREFUSED, "connect to %s port %u: %s, expected refused", address, port,
+                      fd >= 0 ? "connected" : strerror(-fd));
+}
+
+unsigned test_sockaddr_port(const struct sockaddr_storage *ss) {
+        if (ss->ss_family == AF_INET)
+                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
+        if (ss->ss_family == AF_INET6)
+                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
+        return 0;
+}
+
+unsigned test_fd_port(int fd) {
+        struct sockaddr_storage ss = {};
+        socklen_t len = sizeof(ss);
+
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &ss, &len), 0);
+        return test_sockaddr_port(&ss);
+}
+
+int test_sockopt_int(int fd, int level, int name) {
+        socklen_t len = sizeof(int);
+        int v = -1;
+
+        ck_assert_int_eq(getsockopt(fd, level, name, &v, &len), 0);
+        ck_assert_uint_eq(len, sizeof(int));
+        return v;
+}
+
+int test_raw_connect(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+        strcpy(sa.sun_path, path);
+        ck_assert_int_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        return fd;
 }
