@@ -29,6 +29,8 @@
 #include "held.h"
 #include "override.h"
 #include "policy.h"
+#include "resolve-cares.h"
+#include "state.h"
 #include "worker.h"
 
 /* Datagrams read from one client per wake-up, so one busy client cannot starve others. */
@@ -555,9 +557,9 @@ void manager_status_changed(Manager *m) {
 }
 
 const char *manager_resolver_name(Manager *m) {
-        /* What answers, not what was asked for: c-ares is not built yet. */
-        return resolver_kind_to_string(m->config->resolver == RESOLVER_CARES ? RESOLVER_THREADPOOL
-                                                                             : m->config->resolver);
+        /* What answers, not what was asked for: the thread pool if c-ares failed at a reload. */
+        return resolver_kind_to_string(m->config->resolver == RESOLVER_CARES && !m->cares ? RESOLVER_THREADPOOL
+                                                                                         : m->config->resolver);
 }
 
 int manager_format_status(Manager *m, char *buf, size_t len) {
@@ -605,6 +607,7 @@ Manager *manager_free(Manager *m) {
 
         /* Finishes running jobs; their replies go nowhere now. */
         m->workers = worker_pool_free(m->workers);
+        m->cares = cares_resolver_free(m->cares);
         held_free_all(m);
         group_free_all(m);
         override_tables_free(m);
@@ -793,14 +796,18 @@ int manager_load_config(Manager *m) {
         r = load(m, err, sizeof(err));
         if (r < 0)
                 return log_error_errno(r, "Failed to load configuration: %s", err);
-        if (m->config->resolver == RESOLVER_CARES)
-                log_warning("Resolver=cares is not built yet; resolving with the thread pool.");
+        if (m->config->resolver == RESOLVER_CARES) {
+                r = cares_resolver_new(m->event, &m->cares);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the cares resolver: %m");
+        }
         if (!m->workers) {
                 r = worker_pool_new(m->event, m->config->resolver_threads, &m->workers);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up worker threads: %m");
         }
-        return 0;
+        /* Saved and drop-in overrides, before the first client. */
+        return state_load(m);
 }
 
 int manager_reload(Manager *m) {
@@ -810,9 +817,14 @@ int manager_reload(Manager *m) {
         r = load(m, err, sizeof(err));
         if (r < 0)
                 return log_error_errno(r, "Reload failed, keeping the running configuration: %s", err);
-
-        if (m->config->resolver == RESOLVER_CARES)
-                log_warning("Resolver=cares is not built yet; resolving with the thread pool.");
+        state_reload_dropins(m);
+        /* c-ares reads resolv.conf again; a failure keeps the old channel, or (none yet)
+         * leaves the thread pool answering. Another backend: what waits gets EAI_AGAIN. */
+        if (m->config->resolver != RESOLVER_CARES)
+                m->cares = cares_resolver_free(m->cares);
+        else if ((r = m->cares ? cares_resolver_reload(m->cares) : cares_resolver_new(m->event, &m->cares)) < 0)
+                log_error_errno(r, "Failed to set up the cares resolver, resolving with %s: %m",
+                                m->cares ? "the previous name servers" : "the thread pool");
         log_info("Configuration reloaded from %s: %u policy rule%s, resolver %s.",
                  m->config_path ?: "(embedded default)", policy_rule_count(m->policy),
                  policy_rule_count(m->policy) == 1 ? "" : "s", manager_resolver_name(m));

@@ -22,6 +22,7 @@
 typedef struct Manager Manager;
 typedef struct Policy Policy;
 typedef struct WorkerPool WorkerPool;
+typedef struct CaresResolver CaresResolver;
 typedef struct Held Held;
 typedef struct Group Group;
 typedef struct OverrideTable OverrideTable;
@@ -73,6 +74,7 @@ struct Manager {
         Policy *policy;          /* compiled from config; refcounted: jobs keep theirs */
         unsigned unprivileged_port_start; /* net.ipv4.ip_unprivileged_port_start at (re)load */
         WorkerPool *workers;     /* for work that may block (name lookups) */
+        CaresResolver *cares;    /* resolve-cares.c: while Resolver=cares */
         char *config_path;   /* NULL: embedded default */
         bool config_missing_ok;
         bool user_mode;

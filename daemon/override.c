@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 
-/* Override tables and the OVERRIDE_* requests (override.h). */
+/* Override tables and the OVERRIDE_* requests (override.h). A change to a rule without
+ * expiry is saved (state.c) before it is acknowledged, and undone if it cannot be; drop-in
+ * rules (Override.source) are refused to every request. */
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,6 +15,7 @@
 #include "macro.h"
 #include "override.h"
 #include "policy.h"
+#include "state.h"
 
 /* Buckets grow with the rules, keeping chains short: at most 2 rules per bucket on
  * average before doubling. */
@@ -81,6 +84,7 @@ static void rule_free(Manager *m, OverrideTable *t, Override *o) {
                 u->rules--;
         free(o->host);
         free(o->target);
+        free(o->source);
         free(o);
 }
 
@@ -277,6 +281,22 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
         return 0;
 }
 
+Override *override_find(OverrideTable *t, const char *host, int port, int family) {
+        return t ? find_exact(t, host, port, family) : NULL;
+}
+
+void override_remove_read_only(Manager *m) {
+        for (OverrideTable *t = m->override_tables, *tnext; t; t = tnext) {
+                tnext = t->tables_next;
+                for (Override *o = t->rules, *next; o; o = next) {
+                        next = o->rules_next;
+                        if (o->source)
+                                rule_free(m, t, o);
+                }
+                override_scope_gc(m, t);
+        }
+}
+
 int override_del(Manager *m, OverrideTable *t, const char *host, int port, int family) {
         Override *o = find_exact(t, host, port, family);
 
@@ -381,10 +401,63 @@ static int check_write(Request *req, const char *scope, OverrideTable *t) {
         return 1;
 }
 
+/* Refuses a change to a drop-in rule: answers req and returns 1. */
+static int refuse_read_only(Request *req, const Override *o) {
+        if (!o || !o->source)
+                return 0;
+        request_error(req, EPERM, "The override for '%s' comes from %s and is read-only", o->host, o->source);
+        return 1;
+}
+
+/* Answers req after state_save() failed with r: the change did not happen. */
+static int refuse_unsaved(Request *req, int r) {
+        return request_error(req, r, "Cannot save overrides: %s", strerror(-r));
+}
+
+/* A rule as it was before OVERRIDE_SET changed it, to put back if the change cannot be
+ * saved. */
+typedef struct RuleBackup {
+        bool existed;
+        char *target; /* owned */
+        int target_port;
+        uint64_t expires_usec;
+        uid_t setter;
+} RuleBackup;
+
+/* Undoes override_set() of this key: the rule as in b (whose target it takes), or no rule
+ * and no scope made for it. t may be freed. */
+static void rule_restore(Manager *m, OverrideTable *t, const char *host, int port, int family, RuleBackup *b) {
+        Override *o = find_exact(t, host, port, family);
+        UidCount *now, *was;
+
+        if (!o)
+                return;
+        if (!b->existed) {
+                rule_free(m, t, o);
+                override_scope_gc(m, t);
+                return;
+        }
+        /* The count moves back; the old setter's entry exists: it counted this rule. */
+        now = uid_count(m, o->setter, false);
+        was = uid_count(m, b->setter, false);
+        if (now && now->rules > 0)
+                now->rules--;
+        if (was)
+                was->rules++;
+        free(o->target);
+        o->target = TAKE_PTR(b->target);
+        o->target_port = b->target_port;
+        o->expires_usec = b->expires_usec;
+        o->setter = b->setter;
+}
+
 int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         Manager *m = req->manager;
         OverrideKey k;
         OverrideTable *t;
+        const Override *old;
+        RuleBackup backup = {};
+        _cleanup_(freep) char *old_target = NULL;
         const char *target;
         uint32_t tp;
         uint64_t ttl = 0;
@@ -410,6 +483,16 @@ int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         t = table_sweep(m, override_table_find(m, k.scope));
         if (check_write(req, k.scope, t))
                 return 0;
+        old = override_find(t, k.host, k.port, k.family);
+        if (refuse_read_only(req, old))
+                return 0;
+        if (old) {
+                old_target = strdup(old->target);
+                if (!old_target)
+                        return -ENOMEM;
+                backup = (RuleBackup) { .existed = true, .target_port = old->target_port,
+                                        .expires_usec = old->expires_usec, .setter = old->setter };
+        }
         if (!t) {
                 r = override_table_get(m, k.scope, req->conn->creds.uid, &t);
                 if (r == -EDQUOT)
@@ -426,6 +509,17 @@ int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                                      (unsigned) req->conn->creds.uid, OVERRIDE_MAX_PER_UID);
         if (r < 0)
                 return r;
+        /* Acknowledged means saved: a rule without expiry, or one that replaced such a rule,
+         * is on disk before the reply. */
+        if (ttl == 0 || (backup.existed && backup.expires_usec == 0)) {
+                r = state_save(m, NULL, NULL);
+                if (r < 0) {
+                        backup.target = TAKE_PTR(old_target);
+                        rule_restore(m, t, k.host, k.port, k.family, &backup);
+                        free(backup.target);
+                        return refuse_unsaved(req, r);
+                }
+        }
         manager_status_changed(m);
         return request_reply_empty(req);
 }
@@ -434,6 +528,8 @@ int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         Manager *m = req->manager;
         OverrideKey k;
         OverrideTable *t;
+        Override *o;
+        int r;
 
         if (parse_key(req, v, true, &k))
                 return 0;
@@ -442,8 +538,15 @@ int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return request_error(req, ENOENT, "No scope named '%s'", k.scope ?: "(global)");
         if (check_write(req, k.scope, t))
                 return 0;
-        if (override_del(m, t, k.host, k.port, k.family) < 0)
+        o = override_find(t, k.host, k.port, k.family);
+        if (!o)
                 return request_error(req, ENOENT, "No override for '%s' with that port and family", k.host);
+        if (refuse_read_only(req, o))
+                return 0;
+        /* Saved without it first: nothing to undo if that fails. */
+        if (o->expires_usec == 0 && (r = state_save(m, o, NULL)) < 0)
+                return refuse_unsaved(req, r);
+        (void) override_del(m, t, k.host, k.port, k.family);
         override_scope_gc(m, t);
         manager_status_changed(m);
         return request_reply_empty(req);
@@ -453,6 +556,9 @@ int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         Manager *m = req->manager;
         OverrideKey k;
         OverrideTable *t;
+        const Override *read_only = NULL;
+        bool saved = false;
+        int r;
 
         if (parse_key(req, v, false, &k))
                 return 0;
@@ -461,6 +567,17 @@ int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return request_error(req, ENOENT, "No scope named '%s'", k.scope ?: "(global)");
         if (check_write(req, k.scope, t))
                 return 0;
+        /* A table with a drop-in rule cannot be cleared: the oldest such rule is named. */
+        for (const Override *o = t->rules; o; o = o->rules_next) {
+                if (o->source)
+                        read_only = o;
+                if (o->expires_usec == 0)
+                        saved = true;
+        }
+        if (refuse_read_only(req, read_only))
+                return 0;
+        if (saved && (r = state_save(m, NULL, t)) < 0)
+                return refuse_unsaved(req, r);
         (void) override_clear(m, t);
         manager_status_changed(m);
         return request_reply_empty(req);

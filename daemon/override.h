@@ -32,6 +32,7 @@ typedef struct Override {
         int target_port;      /* OVERRIDE_ANY: keep the asked port */
         uint64_t expires_usec; /* CLOCK_MONOTONIC; 0 = never */
         uid_t setter;         /* who set it, for the per-uid quota */
+        char *source;         /* drop-in rule: "FILE:LINE", read-only and never saved; NULL: a client's */
         struct Override *bucket_next;
         LIST_FIELDS(struct Override, rules); /* insertion order, for listing */
 } Override;
@@ -57,6 +58,12 @@ unsigned override_count_all(Manager *m);
  * -EDQUOT (the setter's quota) or -ENOMEM. */
 int override_set(Manager *m, OverrideTable *t, const char *host, int port, int family, const char *target,
                  int target_port, uint64_t ttl_usec, uid_t setter);
+/* The rule with exactly this key, expired or not, or NULL. */
+Override *override_find(OverrideTable *t, const char *host, int port, int family);
+/* Removes every drop-in (read-only) rule, and the scopes left without rules (state.c,
+ * before it loads the drop-ins again). */
+void override_remove_read_only(Manager *m);
+
 /* Removes the rule with exactly this key; -ENOENT if none. */
 int override_del(Manager *m, OverrideTable *t, const char *host, int port, int family);
 /* Removes every rule of t; a scope's table itself goes too. Returns the number removed. */

@@ -7,9 +7,9 @@
  * AI_ADDRCONFIG, results in the backend's order, neither sorted nor de-duplicated. IP
  * literals never reach a backend: a numeric lookup cannot block, so it runs inline.
  *
- * Backends: "threadpool" (getaddrinfo in the worker pool), "blocking" (inline, for
- * debugging). "cares" is not built yet: it runs on the thread pool and the daemon says so
- * at start (status reports the backend in use).
+ * Backends: "threadpool" (getaddrinfo in the worker pool), "cares" (c-ares in the event
+ * loop, resolve-cares.c; the thread pool answers only if its setup failed at a reload, and
+ * status then says so), "blocking" (inline, for debugging).
  */
 
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include "handlers.h"
 #include "macro.h"
 #include "override.h"
+#include "resolve-cares.h"
 #include "worker.h"
 
 typedef struct ResolveJob {
@@ -111,7 +112,7 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         Manager *m = req->manager;
         const char *host, *scope = NULL;
         const Override *o = NULL;
-        uint32_t port = 0, family = AF_UNSPEC;
+        uint32_t port = 0, family = AF_UNSPEC, target_port;
         int r;
 
         if (proto_get_string(v, PROTO_ATTR_HOST, &host) < 0)
@@ -142,7 +143,8 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         j->host = strdup(o ? o->target : host);
         if (!j->host)
                 return -ENOMEM;
-        snprintf(j->service, sizeof(j->service), "%u", o && o->target_port != OVERRIDE_ANY ? (unsigned) o->target_port : port);
+        target_port = o && o->target_port != OVERRIDE_ANY ? (uint32_t) o->target_port : port;
+        snprintf(j->service, sizeof(j->service), "%u", target_port);
 
         j->numeric = is_literal(j->host) ? AI_NUMERICHOST : 0;
         if (j->numeric || m->config->resolver == RESOLVER_BLOCKING) {
@@ -150,6 +152,8 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 resolve_answer(j);
                 return 0;
         }
+        if (m->config->resolver == RESOLVER_CARES && m->cares)
+                return cares_resolve(m->cares, req, j->host, j->family, (uint16_t) target_port);
         r = worker_submit(m->workers, resolve_work, resolve_done, j);
         if (r < 0)
                 return r;

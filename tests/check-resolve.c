@@ -9,9 +9,12 @@
  * precedence, one substitution, exact keys, the family passed through), scopes, expiry,
  * the override policy as nobody and uid 1234, error and usage paths, an upstream that
  * never answers, clients that leave with resolves in flight, and 2000 pipelined
- * asynchronous resolves. Each test that does not depend on the backend runs twice (a
- * Check loop test): _i 0 is the default backend (threadpool, no config file), _i 1 is
- * Resolver=blocking; every test checks that the daemon's fd count is back at its baseline.
+ * asynchronous resolves. Each test that does not depend on the backend runs three times
+ * (a Check loop test): _i 0 is the default backend (threadpool, no config file), _i 1 is
+ * Resolver=blocking, _i 2 is Resolver=cares; every test checks that the daemon's fd count
+ * is back at its baseline. The cares backend's own tests (its cache, coalescing, 10 000
+ * resolves in flight, a dead upstream) count the queries that reach dnsmasq in its log, and
+ * answer some of them themselves as the slow.test upstream.
  *
  * Every test runs in its own process (Check's fork mode) inside its own network and mount
  * namespaces (unshare -mn, / made private), with lo up and, bind-mounted over /etc:
@@ -88,7 +91,8 @@
         "Permission denied by policy: scope '" scope "' belongs to another user and is not writable by uid " uid
 
 /* The backends, by loop index. */
-static const char *const backend_names[] = { "threadpool", "blocking" };
+static const char *const backend_names[] = { "threadpool", "blocking", "cares" };
+#define BACKEND_CARES 2
 
 static TestDaemon daemon_;
 static int baseline_fds;
@@ -98,6 +102,9 @@ static int silent_fd = -1;
  * dnsmasq reads through its /proc path. */
 static int addn_fd = -1;
 static char addn_hosts[64];
+/* dnsmasq's log of the queries it receives (--log-queries), also a memfd; -1 unless a
+ * test restarted dnsmasq to count them. */
+static int dnsmasq_log_fd = -1;
 /* The last ctl() run's output. */
 static char out[65536], err[8192];
 
@@ -218,7 +225,7 @@ static void wait_dns_answer(const char *host, const char *want) {
 }
 
 static void start_dnsmasq(void) {
-        char addn_arg[128];
+        char addn_arg[128], log_arg[128];
         const char *argv[] = { DNSMASQ_BIN,
                                "--no-daemon", /* also: no user change, so the parent-death signal stays */
                                "--no-resolv",
@@ -235,10 +242,17 @@ static void start_dnsmasq(void) {
                                addn_arg,
                                "--local=/test/",
                                "--server=/slow.test/" SILENT_ADDRESS "#5353",
+                               NULL, /* the log's two, if there is one */
+                               NULL,
                                NULL };
         pid_t parent = getpid();
 
         snprintf(addn_arg, sizeof(addn_arg), "--addn-hosts=%s", addn_hosts);
+        if (dnsmasq_log_fd >= 0) {
+                snprintf(log_arg, sizeof(log_arg), "--log-facility=/proc/%d/fd/%d", (int) getpid(), dnsmasq_log_fd);
+                argv[ELEMENTSOF(argv) - 3] = "--log-queries";
+                argv[ELEMENTSOF(argv) - 2] = log_arg;
+        }
         dnsmasq_pid = fork();
         ck_assert_int_ge(dnsmasq_pid, 0);
         if (dnsmasq_pid == 0) {
@@ -316,6 +330,37 @@ static void teardown(void) {
         if (addn_fd >= 0)
                 close(addn_fd);
         addn_fd = -1;
+        if (dnsmasq_log_fd >= 0)
+                close(dnsmasq_log_fd);
+        dnsmasq_log_fd = -1;
+}
+
+/* Starts dnsmasq again, now logging every query it receives: for the tests that count the
+ * queries the daemon sends. */
+static void restart_dnsmasq_logging_queries(void) {
+        stop_dnsmasq();
+        dnsmasq_log_fd = memfd_create("netutild-resolve-dnsmasq-log", MFD_CLOEXEC);
+        ck_assert_int_ge(dnsmasq_log_fd, 0);
+        start_dnsmasq();
+}
+
+/* How many queries of type (A or AAAA) for name (ASCII case ignored) dnsmasq has logged
+ * receiving: its lines "... query[A] example.test from 127.0.0.1". */
+static unsigned dnsmasq_queries(const char *type, const char *name) {
+        static char text[1 << 20];
+        char needle[300];
+        unsigned n = 0;
+        ssize_t k;
+
+        ck_assert_int_ge(dnsmasq_log_fd, 0);
+        k = pread(dnsmasq_log_fd, text, sizeof(text) - 1, 0);
+        ck_assert_int_ge(k, 0);
+        ck_assert_int_lt(k, (ssize_t) sizeof(text) - 1);
+        text[k] = '\0';
+        snprintf(needle, sizeof(needle), "query[%s] %s from ", type, name);
+        for (const char *p = text; (p = strcasestr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
 }
 
 /* Datagrams waiting on the silent upstream (dnsmasq forwarded a slow.test query); drained. */
@@ -334,6 +379,75 @@ static void silent_wait_query(int timeout_ms) {
 
         ck_assert_msg(poll(&p, 1, timeout_ms) == 1, "no slow.test query reached its upstream within %d ms",
                       timeout_ms);
+}
+
+/* A query that reached slow.test's upstream (us), for an A record. */
+typedef struct DnsQuery {
+        unsigned char buf[512];
+        size_t len; /* header and question */
+        struct sockaddr_storage from;
+        socklen_t from_len;
+        char name[256];
+} DnsQuery;
+
+/* Takes the next query that reaches the silent upstream (within 3 s), which must ask for
+ * an A record. */
+static void silent_take_query(DnsQuery *q) {
+        size_t off = 12, nl = 0;
+        ssize_t n;
+
+        memset(q, 0, sizeof(*q));
+        q->from_len = sizeof(q->from);
+        silent_wait_query(3000);
+        n = recvfrom(silent_fd, q->buf, sizeof(q->buf), 0, (struct sockaddr *) &q->from, &q->from_len);
+        ck_assert_int_gt(n, 12);
+        /* The question: labels up to the root's, then type and class. */
+        while (off < (size_t) n && q->buf[off] != 0) {
+                size_t len = q->buf[off];
+
+                ck_assert_uint_lt(off + 1 + len, (size_t) n);
+                ck_assert_uint_lt(nl + len + 2, sizeof(q->name));
+                if (nl > 0)
+                        q->name[nl++] = '.';
+                memcpy(q->name + nl, q->buf + off + 1, len);
+                nl += len;
+                q->name[nl] = '\0';
+                off += 1 + len;
+        }
+        q->len = off + 1 + 4;
+        ck_assert_uint_le(q->len, (size_t) n);
+        ck_assert_msg(q->buf[off + 1] == 0 && q->buf[off + 2] == 1, "the upstream was asked for type %u, not A",
+                      (unsigned) (q->buf[off + 1] << 8 | q->buf[off + 2]));
+}
+
+/* Answers q with one A record, address with ttl. */
+static void silent_answer(const DnsQuery *q, const char *address, uint32_t ttl) {
+        const unsigned char record[] = { 0xc0, 0x0c, 0, 1, 0, 1, (unsigned char) (ttl >> 24), (unsigned char) (ttl >> 16),
+                                         (unsigned char) (ttl >> 8), (unsigned char) ttl, 0, 4 };
+        unsigned char a[600];
+        struct in_addr in;
+
+        ck_assert_int_eq(inet_pton(AF_INET, address, &in), 1);
+        /* Header (same id; QR, RD as asked, RA; one question, one answer), the question, and
+         * the record, named by a pointer to the question's name. */
+        memcpy(a, q->buf, q->len);
+        a[2] = (unsigned char) (0x80 | (q->buf[2] & 0x01));
+        a[3] = 0x80;
+        a[4] = 0, a[5] = 1, a[6] = 0, a[7] = 1, a[8] = a[9] = a[10] = a[11] = 0;
+        memcpy(a + q->len, record, sizeof(record));
+        memcpy(a + q->len + sizeof(record), &in, 4);
+        ck_assert_int_eq(sendto(silent_fd, a, q->len + sizeof(record) + 4, 0, (const struct sockaddr *) &q->from,
+                                q->from_len),
+                         (ssize_t) (q->len + sizeof(record) + 4));
+}
+
+/* Plays slow.test's upstream for once: the next query must be for qname's A record. */
+static void silent_answer_a(const char *qname, const char *address, uint32_t ttl) {
+        DnsQuery q;
+
+        silent_take_query(&q);
+        ck_assert_msg(strcasecmp(q.name, qname) == 0, "the upstream was asked for '%s', not '%s'", q.name, qname);
+        silent_answer(&q, address, ttl);
 }
 
 /* ---- the daemon ---------------------------------------------------------------------- */
@@ -386,7 +500,7 @@ static netutil_client *open_client(void) {
 
 /* Starts netutild (user mode, under setpriv --pdeathsig) with the backend of loop index
  * backend (0: the default, no config file unless other lines are needed; 1:
- * Resolver=blocking), plus [Daemon] and [Policy] lines (either may be NULL); measures the
+ * Resolver=blocking; 2: Resolver=cares), plus [Daemon] and [Policy] lines (either may be NULL); measures the
  * fd baseline and checks that the daemon reports the backend in use. */
 static void start_daemon_for(int backend, const char *daemon_lines, const char *policy_lines) {
         const char *argv[16] = { setpriv_bin(), "--pdeathsig", "KILL", "@NETUTILD@", "--user", "--socket",
@@ -399,7 +513,8 @@ static void start_daemon_for(int backend, const char *daemon_lines, const char *
 
         ck_assert_int_lt(backend, (int) ELEMENTSOF(backend_names));
         if (backend != 0 || daemon_lines || policy_lines) {
-                snprintf(text, sizeof(text), "[Daemon]\n%s%s%s%s", backend == 1 ? "Resolver=blocking\n" : "",
+                snprintf(text, sizeof(text), "[Daemon]\n%s%s%s%s",
+                         backend == 1 ? "Resolver=blocking\n" : backend == BACKEND_CARES ? "Resolver=cares\n" : "",
                          daemon_lines ? daemon_lines : "", policy_lines ? "[Policy]\n" : "",
                          policy_lines ? policy_lines : "");
                 conf = write_config(text);
@@ -1650,12 +1765,14 @@ START_TEST(test_slow_lookup_times_out_in_the_client_while_the_daemon_serves_othe
         Background b;
         Expected e;
 
-        /* The thread pool only: Resolver=blocking waits inline by design (DESIGN.md §6). */
-        start_daemon_for(0, NULL, NULL);
+        /* The thread pool (_i 0) and cares (_i 1): Resolver=blocking waits inline by design
+         * (DESIGN.md §6). */
+        start_daemon_for(_i == 0 ? 0 : BACKEND_CARES, NULL, NULL);
         t0 = now_ms();
         b = ctl_background(ARGS("--timeout", "1", "resolve", "slow.test", "80"));
         silent_wait_query(3000);
-        /* The lookup waits in a worker for an answer that never comes: others are served. */
+        /* The lookup waits (in a worker, or in c-ares) for an answer that never comes: others
+         * are served. */
         expect_ok(AS_ROOT, ARGS("resolve", "127.0.0.1", "80"), "ipv4 127.0.0.1 80\n");
         gai_lookup("example.test", AF_UNSPEC, &e);
         expected_text(&e, 80, text, sizeof(text));
@@ -1665,7 +1782,7 @@ START_TEST(test_slow_lookup_times_out_in_the_client_while_the_daemon_serves_othe
 
         expect_run(background_wait(&b), 1, "", "netutilctl: Failed to resolve: Connection timed out\n");
         ck_assert_int_ge(now_ms() - t0, 900);
-        /* getaddrinfo() gives up (timeout:1 attempts:1) and its answer finds no client. */
+        /* The backend gives up (timeout:1 attempts:1) and its answer finds no client. */
         assert_fds_settle_at_baseline();
         silent_drain();
         expect_ok(AS_ROOT, ARGS("resolve", "localhost", "1"), "ipv4 127.0.0.1 1\n");
@@ -1868,6 +1985,396 @@ START_TEST(test_2000_pipelined_async_resolves_are_all_answered_correctly) {
 }
 END_TEST
 
+/* ---- 10. the cares backend: cache, coalescing, load, a dead upstream -------------------- */
+
+/* Runs e until every one of the n results has its callback, or fails after timeout_ms. */
+static void run_until_answered(sd_event *e, ResolveResult *res, size_t n, int timeout_ms) {
+        long long deadline = now_ms() + timeout_ms;
+        size_t done = 0;
+
+        for (;;) {
+                done = 0;
+                for (size_t i = 0; i < n; i++)
+                        done += res[i].calls > 0;
+                if (done == n)
+                        return;
+                ck_assert_msg(now_ms() < deadline, "only %zu of %zu callbacks ran within %d ms", done, n, timeout_ms);
+                ck_assert_int_ge(sd_event_run(e, 100000), 0);
+        }
+}
+
+/* Runs e for ms milliseconds: the requests made so far reach the daemon. */
+static void run_for(sd_event *e, int ms) {
+        long long end = now_ms() + ms;
+
+        while (now_ms() < end)
+                ck_assert_int_ge(sd_event_run(e, 10000), 0);
+}
+
+static long daemon_rss_kib(void) {
+        long kib = test_rss_kib(daemon_.pid);
+
+        ck_assert_int_gt(kib, 0);
+        return kib;
+}
+
+/* Asserts that the daemon's RSS is less than max_growth_kib above before, unless it runs
+ * under valgrind (make check-valgrind's wrapper sets NETUTILD_REAL_BIN), whose own memory
+ * that would be. */
+static void assert_rss_bounded(long before, long max_growth_kib) {
+        long now = daemon_rss_kib();
+
+        if (getenv("NETUTILD_REAL_BIN"))
+                return;
+        ck_assert_msg(now - before < max_growth_kib, "daemon RSS grew from %ld KiB to %ld KiB", before, now);
+}
+
+START_TEST(test_cares_coalesces_identical_lookups_and_gives_each_its_port) {
+        static ResolveResult res[4];
+        netutil_client *c1, *c2, *c;
+        sd_event *e = NULL;
+        char got[512];
+
+        restart_dnsmasq_logging_queries();
+        start_daemon_for(BACKEND_CARES, NULL, NULL);
+        c1 = open_client();
+        c2 = open_client();
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        ck_assert_int_eq(netutil_client_attach_event(c1, e, 0), 0);
+        ck_assert_int_eq(netutil_client_attach_event(c2, e, 0), 0);
+        memset(res, 0, sizeof(res));
+
+        /* Four resolves of one name (DNS ignores case, and so does the coalescing) from two
+         * clients, while its upstream (us) holds the answer back. */
+        ck_assert_int_eq(netutil_resolve_async(c1, "co.slow.test", 81, AF_INET, NULL, 0, on_resolve, &res[0], NULL), 0);
+        ck_assert_int_eq(netutil_resolve_async(c2, "co.slow.test", 82, AF_INET, NULL, 0, on_resolve, &res[1], NULL), 0);
+        ck_assert_int_eq(netutil_resolve_async(c2, "CO.slow.test", 83, AF_INET, NULL, 0, on_resolve, &res[2], NULL), 0);
+        ck_assert_int_eq(netutil_resolve_async(c1, "co.slow.test", 0, AF_INET, NULL, 0, on_resolve, &res[3], NULL), 0);
+        run_for(e, 200);
+        for (size_t i = 0; i < ELEMENTSOF(res); i++)
+                ck_assert_int_eq(res[i].calls, 0);
+        silent_answer_a("co.slow.test", "192.0.2.77", 60);
+        run_until_answered(e, res, ELEMENTSOF(res), 5000);
+        for (size_t i = 0; i < ELEMENTSOF(res); i++) {
+                static const unsigned ports[] = { 81, 82, 83, 0 };
+                char want[64];
+
+                ck_assert_msg(res[i].error == 0, "resolve %zu failed: %s", i, strerror(-res[i].error));
+                format_addresses(res[i].a, res[i].n, got, sizeof(got));
+                ck_assert_str_eq(got, fmt(want, sizeof(want), "ipv4 192.0.2.77 %u\n", ports[i]));
+                free(res[i].a);
+        }
+        /* One query reached dnsmasq, and one reached its upstream. */
+        ck_assert_uint_eq(dnsmasq_queries("A", "co.slow.test"), 1);
+        ck_assert_uint_eq(silent_drain(), 0);
+
+        /* Cached for its TTL (60 s): no more queries, whoever asks, in whatever case. */
+        c = open_client();
+        lib_resolve(c, "co.slow.test", 84, AF_INET, NULL, got, sizeof(got));
+        ck_assert_str_eq(got, "ipv4 192.0.2.77 84\n");
+        lib_resolve(c, "Co.Slow.Test", 85, AF_INET, NULL, got, sizeof(got));
+        ck_assert_str_eq(got, "ipv4 192.0.2.77 85\n");
+        ck_assert_uint_eq(dnsmasq_queries("A", "co.slow.test"), 1);
+        netutil_client_close(c);
+
+        netutil_client_close(c1);
+        netutil_client_close(c2);
+        sd_event_unref(e);
+        assert_fds_settle_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+START_TEST(test_cares_cache_never_serves_an_answer_past_its_ttl) {
+        char got[512];
+        long long t, t_cached, t_changed;
+        bool seen_new = false;
+        netutil_client *c;
+
+        restart_dnsmasq_logging_queries();
+        start_daemon_for(BACKEND_CARES, NULL, NULL);
+        c = open_client();
+
+        /* Positive: example.test has a TTL of 1 s (--local-ttl=1). Asked again at once, the
+         * cache answers; once the TTL is over, dnsmasq is asked again. */
+        t = now_ms();
+        lib_resolve(c, "example.test", 1, AF_INET, NULL, got, sizeof(got));
+        ck_assert_str_eq(got, "ipv4 192.0.2.10 1\n");
+        for (unsigned i = 2; i <= 6; i++) {
+                char want[64];
+
+                lib_resolve(c, "example.test", i, AF_INET, NULL, got, sizeof(got));
+                ck_assert_str_eq(got, fmt(want, sizeof(want), "ipv4 192.0.2.10 %u\n", i));
+        }
+        if (now_ms() - t < 800)
+                ck_assert_uint_eq(dnsmasq_queries("A", "example.test"), 1);
+        while (now_ms() < t + 2100)
+                usleep(10000);
+        lib_resolve(c, "example.test", 7, AF_INET, NULL, got, sizeof(got));
+        ck_assert_str_eq(got, "ipv4 192.0.2.10 7\n");
+        ck_assert_uint_eq(dnsmasq_queries("A", "example.test"), 2);
+
+        /* Negative: NXDOMAIN is kept CARES_NEGATIVE_TTL_USEC (5 s), not longer. */
+        t = now_ms();
+        lib_resolve(c, "nx.test", 1, AF_INET, NULL, got, sizeof(got));
+        ck_assert_str_eq(got, "error EADDRNOTAVAIL: Name or service not known");
+        lib_resolve(c, "nx.test", 2, AF_INET, NULL, got, sizeof(got));
+        ck_assert_str_eq(got, "error EADDRNOTAVAIL: Name or service not known");
+        if (now_ms() - t < 4000)
+                ck_assert_uint_eq(dnsmasq_queries("A", "nx.test"), 1);
+        while (now_ms() < t + 5200)
+                usleep(10000);
+        lib_resolve(c, "nx.test", 3, AF_INET, NULL, got, sizeof(got));
+        ck_assert_str_eq(got, "error EADDRNOTAVAIL: Name or service not known");
+        ck_assert_uint_eq(dnsmasq_queries("A", "nx.test"), 2);
+
+        /* A changed record (TTL 1 s): from TTL + 1 s after the old answer was cached, only
+         * the new one is ever given. */
+        lib_resolve(c, "short.test", 7, AF_UNSPEC, NULL, got, sizeof(got));
+        ck_assert_str_eq(got, "ipv4 192.0.2.30 7\n");
+        t_cached = now_ms();
+        write_addn_hosts("192.0.2.31 short.test\n");
+        ck_assert_int_eq(kill(dnsmasq_pid, SIGHUP), 0);
+        wait_dns_answer("short.test", "192.0.2.31");
+        t_changed = now_ms();
+        while (now_ms() < MAX(t_cached, t_changed) + 3000) {
+                lib_resolve(c, "short.test", 7, AF_UNSPEC, NULL, got, sizeof(got));
+                t = now_ms();
+                if (strcmp(got, "ipv4 192.0.2.31 7\n") == 0)
+                        seen_new = true;
+                else
+                        ck_assert_msg(t < t_cached + 2000 && t < t_changed + 2000,
+                                      "%lld ms after the old answer was cached: '%s'", t - t_cached, got);
+                usleep(50000);
+        }
+        ck_assert(seen_new);
+        netutil_client_close(c);
+        assert_fds_settle_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+START_TEST(test_cares_10000_resolves_in_flight_are_all_answered) {
+        enum { N = 10000, CLIENTS = 4 };
+        static ResolveResult res[N];
+        static const char *const hosts[] = { "example.test", "127.0.0.1", "v4only.test", "::1", "localhost" };
+        netutil_client *c[CLIENTS];
+        char ex_text[1024], got[1024], want[1024];
+        sd_event *e = NULL;
+        size_t failed = 0;
+        long rss_before;
+        Expected ex;
+
+        start_daemon_for(BACKEND_CARES, NULL, NULL);
+        gai_lookup("example.test", AF_UNSPEC, &ex);
+        assert_expected_is(&ex, "example.test", ARGS("ipv4 192.0.2.10", "ipv6 2001:db8::10"));
+        rss_before = daemon_rss_kib();
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        for (int i = 0; i < CLIENTS; i++) {
+                c[i] = open_client();
+                ck_assert_int_eq(netutil_client_attach_event(c[i], e, 0), 0);
+        }
+
+        /* All asked at once, pipelined: the daemon takes PROTO_MAX_INFLIGHT per client at a
+         * time, the library queues the rest. */
+        memset(res, 0, sizeof(res));
+        for (int i = 0; i < N; i++)
+                ck_assert_int_eq(netutil_resolve_async(c[i % CLIENTS], hosts[i % ELEMENTSOF(hosts)], 1000u + (unsigned) i,
+                                                       AF_UNSPEC, NULL, 0, on_resolve, &res[i], NULL),
+                                 0);
+        run_until_answered(e, res, N, 25000);
+        for (int i = 0; i < N; i++) {
+                const char *host = hosts[i % ELEMENTSOF(hosts)];
+                unsigned port = 1000u + (unsigned) i;
+
+                ck_assert_int_eq(res[i].calls, 1);
+                if (res[i].error != 0) {
+                        failed++;
+                        continue;
+                }
+                format_addresses(res[i].a, res[i].n, got, sizeof(got));
+                free(res[i].a);
+                if (strcmp(host, "example.test") == 0) {
+                        expected_text(&ex, port, ex_text, sizeof(ex_text));
+                        snprintf(want, sizeof(want), "%s", ex_text);
+                } else if (strcmp(host, "v4only.test") == 0)
+                        fmt(want, sizeof(want), "ipv4 192.0.2.20 %u\n", port);
+                else if (strcmp(host, "::1") == 0)
+                        fmt(want, sizeof(want), "ipv6 ::1 %u\n", port);
+                else
+                        fmt(want, sizeof(want), "ipv4 127.0.0.1 %u\n", port);
+                ck_assert_msg(strcmp(got, want) == 0, "resolve %d of %s: got '%s', expected '%s'", i, host, got, want);
+        }
+        ck_assert_msg(failed == 0, "%zu of %d resolves failed", failed, N);
+        for (int i = 0; i < CLIENTS; i++)
+                netutil_client_close(c[i]);
+        sd_event_unref(e);
+
+        /* Nothing stays: no fd, and memory within a few MiB of where it was. */
+        assert_fds_settle_at_baseline();
+        assert_rss_bounded(rss_before, 8 * 1024);
+        expect_ok(AS_ROOT, ARGS("resolve", "--family", "ipv4", "example.test", "1"), "ipv4 192.0.2.10 1\n");
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+/* The daemon's count of requests received (STATUS), this ask included. */
+static uint64_t daemon_request_count(void) {
+        netutil_client *c = open_client();
+        netutil_status *st = NULL;
+        uint64_t n;
+
+        ck_assert_int_eq(netutil_status_get(c, CALL_TIMEOUT_USEC, &st), 0);
+        n = st->requests;
+        netutil_status_free(st);
+        netutil_client_close(c);
+        return n;
+}
+
+START_TEST(test_cares_10000_resolves_waiting_upstream_at_once_are_all_answered) {
+        enum { N = 10000, CLIENTS = 80, NAMES = 10 };
+        static ResolveResult res[N];
+        netutil_client *c[CLIENTS];
+        char name[64], got[256], want[256];
+        sd_event *e = NULL;
+        uint64_t before;
+        long rss_before;
+        long long deadline;
+
+        /* 5 s for us to answer (the fixture's timeout:1 would be tight for 10 000). The
+         * fixture's file is unlinked: mounting over it again would fail. */
+        ck_assert_int_eq(umount2("/etc/resolv.conf", MNT_DETACH), 0);
+        mount_text_over("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:5 attempts:1\n");
+        restart_dnsmasq_logging_queries();
+        start_daemon_for(BACKEND_CARES, NULL, NULL);
+        rss_before = daemon_rss_kib();
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        for (int i = 0; i < CLIENTS; i++) {
+                c[i] = open_client();
+                ck_assert_int_eq(netutil_client_attach_event(c[i], e, 0), 0);
+        }
+
+        /* 10 000 resolves of ten names whose upstream is us, 125 per client (within
+         * PROTO_MAX_INFLIGHT): all in the daemon at once, waiting. */
+        before = daemon_request_count();
+        memset(res, 0, sizeof(res));
+        for (int i = 0; i < N; i++)
+                ck_assert_int_eq(netutil_resolve_async(c[i % CLIENTS], fmt(name, sizeof(name), "w%d.slow.test", i % NAMES),
+                                                       1u + (unsigned) i, AF_INET, NULL, 0, on_resolve, &res[i], NULL),
+                                 0);
+        deadline = now_ms() + 4000;
+        while (daemon_request_count() < before + N + 2) {
+                ck_assert_msg(now_ms() < deadline, "the daemon did not receive the 10 000 requests within 4 s");
+                run_for(e, 20);
+        }
+        for (int i = 0; i < N; i++)
+                ck_assert_int_eq(res[i].calls, 0);
+
+        /* One query per name reached the upstream: answer each, 192.0.2.1xx for wxx. */
+        for (int k = 0; k < NAMES; k++) {
+                char address[32];
+                DnsQuery q;
+                int n;
+
+                silent_take_query(&q);
+                ck_assert_int_eq(sscanf(q.name, "w%d.slow.test", &n), 1);
+                silent_answer(&q, fmt(address, sizeof(address), "192.0.2.%d", 100 + n), 60);
+        }
+        run_until_answered(e, res, N, 10000);
+        for (int i = 0; i < N; i++) {
+                ck_assert_msg(res[i].error == 0, "resolve %d failed: %s", i, strerror(-res[i].error));
+                format_addresses(res[i].a, res[i].n, got, sizeof(got));
+                free(res[i].a);
+                ck_assert_str_eq(got, fmt(want, sizeof(want), "ipv4 192.0.2.%d %d\n", 100 + i % NAMES, 1 + i));
+        }
+        for (int k = 0; k < NAMES; k++)
+                ck_assert_uint_eq(dnsmasq_queries("A", fmt(name, sizeof(name), "w%d.slow.test", k)), 1);
+        ck_assert_uint_eq(silent_drain(), 0);
+
+        for (int i = 0; i < CLIENTS; i++)
+                netutil_client_close(c[i]);
+        sd_event_unref(e);
+        assert_fds_settle_at_baseline();
+        assert_rss_bounded(rss_before, 8 * 1024);
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+START_TEST(test_cares_dead_upstream_times_out_with_eai_again_and_nothing_piles_up) {
+        enum { NAMES = 100, EACH = 3 };
+        static ResolveResult res[NAMES * EACH];
+        netutil_client *c[EACH];
+        sd_event *e = NULL;
+        long rss_before;
+        long long t0;
+        char name[64];
+        int fd;
+
+        restart_dnsmasq_logging_queries();
+        start_daemon_for(BACKEND_CARES, NULL, NULL);
+        rss_before = daemon_rss_kib();
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        for (int k = 0; k < EACH; k++) {
+                c[k] = open_client();
+                ck_assert_int_eq(netutil_client_attach_event(c[k], e, 0), 0);
+        }
+
+        /* 100 names under slow.test, whose upstream never answers, each asked by three
+         * clients (100 requests each: within PROTO_MAX_INFLIGHT, so that all are in the
+         * daemon at once); and a fourth client that asks for them too and leaves at once. */
+        memset(res, 0, sizeof(res));
+        t0 = now_ms();
+        for (int i = 0; i < NAMES; i++)
+                for (int k = 0; k < EACH; k++)
+                        ck_assert_int_eq(netutil_resolve_async(c[k],
+                                                               fmt(name, sizeof(name), "d%d.slow.test", i),
+                                                               (unsigned) (80 + k), AF_INET, NULL, 0, on_resolve,
+                                                               &res[i * EACH + k], NULL),
+                                         0);
+        fd = raw_connect(daemon_.socket);
+        for (int i = 0; i < NAMES; i++)
+                raw_resolve(fd, (uint32_t) i + 1, fmt(name, sizeof(name), "d%d.slow.test", i), 80, AF_INET);
+        close(fd);
+
+        /* c-ares gives up after resolv.conf's timeout:1 attempts:1, as getaddrinfo() would. */
+        run_until_answered(e, res, ELEMENTSOF(res), 8000);
+        ck_assert_int_ge(now_ms() - t0, 900);
+        ck_assert_int_lt(now_ms() - t0, 5000);
+        for (size_t i = 0; i < ELEMENTSOF(res); i++) {
+                ck_assert_msg(res[i].error == -EAGAIN, "resolve %zu: %s, not EAGAIN", i,
+                              res[i].error ? strerror(-res[i].error) : "success");
+                free(res[i].a);
+        }
+        /* One query per name, whatever the number of askers. */
+        for (int i = 0; i < NAMES; i++) {
+                unsigned n = dnsmasq_queries("A", fmt(name, sizeof(name), "d%d.slow.test", i));
+
+                ck_assert_msg(n == 1, "dnsmasq received %u queries for %s", n, name);
+        }
+        ck_assert_uint_gt(silent_drain(), 0);
+
+        /* Nothing piled up: no socket but the clients', no memory to speak of, and a
+         * failure is not cached. */
+        baseline_fds += EACH;
+        assert_fds_settle_at_baseline();
+        baseline_fds -= EACH;
+        assert_rss_bounded(rss_before, 8 * 1024);
+        memset(res, 0, sizeof(res[0]));
+        ck_assert_int_eq(netutil_resolve_async(c[0], "d0.slow.test", 80, AF_INET, NULL, 0, on_resolve, &res[0], NULL), 0);
+        run_until_answered(e, res, 1, 5000);
+        ck_assert_int_eq(res[0].error, -EAGAIN);
+        ck_assert_uint_eq(dnsmasq_queries("A", "d0.slow.test"), 2);
+        for (int k = 0; k < EACH; k++)
+                netutil_client_close(c[k]);
+        sd_event_unref(e);
+        silent_drain();
+        assert_fds_settle_at_baseline();
+        expect_ok(AS_ROOT, ARGS("resolve", "--family", "ipv6", "example.test", "1"), "ipv6 2001:db8::10 1\n");
+        assert_fds_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
 /* ---- the suite ------------------------------------------------------------------------ */
 
 static TCase *tcase(Suite *s, const char *name) {
@@ -1936,13 +2443,20 @@ static Suite *resolve_suite(void) {
         add_per_backend(tc, test_resolve_of_an_unsupported_family_fails_with_eai_family);
 
         tc = tcase(s, "slow-upstream");
-        tcase_add_test(tc, test_slow_lookup_times_out_in_the_client_while_the_daemon_serves_others);
+        tcase_add_loop_test(tc, test_slow_lookup_times_out_in_the_client_while_the_daemon_serves_others, 0, 2);
         add_per_backend(tc, test_slow_lookup_fails_with_eai_again_once_getaddrinfo_gives_up);
         add_per_backend(tc, test_disconnect_with_resolves_in_flight_costs_nothing);
         tcase_add_test(tc, test_literal_is_answered_while_every_worker_waits_on_dns);
 
         tc = tcase(s, "load");
         add_per_backend(tc, test_2000_pipelined_async_resolves_are_all_answered_correctly);
+
+        tc = tcase(s, "cares");
+        tcase_add_test(tc, test_cares_coalesces_identical_lookups_and_gives_each_its_port);
+        tcase_add_test(tc, test_cares_cache_never_serves_an_answer_past_its_ttl);
+        tcase_add_test(tc, test_cares_10000_resolves_in_flight_are_all_answered);
+        tcase_add_test(tc, test_cares_10000_resolves_waiting_upstream_at_once_are_all_answered);
+        tcase_add_test(tc, test_cares_dead_upstream_times_out_with_eai_again_and_nothing_piles_up);
         return s;
 }
 

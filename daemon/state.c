@@ -1,0 +1,850 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * The state file and the drop-in override files (state.h). Owns their formats, the atomic
+ * durable write, loading at start and on SIGHUP. Must not check policy, and must not be
+ * called per resolve: only when a rule without expiry changes, at start and on reload.
+ *
+ * State file, STATE_DIR/overrides (0600 in a 0700 directory), written only by us:
+ *
+ *     netutild-overrides 1                         version line: anything else is refused
+ *     # comment lines
+ *     global                                       the rules below are the global table's
+ *     rule HOST PORT FAMILY TARGET TARGET_PORT SETTER
+ *     scope NAME OWNER                             the rules below are scope NAME's
+ *     rule ...
+ *     end COUNT                                    COUNT rule lines: a cut file is refused
+ *
+ * Fields are separated by one space. HOST, TARGET and NAME are %-escaped: every byte that
+ * is not printable ASCII other than space and '%' is written %XX, so no string (they may
+ * hold spaces, '=', '#', newlines, anything but NUL) can split or add a field or a line.
+ * PORT and TARGET_PORT are "*" (not part of the key / the asked port is kept) or 0-65535;
+ * FAMILY is "*" (not part of the key), "any", "ipv4" or "ipv6"; SETTER and OWNER are uids.
+ * Tables and rules are written oldest first, so a reload keeps the listing order.
+ *
+ * Drop-ins, the files CONFIG_DIR/overrides.d/NAME.conf in lexical order of NAME (CONFIG_DIR:
+ * the directory of the config file), written by the administrator:
+ *
+ *     # comment                                    also after whitespace on a line
+ *     HOST TARGET
+ *     HOST PORT TARGET TARGET_PORT
+ *     HOST PORT FAMILY TARGET TARGET_PORT          FAMILY: ipv4, ipv6 or any
+ *     [scope NAME]                                 the rules below go to scope NAME (made
+ *     [global]                                     for root if missing), or back to global
+ *
+ * Each file starts in the global table. Hosts and targets are whitespace-free words there
+ * (host names are). A bad line is logged with FILE:LINE and skipped, the rest loads, as
+ * systemd does with the drop-ins it parses: one typo must not drop every other rule. Rules
+ * under a bad section header are skipped with it, rather than landing in the wrong table.
+ * A later rule with the same key replaces an earlier one (a later file wins). A drop-in
+ * rule takes its key over from a rule set by a client, which is then gone for good (the
+ * state file is rewritten without it), so that what a restart shows never depends on
+ * which of the two was saved last.
+ */
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "macro.h"
+#include "netutil-proto.h"
+#include "override.h"
+#include "state.h"
+
+#define STATE_FILE "overrides"
+#define STATE_VERSION_LINE "netutild-overrides 1"
+#define STATE_VERSION_PREFIX "netutild-overrides "
+#define STATE_TEMP_PREFIX ".overrides."
+#define DROPIN_DIR "overrides.d"
+/* Longest state file line: "rule", two escaped 255-byte strings (3 bytes per byte at
+ * worst), ports, family and a uid come to about 1 560 bytes. */
+#define STATE_MAX_LINE 4096u
+/* A failed save is logged at most this often; each request still gets its error. */
+#define SAVE_ERROR_LOG_INTERVAL_USEC (10 * 1000 * 1000ULL)
+/* overrides.corrupt-TIMESTAMP names tried before giving up (several corrupt files in one
+ * second). */
+#define CORRUPT_NAME_TRIES 100
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
+/* Creates path and its missing parents: parents 0755 (like a home's ~/.local/state),
+ * path itself 0700. */
+static int mkdir_p(const char *path) {
+        _cleanup_(freep) char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* ---- Encoding ------------------------------------------------------------------------ */
+
+static void put_escaped(FILE *f, const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (*p > ' ' && *p < 0x7f && *p != '%')
+                        fputc(*p, f);
+                else
+                        fprintf(f, "%%%02X", *p);
+}
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+/* Decodes an escaped field in place; 1 to max bytes, no NUL. */
+static int unescape(char *s, size_t max) {
+        char *w = s;
+
+        for (char *p = s; *p;) {
+                unsigned char c = (unsigned char) *p;
+                int hi, lo;
+
+                if (c == '%') {
+                        if ((hi = hexval(p[1])) < 0 || (lo = hexval(p[2])) < 0)
+                                return -EBADMSG;
+                        c = (unsigned char) (hi << 4 | lo);
+                        if (c == 0)
+                                return -EBADMSG;
+                        p += 3;
+                } else if (c <= ' ' || c >= 0x7f)
+                        return -EBADMSG;
+                else
+                        p++;
+                *w++ = (char) c;
+        }
+        *w = '\0';
+        return w > s && (size_t) (w - s) <= max ? 0 : -EBADMSG;
+}
+
+static const char *port_word(int port, char buf[static 8]) {
+        if (port == OVERRIDE_ANY)
+                return "*";
+        snprintf(buf, 8, "%d", port);
+        return buf;
+}
+
+static const char *family_word(int family) {
+        return family == OVERRIDE_ANY ? "*"
+               : family == AF_INET    ? "ipv4"
+               : family == AF_INET6   ? "ipv6"
+                                      : "any";
+}
+
+/* A decimal number in [0, max], nothing else. */
+static int parse_number(const char *s, unsigned long max, unsigned long *ret) {
+        unsigned long v;
+        char *end;
+
+        if (!isdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+static int parse_port(const char *s, bool star_ok, int *ret) {
+        unsigned long v;
+
+        if (star_ok && strcmp(s, "*") == 0) {
+                *ret = OVERRIDE_ANY;
+                return 0;
+        }
+        if (parse_number(s, 65535, &v) < 0)
+                return -EINVAL;
+        *ret = (int) v;
+        return 0;
+}
+
+static int parse_family(const char *s, bool star_ok, int *ret) {
+        if (star_ok && strcmp(s, "*") == 0)
+                *ret = OVERRIDE_ANY;
+        else if (strcmp(s, "any") == 0)
+                *ret = AF_UNSPEC;
+        else if (strcmp(s, "ipv4") == 0)
+                *ret = AF_INET;
+        else if (strcmp(s, "ipv6") == 0)
+                *ret = AF_INET6;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+/* Splits s at sep into at most max fields; returns the count (max + 1 if there are more). */
+static size_t split(char *s, const char *sep, bool merge, char **fields, size_t max) {
+        size_t n = 0;
+
+        for (char *p = s; p;) {
+                char *f = strsep(&p, sep);
+
+                if (merge && *f == '\0')
+                        continue;
+                if (n == max)
+                        return max + 1;
+                fields[n++] = f;
+        }
+        return n;
+}
+
+/* ---- Saving -------------------------------------------------------------------------- */
+
+static bool rule_saved(const Override *o, const Override *skip_rule) {
+        return o->expires_usec == 0 && !o->source && o != skip_rule;
+}
+
+/* The state file's text for the tables as they are, less skip_rule and skip_table. */
+static int state_format(Manager *m, const Override *skip_rule, const OverrideTable *skip_table, char **ret,
+                        size_t *ret_len) {
+        _cleanup_(freep) char *buf = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        OverrideTable *last_table = m->override_tables;
+        size_t len = 0, count = 0;
+
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+        fputs(STATE_VERSION_LINE
+              "\n# Overrides without expiry, saved by netutild: do not edit while it runs.\n",
+              f);
+
+        /* Lists are newest first: walk them backwards. */
+        while (last_table && last_table->tables_next)
+                last_table = last_table->tables_next;
+        for (OverrideTable *t = last_table; t; t = t->tables_prev) {
+                Override *last = t->rules;
+                bool header = false;
+
+                if (t == skip_table)
+                        continue;
+                while (last && last->rules_next)
+                        last = last->rules_next;
+                for (Override *o = last; o; o = o->rules_prev) {
+                        char p[8], tp[8];
+
+                        if (!rule_saved(o, skip_rule))
+                                continue;
+                        if (!header) {
+                                if (t->name) {
+                                        fputs("scope ", f);
+                                        put_escaped(f, t->name);
+                                        fprintf(f, " %u\n", (unsigned) t->owner);
+                                } else
+                                        fputs("global\n", f);
+                                header = true;
+                        }
+                        fputs("rule ", f);
+                        put_escaped(f, o->host);
+                        fprintf(f, " %s %s ", port_word(o->port, p), family_word(o->family));
+                        put_escaped(f, o->target);
+                        fprintf(f, " %s %u\n", port_word(o->target_port, tp), (unsigned) o->setter);
+                        count++;
+                }
+        }
+        fprintf(f, "end %zu\n", count);
+        if (fflush(f) != 0 || ferror(f))
+                return -ENOMEM;
+        fclose(TAKE_PTR(f)); /* buf and len are final only now */
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len) {
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Replaces dir/STATE_FILE with text: temporary file, fsync, rename, fsync of the directory. */
+static int write_atomic(const char *dir, const char *text, size_t len) {
+        _cleanup_(closep) int dfd = -EBADF, fd = -EBADF;
+        char tmp[PATH_MAX], path[PATH_MAX];
+        int r;
+
+        if ((size_t) snprintf(tmp, sizeof(tmp), "%s/" STATE_TEMP_PREFIX "XXXXXX", dir) >= sizeof(tmp) ||
+            (size_t) snprintf(path, sizeof(path), "%s/" STATE_FILE, dir) >= sizeof(path))
+                return -ENAMETOOLONG;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 && errno == ENOENT) {
+                /* Removed under us: make it again rather than refuse every change. */
+                r = mkdir_p(dir);
+                if (r < 0)
+                        return r;
+                dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+        if (dfd < 0)
+                return -errno;
+
+        fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, text, len);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        /* close() can report a failed write-back (NFS): that too is a failed save. */
+        if (r >= 0 && close(TAKE_FD(fd)) < 0 && errno != EINTR)
+                r = -errno;
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        /* Without this the rename may not survive a power cut. If it fails the new file is in
+         * place but not known to be durable: the change is refused (and undone in memory),
+         * which is right for the client, and the next save writes memory again. */
+        if (fsync(dfd) < 0)
+                return -errno;
+        return 0;
+}
+
+/*
+ * Synchronous and whole-file, in the event loop: the file is small (a few hundred bytes
+ * per rule), changes to rules without expiry are rare administrative operations, and the
+ * cost is the write plus two fsync()s — microseconds on tmpfs, about a millisecond on an
+ * SSD, more on a busy disk. Setting 100 000 rules one by one rewrites the file 100 000
+ * times (quadratic); that workload needs batching (coalescing the changes of one loop
+ * iteration into one write before their replies go out), which is not done yet.
+ */
+int state_save(Manager *m, const Override *skip_rule, const OverrideTable *skip_table) {
+        static uint64_t last_error_log_usec; /* one Manager per process */
+        _cleanup_(freep) char *text = NULL;
+        size_t len = 0;
+        int r;
+
+        if (!m->state_dir)
+                return -ENOENT;
+        r = state_format(m, skip_rule, skip_table, &text, &len);
+        if (r >= 0)
+                r = write_atomic(m->state_dir, text, len);
+        if (r < 0) {
+                uint64_t now = now_usec();
+
+                if (last_error_log_usec == 0 || now - last_error_log_usec >= SAVE_ERROR_LOG_INTERVAL_USEC) {
+                        last_error_log_usec = now;
+                        log_error_errno(r, "Failed to save overrides in '%s/" STATE_FILE "', refusing the "
+                                           "change: %m",
+                                        m->state_dir);
+                }
+        }
+        return r;
+}
+
+/* ---- Loading the state file ---------------------------------------------------------- */
+
+/* Moves dir/STATE_FILE aside to dir/STATE_FILE.corrupt-TIMESTAMP[-N], never over another. */
+static int move_aside(const char *dir, char *ret_path, size_t len) {
+        char path[PATH_MAX], stamp[32];
+        struct tm tm;
+        time_t t = time(NULL);
+
+        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+                snprintf(stamp, sizeof(stamp), "%jd", (intmax_t) t);
+        if ((size_t) snprintf(path, sizeof(path), "%s/" STATE_FILE, dir) >= sizeof(path))
+                return -ENAMETOOLONG;
+        for (int i = 0; i < CORRUPT_NAME_TRIES; i++) {
+                int n = i == 0 ? snprintf(ret_path, len, "%s/" STATE_FILE ".corrupt-%s", dir, stamp)
+                               : snprintf(ret_path, len, "%s/" STATE_FILE ".corrupt-%s-%d", dir, stamp, i);
+
+                if (n < 0 || (size_t) n >= len)
+                        return -ENAMETOOLONG;
+                if (renameat2(AT_FDCWD, path, AT_FDCWD, ret_path, RENAME_NOREPLACE) >= 0)
+                        return 0;
+                if (errno != EEXIST)
+                        return -errno;
+        }
+        return -EEXIST;
+}
+
+/* Why a state file was refused: line number (0: the file as a whole) and words. */
+typedef struct LoadError {
+        unsigned line;
+        const char *what;
+} LoadError;
+
+/* Parses one state-file line into the tables. Returns 0, 1 after "end", -EBADMSG with e
+ * filled, or -ENOMEM. */
+static int load_line(Manager *m, char *line, OverrideTable **table, size_t *count, LoadError *e) {
+        char *f[8];
+        size_t n = split(line, " ", false, f, ELEMENTSOF(f));
+        unsigned long v;
+        int r;
+
+        if (n == 1 && strcmp(f[0], "global") == 0) {
+                *table = override_table_find(m, NULL);
+                if (!*table)
+                        return -ENOMEM;
+                return 0;
+        }
+        if (n == 3 && strcmp(f[0], "scope") == 0) {
+                if (unescape(f[1], PROTO_MAX_SCOPE - 1) < 0 || parse_number(f[2], UINT32_MAX - 1, &v) < 0)
+                        return e->what = "bad scope line", -EBADMSG;
+                if (override_table_find(m, f[1]))
+                        return e->what = "scope listed twice", -EBADMSG;
+                r = override_table_get(m, f[1], (uid_t) v, table);
+                if (r == -EDQUOT)
+                        return e->what = "more scopes for one uid than the quota", -EBADMSG;
+                return r;
+        }
+        if (n == 7 && strcmp(f[0], "rule") == 0) {
+                int port, family, target_port;
+
+                if (!*table)
+                        return e->what = "rule before any table line", -EBADMSG;
+                if (unescape(f[1], PROTO_MAX_HOST) < 0 || parse_port(f[2], true, &port) < 0 ||
+                    parse_family(f[3], true, &family) < 0 || unescape(f[4], PROTO_MAX_HOST) < 0 ||
+                    parse_port(f[5], true, &target_port) < 0 || parse_number(f[6], UINT32_MAX - 1, &v) < 0)
+                        return e->what = "bad rule line", -EBADMSG;
+                if ((port == OVERRIDE_ANY) != (target_port == OVERRIDE_ANY) ||
+                    (family != OVERRIDE_ANY && port == OVERRIDE_ANY))
+                        return e->what = "rule with an impossible key", -EBADMSG;
+                if (override_find(*table, f[1], port, family))
+                        return e->what = "rule listed twice", -EBADMSG;
+                r = override_set(m, *table, f[1], port, family, f[4], target_port, 0, (uid_t) v);
+                if (r == -EDQUOT)
+                        return e->what = "more rules for one uid than the quota", -EBADMSG;
+                if (r < 0)
+                        return r;
+                (*count)++;
+                return 0;
+        }
+        if (n == 2 && strcmp(f[0], "end") == 0) {
+                if (parse_number(f[1], SIZE_MAX, &v) < 0 || v != *count)
+                        return e->what = "rule count does not match (cut or edited)", -EBADMSG;
+                return 1;
+        }
+        return e->what = "unknown line", -EBADMSG;
+}
+
+/* Reads path into the (empty) tables. -EBADMSG with e filled: corrupt or unknown version. */
+static int load_file(Manager *m, const char *path, LoadError *e) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        _cleanup_(freep) char *line = NULL;
+        OverrideTable *table = NULL;
+        size_t size = 0, count = 0;
+        bool ended = false;
+        struct stat st;
+        ssize_t n;
+        int r;
+
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        if (fstat(fileno(f), &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return e->what = "not a regular file", -EBADMSG;
+
+        while ((n = getline(&line, &size, f)) >= 0) {
+                e->line++;
+                if (n == 0 || line[n - 1] != '\n')
+                        return e->what = "last line cut short", -EBADMSG;
+                line[--n] = '\0';
+                if ((size_t) n > STATE_MAX_LINE || memchr(line, '\0', (size_t) n))
+                        return e->what = "line too long or with a NUL byte", -EBADMSG;
+                if (e->line == 1) {
+                        if (strcmp(line, STATE_VERSION_LINE) == 0)
+                                continue;
+                        return e->what =
+                                       strncmp(line, STATE_VERSION_PREFIX, strlen(STATE_VERSION_PREFIX)) == 0
+                                               ? "unknown version"
+                                               : "not a netutild state file",
+                               -EBADMSG;
+                }
+                if (line[0] == '#')
+                        continue;
+                if (ended)
+                        return e->what = "text after the end line", -EBADMSG;
+                r = load_line(m, line, &table, &count, e);
+                if (r < 0)
+                        return r;
+                ended = r > 0;
+        }
+        if (ferror(f))
+                return -EIO;
+        if (e->line == 0)
+                return e->what = "empty file", -EBADMSG;
+        if (!ended) {
+                e->line = 0; /* the file as a whole */
+                return e->what = "no end line (cut short)", -EBADMSG;
+        }
+        return 0;
+}
+
+/* Removes temporary files a killed daemon left between mkostemp() and rename(). */
+static void remove_stale_temporaries(const char *dir) {
+        _cleanup_(closep) int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+
+        if (dfd < 0)
+                return;
+        d = fdopendir(dfd);
+        if (!d)
+                return;
+        dfd = -EBADF; /* the DIR owns it now */
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, STATE_TEMP_PREFIX, strlen(STATE_TEMP_PREFIX)) == 0 &&
+                    strlen(de->d_name) == strlen(STATE_TEMP_PREFIX) + 6)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+}
+
+/* Loads STATE_DIR/overrides. Returns 0 (loaded, absent, or moved aside) or -ENOMEM. */
+static int load_state_file(Manager *m) {
+        char path[PATH_MAX], aside[PATH_MAX];
+        LoadError e = {};
+        int r;
+
+        r = mkdir_p(m->state_dir);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create the state directory '%s'; overrides without expiry "
+                                   "cannot be saved: %m",
+                                m->state_dir);
+                return 0;
+        }
+        remove_stale_temporaries(m->state_dir);
+        if ((size_t) snprintf(path, sizeof(path), "%s/" STATE_FILE, m->state_dir) >= sizeof(path)) {
+                log_error("State directory path '%s' is too long.", m->state_dir);
+                return 0;
+        }
+
+        r = load_file(m, path, &e);
+        if (r == -ENOENT)
+                return 0; /* first start */
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r >= 0) {
+                unsigned n = override_count_all(m);
+                log_info("Loaded %u saved override%s from '%s'.", n, n == 1 ? "" : "s", path);
+                return 0;
+        }
+
+        /* Whatever was read goes: half a file is not what anyone acknowledged as a whole. */
+        override_tables_free(m);
+        if (r == -EBADMSG && e.line > 0)
+                log_error("State file '%s' is not usable (line %u: %s).", path, e.line, e.what);
+        else if (r == -EBADMSG)
+                log_error("State file '%s' is not usable (%s).", path, e.what);
+        else
+                log_error_errno(r, "Failed to read state file '%s': %m", path);
+        r = move_aside(m->state_dir, aside, sizeof(aside));
+        if (r < 0)
+                log_error_errno(r, "Failed to move '%s' aside, it will be replaced by the next save: %m",
+                                path);
+        else
+                log_error("Moved it to '%s'; starting without saved overrides.", aside);
+        return 0;
+}
+
+/* ---- Drop-ins ------------------------------------------------------------------------ */
+
+typedef struct DropinLoad {
+        Manager *m;
+        OverrideTable *table; /* NULL at the start of a file: the global table */
+        bool skip_section;    /* under a bad section header */
+        unsigned rules;
+        unsigned bad;
+        bool replaced_saved; /* a saved rule was taken over */
+} DropinLoad;
+
+static void dropin_bad(DropinLoad *d, const char *file, unsigned line, const char *what) {
+        log_error("%s:%u: %s, ignoring the line.", file, line, what);
+        d->bad++;
+}
+
+static int dropin_section(DropinLoad *d, char *l, const char *file, unsigned line) {
+        char *close = strrchr(l, ']'), *name;
+        int r;
+
+        d->skip_section = true;
+        if (!close || close[1] != '\0') {
+                log_error("%s:%u: bad section header, ignoring it and its rules.", file, line);
+                d->bad++;
+                return 0;
+        }
+        *close = '\0';
+        name = l + 1;
+        while (isspace((unsigned char) *name))
+                name++;
+        for (char *e = close; e > name && isspace((unsigned char) e[-1]);)
+                *--e = '\0';
+        if (strcmp(name, "global") == 0) {
+                d->table = NULL;
+                d->skip_section = false;
+                return 0;
+        }
+        if (strncmp(name, "scope", 5) != 0 || (name[5] != '\0' && !isspace((unsigned char) name[5]))) {
+                log_error("%s:%u: unknown section [%s] (expected [scope NAME] or [global]), ignoring it "
+                          "and its rules.",
+                          file, line, name);
+                d->bad++;
+                return 0;
+        }
+        name += 5;
+        while (isspace((unsigned char) *name))
+                name++;
+        if (*name == '\0' || strlen(name) > PROTO_MAX_SCOPE - 1) {
+                log_error("%s:%u: a scope name has 1 to %u bytes, ignoring the section and its rules.", file,
+                          line, PROTO_MAX_SCOPE - 1);
+                d->bad++;
+                return 0;
+        }
+        /* Made for root if missing; an existing scope keeps its owner. */
+        r = override_table_get(d->m, name, 0, &d->table);
+        if (r < 0)
+                return r;
+        d->skip_section = false;
+        return 0;
+}
+
+static int dropin_rule(DropinLoad *d, char *l, const char *file, unsigned line) {
+        char *f[6], source[PATH_MAX + 16];
+        size_t n = split(l, " \t\r\v\f", true, f, ELEMENTSOF(f));
+        int port = OVERRIDE_ANY, family = OVERRIDE_ANY, target_port = OVERRIDE_ANY, r;
+        const char *host = f[0], *target;
+        OverrideTable *t = d->table;
+        bool again = false; /* the key already came from a drop-in */
+        Override *o;
+
+        if (n == 2)
+                target = f[1];
+        else if (n == 4 || n == 5) {
+                if (parse_port(f[1], false, &port) < 0)
+                        return dropin_bad(d, file, line, "bad port (0-65535)"), 0;
+                if (n == 5 && parse_family(f[2], false, &family) < 0)
+                        return dropin_bad(d, file, line, "bad family (ipv4, ipv6 or any)"), 0;
+                target = f[n - 2];
+                if (parse_port(f[n - 1], false, &target_port) < 0)
+                        return dropin_bad(d, file, line, "bad target port (0-65535)"), 0;
+        } else
+                return dropin_bad(d, file, line,
+                                  "expected HOST TARGET, HOST PORT TARGET TARGET_PORT or "
+                                  "HOST PORT FAMILY TARGET TARGET_PORT"),
+                       0;
+        if (strlen(host) > PROTO_MAX_HOST || strlen(target) > PROTO_MAX_HOST)
+                return dropin_bad(d, file, line, "host name longer than 255 bytes"), 0;
+
+        if (!t) {
+                t = override_table_find(d->m, NULL);
+                if (!t)
+                        return -ENOMEM;
+        }
+        snprintf(source, sizeof(source), "%s:%u", file, line);
+        o = override_find(t, host, port, family);
+        if (o && o->source) {
+                log_notice("%s: replaces the override for '%s' from %s.", source, host, o->source);
+                again = true;
+        } else if (o && o->expires_usec == 0) {
+                log_notice("%s: takes the override for '%s' over from the one set by uid %u.", source, host,
+                           (unsigned) o->setter);
+                d->replaced_saved = true;
+        }
+        r = override_set(d->m, t, host, port, family, target, target_port, 0, 0);
+        if (r < 0)
+                return r; /* root has no quota: only -ENOMEM */
+        o = override_find(t, host, port, family);
+        if (!o)
+                return -ENOMEM;
+        free(o->source);
+        o->source = strdup(source);
+        if (!o->source) {
+                (void) override_del(d->m, t, host, port, family);
+                return -ENOMEM;
+        }
+        if (!again)
+                d->rules++;
+        return 0;
+}
+
+/* One drop-in file; a file that cannot be read is logged and skipped. */
+static int dropin_file(DropinLoad *d, const char *path) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        _cleanup_(freep) char *buf = NULL;
+        unsigned lineno = 0;
+        struct stat st;
+        size_t size = 0;
+        ssize_t n;
+        int r;
+
+        d->table = NULL;
+        d->skip_section = false;
+        f = fopen(path, "re");
+        if (!f || fstat(fileno(f), &st) < 0) {
+                log_error_errno(-errno, "Failed to read '%s', ignoring it: %m", path);
+                d->bad++;
+                return 0;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) CONFIG_MAX_FILE) {
+                log_error("'%s' is not a regular file of at most %u bytes, ignoring it.", path,
+                          CONFIG_MAX_FILE);
+                d->bad++;
+                return 0;
+        }
+        while ((n = getline(&buf, &size, f)) >= 0) {
+                char *l, *hash;
+
+                lineno++;
+                if (n > 0 && buf[n - 1] == '\n')
+                        buf[--n] = '\0';
+                if ((size_t) n > CONFIG_MAX_LINE || memchr(buf, '\0', (size_t) n)) {
+                        dropin_bad(d, path, lineno, "line too long or with a NUL byte");
+                        continue;
+                }
+                l = buf;
+                while (isspace((unsigned char) *l))
+                        l++;
+                if (*l == '\0' || *l == '#')
+                        continue;
+                /* Inline comments: "#" after whitespace, as in the config files. */
+                for (hash = l + 1; *hash; hash++)
+                        if (*hash == '#' && isspace((unsigned char) hash[-1])) {
+                                *hash = '\0';
+                                break;
+                        }
+                if (*l == '[') {
+                        for (char *e = l + strlen(l); e > l && isspace((unsigned char) e[-1]);)
+                                *--e = '\0';
+                        r = dropin_section(d, l, path, lineno);
+                } else if (d->skip_section)
+                        continue;
+                else
+                        r = dropin_rule(d, l, path, lineno);
+                if (r < 0)
+                        return r;
+        }
+        if (ferror(f)) {
+                log_error("Failed to read '%s' to its end; the rules before the failure are kept.", path);
+                d->bad++;
+        }
+        return 0;
+}
+
+static int filter_conf(const struct dirent *de) {
+        size_t n = strlen(de->d_name);
+        return de->d_name[0] != '.' && n > 5 && strcmp(de->d_name + n - 5, ".conf") == 0;
+}
+
+/* Loads CONFIG_DIR/overrides.d/NAME.conf into the tables, on top of what is there. Returns 0
+ * or -ENOMEM. */
+static int load_dropins(Manager *m) {
+        _cleanup_(freep) char *dir = NULL;
+        struct dirent **names = NULL;
+        DropinLoad d = { .m = m };
+        const char *slash;
+        int n, r = 0;
+
+        if (!m->config_path)
+                return 0; /* user mode without --config: no configuration directory */
+        slash = strrchr(m->config_path, '/');
+        if (!slash)
+                r = asprintf(&dir, "./" DROPIN_DIR);
+        else
+                r = asprintf(&dir, "%.*s/" DROPIN_DIR, (int) (slash - m->config_path), m->config_path);
+        if (r < 0) {
+                dir = NULL;
+                return -ENOMEM;
+        }
+        r = 0;
+
+        n = scandir(dir, &names, filter_conf, alphasort);
+        if (n < 0) {
+                if (errno != ENOENT && errno != ENOTDIR)
+                        log_error_errno(-errno, "Failed to read '%s', no drop-in overrides: %m", dir);
+                return 0;
+        }
+        for (int i = 0; i < n; i++) {
+                _cleanup_(freep) char *path = NULL;
+
+                if (r >= 0 && asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0) {
+                        path = NULL;
+                        r = -ENOMEM;
+                }
+                if (r >= 0)
+                        r = dropin_file(&d, path);
+                free(names[i]);
+        }
+        free(names);
+        /* A section without rules leaves no empty scope behind. */
+        for (OverrideTable *t = m->override_tables, *next; t; t = next) {
+                next = t->tables_next;
+                override_scope_gc(m, t);
+        }
+        if (r < 0)
+                return r;
+
+        log_info("Loaded %u read-only override%s from '%s'%s.", d.rules, d.rules == 1 ? "" : "s", dir,
+                 d.bad > 0 ? " (some lines skipped, see above)" : "");
+        if (d.replaced_saved) {
+                r = state_save(m, NULL, NULL);
+                if (r < 0)
+                        log_warning("The state file still holds the overrides drop-ins took over; they stay "
+                                    "replaced while the drop-ins exist.");
+        }
+        return 0;
+}
+
+int state_load(Manager *m) {
+        int r;
+
+        if (m->state_dir) {
+                r = load_state_file(m);
+                if (r < 0)
+                        return r;
+        }
+        r = load_dropins(m);
+        if (r < 0)
+                return log_oom();
+        return 0;
+}
+
+void state_reload_dropins(Manager *m) {
+        override_remove_read_only(m);
+        if (load_dropins(m) < 0)
+                (void) log_oom();
+        manager_status_changed(m);
+}
