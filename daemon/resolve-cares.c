@@ -687,7 +687,8 @@ static int channel_new(CaresResolver *r, Channel **ret) {
         opts.sock_state_cb_data = ch;
         opts.timeout = timeout_sec * 1000;
         opts.tries = tries;
-        status = ares_init_options(&ch->channel, &opts, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+        status = ares_init_options(&ch->channel, &opts,
+                                   ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
         if (status != ARES_SUCCESS) {
                 ch->channel = NULL;
                 log_error("Failed to set up c-ares: %s", ares_strerror(status));
@@ -696,14 +697,15 @@ static int channel_new(CaresResolver *r, Channel **ret) {
         ares_set_socket_configure_callback(ch->channel, sock_configure, NULL);
 
         /* Made now, disabled: the loop's CLOCK_MONOTONIC timerfd then exists from the start. */
-        k = sd_event_add_time(r->event, &ch->timer, CLOCK_MONOTONIC, 0, CARES_TIMER_ACCURACY_USEC, channel_timer, ch);
+        k = sd_event_add_time(r->event, &ch->timer, CLOCK_MONOTONIC, 0, CARES_TIMER_ACCURACY_USEC,
+                              channel_timer, ch);
         if (k < 0)
                 return log_error_errno(k, "Failed to add the c-ares timer: %m");
         (void) sd_event_source_set_enabled(ch->timer, SD_EVENT_OFF);
 
         n_servers = count_servers(ch->channel);
-        log_info("Resolver cares: %u name server%s from /etc/resolv.conf, %d s timeout, %d attempt%s.", n_servers,
-                 n_servers == 1 ? "" : "s", timeout_sec, tries, tries == 1 ? "" : "s");
+        log_info("Resolver cares: %u name server%s from /etc/resolv.conf, %d s timeout, %d attempt%s.",
+                 n_servers, n_servers == 1 ? "" : "s", timeout_sec, tries, tries == 1 ? "" : "s");
         *ret = TAKE_PTR(ch);
         return 0;
 }

@@ -105,6 +105,8 @@ static char addn_hosts[64];
 /* dnsmasq's log of the queries it receives (--log-queries), also a memfd; -1 unless a
  * test restarted dnsmasq to count them. */
 static int dnsmasq_log_fd = -1;
+/* The daemon's --config file, "" if none: gone once it started. */
+static char daemon_config[64];
 /* The last ctl() run's output. */
 static char out[65536], err[8192];
 
@@ -242,6 +244,9 @@ static void start_dnsmasq(void) {
                                addn_arg,
                                "--local=/test/",
                                "--server=/slow.test/" SILENT_ADDRESS "#5353",
+                               /* Its default of 150 forwarded queries at once would answer
+                                * the cares cap test's 1000 with REFUSED. */
+                               "--dns-forward-max=4096",
                                NULL, /* the log's two, if there is one */
                                NULL,
                                NULL };
@@ -249,7 +254,8 @@ static void start_dnsmasq(void) {
 
         snprintf(addn_arg, sizeof(addn_arg), "--addn-hosts=%s", addn_hosts);
         if (dnsmasq_log_fd >= 0) {
-                snprintf(log_arg, sizeof(log_arg), "--log-facility=/proc/%d/fd/%d", (int) getpid(), dnsmasq_log_fd);
+                snprintf(log_arg, sizeof(log_arg), "--log-facility=/proc/%d/fd/%d", (int) getpid(),
+                         dnsmasq_log_fd);
                 argv[ELEMENTSOF(argv) - 3] = "--log-queries";
                 argv[ELEMENTSOF(argv) - 2] = log_arg;
         }
@@ -422,8 +428,11 @@ static void silent_take_query(DnsQuery *q) {
 
 /* Answers q with one A record, address with ttl. */
 static void silent_answer(const DnsQuery *q, const char *address, uint32_t ttl) {
-        const unsigned char record[] = { 0xc0, 0x0c, 0, 1, 0, 1, (unsigned char) (ttl >> 24), (unsigned char) (ttl >> 16),
-                                         (unsigned char) (ttl >> 8), (unsigned char) ttl, 0, 4 };
+        /* A pointer to the question's name, type A, class IN, the TTL, the address's length. */
+        const unsigned char record[] = {
+                0xc0, 0x0c, 0, 1, 0, 1, (unsigned char) (ttl >> 24), (unsigned char) (ttl >> 16),
+                (unsigned char) (ttl >> 8), (unsigned char) ttl, 0, 4,
+        };
         unsigned char a[600];
         struct in_addr in;
 
@@ -524,7 +533,8 @@ static void start_daemon_for(int backend, const char *daemon_lines, const char *
         argv[n] = NULL;
         ck_assert_int_eq(test_daemon_start_argv(&daemon_, argv, true), 0);
         if (conf)
-                unlink(conf); /* read at start; no reload here */
+                unlink(conf); /* read at start; a reload test writes it anew (daemon_config) */
+        snprintf(daemon_config, sizeof(daemon_config), "%s", conf ? conf : "");
         /* sd_notify() opens a socket for a moment after READY=1: wait until the count holds
          * still. */
         for (int i = 0; i < 100; i++) {
@@ -2179,8 +2189,9 @@ START_TEST(test_cares_10000_resolves_in_flight_are_all_answered) {
          * time, the library queues the rest. */
         memset(res, 0, sizeof(res));
         for (int i = 0; i < N; i++)
-                ck_assert_int_eq(netutil_resolve_async(c[i % CLIENTS], hosts[i % ELEMENTSOF(hosts)], 1000u + (unsigned) i,
-                                                       AF_UNSPEC, NULL, 0, on_resolve, &res[i], NULL),
+                ck_assert_int_eq(netutil_resolve_async(c[i % CLIENTS], hosts[i % ELEMENTSOF(hosts)],
+                                                       1000u + (unsigned) i, AF_UNSPEC, NULL, 0, on_resolve, &res[i],
+                                                       NULL),
                                  0);
         run_until_answered(e, res, N, 25000);
         for (int i = 0; i < N; i++) {
@@ -2259,7 +2270,8 @@ START_TEST(test_cares_10000_resolves_waiting_upstream_at_once_are_all_answered) 
         before = daemon_request_count();
         memset(res, 0, sizeof(res));
         for (int i = 0; i < N; i++)
-                ck_assert_int_eq(netutil_resolve_async(c[i % CLIENTS], fmt(name, sizeof(name), "w%d.slow.test", i % NAMES),
+                ck_assert_int_eq(netutil_resolve_async(c[i % CLIENTS],
+                                                       fmt(name, sizeof(name), "w%d.slow.test", i % NAMES),
                                                        1u + (unsigned) i, AF_INET, NULL, 0, on_resolve, &res[i], NULL),
                                  0);
         deadline = now_ms() + 4000;
@@ -2297,6 +2309,141 @@ START_TEST(test_cares_10000_resolves_waiting_upstream_at_once_are_all_answered) 
         assert_fds_settle_at_baseline();
         assert_rss_bounded(rss_before, 8 * 1024);
         stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+/* Writes the daemon's config file anew with text, reloads (SIGHUP) and waits for READY=1;
+ * then checks the backend status reports. */
+static void reload_daemon_with(const char *text, const char *want_resolver) {
+        netutil_status *st = NULL;
+        netutil_client *c;
+
+        ck_assert_str_ne(daemon_config, "");
+        test_write_file(daemon_config, text);
+        ck_assert_int_eq(kill(daemon_.pid, SIGHUP), 0);
+        ck_assert_int_eq(test_daemon_wait_notify(&daemon_, "READY=1", 5000, NULL, 0), 0);
+        unlink(daemon_config);
+        c = open_client();
+        ck_assert_int_eq(netutil_status_get(c, CALL_TIMEOUT_USEC, &st), 0);
+        ck_assert_str_eq(st->resolver, want_resolver);
+        netutil_status_free(st);
+        netutil_client_close(c);
+}
+
+START_TEST(test_cares_lookups_beyond_the_cap_wait_for_a_free_slot) {
+        enum { N = 1100, CLIENTS = 11 };
+        static ResolveResult res[N];
+        netutil_client *c[CLIENTS];
+        sd_event *e = NULL;
+        char name[64];
+        long long t0, took;
+        unsigned received = 0;
+
+        restart_dnsmasq_logging_queries();
+        start_daemon_for(BACKEND_CARES, NULL, NULL);
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        for (int i = 0; i < CLIENTS; i++) {
+                c[i] = open_client();
+                ck_assert_int_eq(netutil_client_attach_event(c[i], e, 0), 0);
+        }
+
+        /* 1100 names the upstream never answers (100 per client): CARES_MAX_RUNNING (1000)
+         * go upstream at once and time out after 1 s; the other 100 wait for their slots,
+         * go then, and time out a second later. */
+        memset(res, 0, sizeof(res));
+        t0 = now_ms();
+        for (int i = 0; i < N; i++)
+                ck_assert_int_eq(netutil_resolve_async(c[i % CLIENTS], fmt(name, sizeof(name), "q%d.slow.test", i),
+                                                       80, AF_INET, NULL, 0, on_resolve, &res[i], NULL),
+                                 0);
+        run_until_answered(e, res, N, 10000);
+        took = now_ms() - t0;
+        ck_assert_msg(took >= 1900 && took < 6000, "1100 lookups took %lld ms", took);
+        for (int i = 0; i < N; i++)
+                ck_assert_msg(res[i].error == -EAGAIN, "resolve %d: %s, not EAGAIN", i,
+                              res[i].error ? strerror(-res[i].error) : "success");
+        /* None went upstream twice (a burst of 1000 may overflow dnsmasq's socket: some
+         * never reach it). */
+        for (int i = 0; i < N; i++) {
+                unsigned n = dnsmasq_queries("A", fmt(name, sizeof(name), "q%d.slow.test", i));
+
+                ck_assert_msg(n <= 1, "dnsmasq received %u queries for %s", n, name);
+                received += n;
+        }
+        ck_assert_uint_gt(received, 0);
+        for (int i = 0; i < CLIENTS; i++)
+                netutil_client_close(c[i]);
+        sd_event_unref(e);
+        silent_drain();
+        assert_fds_settle_at_baseline();
+        expect_ok(AS_ROOT, ARGS("resolve", "--family", "ipv4", "example.test", "1"), "ipv4 192.0.2.10 1\n");
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
+START_TEST(test_cares_reload_rereads_resolv_conf_drops_the_cache_and_lets_lookups_finish) {
+        ResolveResult res[2] = {};
+        netutil_client *c;
+        sd_event *e = NULL;
+        char got[512];
+
+        restart_dnsmasq_logging_queries();
+        start_daemon_for(BACKEND_CARES, NULL, NULL);
+        c = open_client();
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        ck_assert_int_eq(netutil_client_attach_event(c, e, 0), 0);
+
+        /* An answer cached for 60 s, and a lookup in flight that nobody will answer. */
+        ck_assert_int_eq(
+                netutil_resolve_async(c, "r.slow.test", 1, AF_INET, NULL, 0, on_resolve, &res[0], NULL), 0);
+        run_for(e, 50);
+        silent_answer_a("r.slow.test", "192.0.2.77", 60);
+        run_until_answered(e, res, 1, 5000);
+        ck_assert_int_eq(res[0].error, 0);
+        free(res[0].a);
+        ck_assert_int_eq(
+                netutil_resolve_async(c, "stuck.slow.test", 2, AF_INET, NULL, 0, on_resolve, &res[1], NULL), 0);
+        run_for(e, 50);
+        silent_wait_query(3000);
+
+        /* A reload: a new channel for new lookups, the old one finishes the stuck one. */
+        reload_daemon_with("[Daemon]\nResolver=cares\n", "cares");
+        run_until_answered(e, res + 1, 1, 5000);
+        ck_assert_int_eq(res[1].error, -EAGAIN);
+        silent_drain();
+
+        /* The cache went with the reload: r.slow.test is asked again (dnsmasq answers from
+         * its own cache). */
+        netutil_client_close(c);
+        sd_event_unref(e);
+        c = open_client();
+        lib_resolve(c, "r.slow.test", 3, AF_INET, NULL, got, sizeof(got));
+        ck_assert_str_eq(got, "ipv4 192.0.2.77 3\n");
+        ck_assert_uint_eq(dnsmasq_queries("A", "r.slow.test"), 2);
+        netutil_client_close(c);
+        assert_fds_settle_at_baseline();
+
+        /* To the thread pool and back. */
+        reload_daemon_with("[Daemon]\nResolver=threadpool\n", "threadpool");
+        expect_ok(AS_ROOT, ARGS("resolve", "--family", "ipv4", "example.test", "1"), "ipv4 192.0.2.10 1\n");
+        reload_daemon_with("[Daemon]\nResolver=cares\n", "cares");
+        expect_ok(AS_ROOT, ARGS("resolve", "--family", "ipv4", "example.test", "2"), "ipv4 192.0.2.10 2\n");
+        assert_fds_settle_at_baseline();
+
+        /* A stop with a lookup in flight (and its client still there) is clean too. */
+        c = open_client();
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        ck_assert_int_eq(netutil_client_attach_event(c, e, 0), 0);
+        memset(res, 0, sizeof(res));
+        ck_assert_int_eq(
+                netutil_resolve_async(c, "stop.slow.test", 4, AF_INET, NULL, 0, on_resolve, &res[0], NULL), 0);
+        run_for(e, 50);
+        silent_wait_query(3000);
+        stop_daemon_expect_clean_exit();
+        run_until_answered(e, res, 1, 5000);
+        ck_assert_int_lt(res[0].error, 0);
+        netutil_client_close(c);
+        sd_event_unref(e);
 }
 END_TEST
 
@@ -2360,7 +2507,8 @@ START_TEST(test_cares_dead_upstream_times_out_with_eai_again_and_nothing_piles_u
         baseline_fds -= EACH;
         assert_rss_bounded(rss_before, 8 * 1024);
         memset(res, 0, sizeof(res[0]));
-        ck_assert_int_eq(netutil_resolve_async(c[0], "d0.slow.test", 80, AF_INET, NULL, 0, on_resolve, &res[0], NULL), 0);
+        ck_assert_int_eq(
+                netutil_resolve_async(c[0], "d0.slow.test", 80, AF_INET, NULL, 0, on_resolve, &res[0], NULL), 0);
         run_until_answered(e, res, 1, 5000);
         ck_assert_int_eq(res[0].error, -EAGAIN);
         ck_assert_uint_eq(dnsmasq_queries("A", "d0.slow.test"), 2);
@@ -2457,6 +2605,8 @@ static Suite *resolve_suite(void) {
         tcase_add_test(tc, test_cares_10000_resolves_in_flight_are_all_answered);
         tcase_add_test(tc, test_cares_10000_resolves_waiting_upstream_at_once_are_all_answered);
         tcase_add_test(tc, test_cares_dead_upstream_times_out_with_eai_again_and_nothing_piles_up);
+        tcase_add_test(tc, test_cares_lookups_beyond_the_cap_wait_for_a_free_slot);
+        tcase_add_test(tc, test_cares_reload_rereads_resolv_conf_drops_the_cache_and_lets_lookups_finish);
         return s;
 }
 
