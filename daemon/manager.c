@@ -635,8 +635,7 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
-/* Creates every missing directory of path's parent, mode 0755. */
-static int mkdir_parents(const char *path) {
+int mkdir_parents(const char *path) {
         _cleanup_(freep) char *p = strdup(path);
 
         if (!p)

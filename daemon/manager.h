@@ -136,6 +136,9 @@ static inline void manager_freep(Manager **m) {
                 manager_free(*m);
 }
 int manager_listen(Manager *m);
+/* Creates every missing directory of path's parent, mode 0755 & ~umask. Returns 0 or -errno. */
+int mkdir_parents(const char *path);
+
 /* Loads config and policy: at start (fatal on error) and on SIGHUP (the old ones stay). */
 int manager_load_config(Manager *m);
 int manager_reload(Manager *m);

@@ -87,20 +87,13 @@ static void fclosep(FILE **f) {
                 fclose(*f);
 }
 
-/* Creates path and its missing parents: parents 0755 (like a home's ~/.local/state),
- * path itself 0700. */
+/* Creates path and its missing parents (0755 under the daemon's umask), path itself 0700. */
 static int mkdir_p(const char *path) {
-        _cleanup_(freep) char *p = strdup(path);
+        int r = mkdir_parents(path);
 
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+        if (r < 0)
+                return r;
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
 }
