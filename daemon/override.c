@@ -147,16 +147,27 @@ OverrideTable *override_table_find(Manager *m, const char *scope) {
         return NULL;
 }
 
+/* Keeps t->next_expiry at or before the earliest expiry of its rules. */
+static void note_expiry(OverrideTable *t, uint64_t expires_usec) {
+        if (expires_usec != 0 && (t->next_expiry == 0 || expires_usec < t->next_expiry))
+                t->next_expiry = expires_usec;
+}
+
 /* Drops t's expired rules, and t itself if it is a scope left empty. Returns t or NULL. */
 static OverrideTable *table_sweep(Manager *m, OverrideTable *t) {
         uint64_t now = now_usec();
 
         if (!t)
                 return NULL;
-        for (Override *o = t->rules, *next; o; o = next) {
-                next = o->rules_next;
-                if (o->expires_usec != 0 && o->expires_usec <= now)
-                        rule_free(m, t, o);
+        if (t->next_expiry != 0 && t->next_expiry <= now) {
+                t->next_expiry = 0;
+                for (Override *o = t->rules, *next; o; o = next) {
+                        next = o->rules_next;
+                        if (o->expires_usec != 0 && o->expires_usec <= now)
+                                rule_free(m, t, o);
+                        else
+                                note_expiry(t, o->expires_usec);
+                }
         }
         if (t->name && t->n_rules == 0) {
                 table_free(m, t);
@@ -247,6 +258,7 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
                 o->target = new_target;
                 o->target_port = target_port;
                 o->expires_usec = ttl_usec ? now_usec() + ttl_usec : 0;
+                note_expiry(t, o->expires_usec);
                 o->setter = setter;
                 return 0;
         }
@@ -270,6 +282,7 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
         o->target = new_target;
         o->target_port = target_port;
         o->expires_usec = ttl_usec ? now_usec() + ttl_usec : 0;
+        note_expiry(t, o->expires_usec);
         o->setter = setter;
         b = key_hash(host, port, family) % t->n_buckets;
         o->bucket_next = t->buckets[b];
@@ -448,6 +461,7 @@ static void rule_restore(Manager *m, OverrideTable *t, const char *host, int por
         o->target = TAKE_PTR(b->target);
         o->target_port = b->target_port;
         o->expires_usec = b->expires_usec;
+        note_expiry(t, o->expires_usec);
         o->setter = b->setter;
 }
 

@@ -44,6 +44,8 @@ typedef struct OverrideTable {
         size_t n_buckets;
         size_t n_rules;
         Override *rules; /* newest first */
+        uint64_t next_expiry; /* no rule expires before this (0: none has a TTL): sweeps
+                               * before it are skipped, so a big table costs nothing */
         LIST_FIELDS(struct OverrideTable, tables);
 } OverrideTable;
 
