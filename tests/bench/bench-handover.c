@@ -28,8 +28,8 @@
  * Method, as bench-status: every measurement runs in three placements ("same-cpu": the
  * servers and we on the first CPU; "cross-cpu": the servers on the second CPU, we and our
  * children on the first; "unpinned"), and a result is only ever compared with a baseline
- * measured in the same placement. Each is ROUNDS rounds, the median round is reported;
- * every round is cut into SLICES slices in which the contenders take turns (who goes
+ * measured in the same placement. Each is BENCH_ROUNDS rounds, the median round is reported;
+ * every round is cut into BENCH_SLICES slices in which the contenders take turns (who goes
  * first rotates), so that drift of the machine hits all of them alike.
  *
  * Why the baselines are fair:
@@ -69,6 +69,8 @@
  * server did not start, a request or an exec failed, a process did not stop cleanly).
  * Missing s6 tools or no mount namespace skip their rows, with a note.
  *
+ * The harness (rounds, slices, placement, the table, the echo server) is benchlib.c's.
+ *
  * Environment: NETUTILD_BIN and NETUTILCTL_BIN (default ./netutild, ./netutilctl);
  * BENCH_PLACEMENTS, e.g. "same-cpu,cross-cpu", to run only those; BENCH_VERBOSE=1 prints
  * every round on stderr.
@@ -105,18 +107,14 @@
 #include "netutil-proto.h"
 #include "netutil.h"
 #include "testlib.h"
+#include "benchlib.h"
 
-#define ROUNDS 7u           /* rounds per measurement; the median is reported */
-#define SLICES 5u           /* a round is cut in slices, and the contenders alternate by slice */
 #define RT_ITERS 2000u      /* in-process round trips per contender per round */
 #define RT_WARMUP 300u
 #define EXEC_ITERS 20u      /* exec chains per contender per round */
 #define EXEC_WARMUP 3u
 #define N_EIGHT 8u          /* sockets under the second held name */
-#define ECHO_READ_BATCH 16u /* datagrams per connection per wake-up, as the daemon */
-#define IO_TIMEOUT_MS 5000  /* a reply or an exec chain that takes longer is an error */
 #define LIB_TIMEOUT_USEC (5ULL * 1000ULL * 1000ULL)
-#define STOP_TIMEOUT_MS 5000
 
 #define HELD_ONE "bench-one"     /* held name: one socket, 127.0.0.1 */
 #define HELD_EIGHT "bench-eight" /* held name: 8 sockets, 127.0.0.1..8 */
@@ -126,184 +124,7 @@ extern char **environ;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(netutil_client, netutil_client_close);
 
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
-static double seconds_since(uint64_t t0, uint64_t t1) {
-        return t1 > t0 ? (double) (t1 - t0) / 1e9 : 1e-9;
-}
-
-static int wait_fd(int fd, short events) {
-        struct pollfd p = { .fd = fd, .events = events };
-
-        for (;;) {
-                int r = poll(&p, 1, IO_TIMEOUT_MS);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -errno;
-                if (r == 0)
-                        return -ETIMEDOUT;
-                return 0;
-        }
-}
-
-/* ---- Results ------------------------------------------------------------------------- */
-
-typedef enum Unit {
-        UNIT_USEC, /* microseconds per round trip */
-        UNIT_MSEC, /* milliseconds per exec chain */
-} Unit;
-
-typedef enum Goal {
-        GOAL_INFO,             /* no target: shown for understanding */
-        GOAL_AT_MOST,          /* ours/baseline <= target */
-        GOAL_OVERHEAD_AT_MOST, /* ours - baseline <= target, in the row's unit */
-} Goal;
-
-typedef struct Row {
-        const char *name;
-        const char *placement;
-        const char *baseline; /* what the baseline column is */
-        Unit unit;
-        double ours, base;  /* medians of the rounds */
-        double spread_ours; /* (max - min) / median of the rounds */
-        double spread_base;
-        Goal goal;
-        double target;
-        /* How often the server was found on the client's CPU after a slice, 0..1, or -1 if
-         * not sampled (exec chains): tells whether the scheduler placed both alike. */
-        double coloc_ours, coloc_base;
-} Row;
-
-/* Ours and the baseline are not comparable when the scheduler co-located one with its
- * client much more often than the other. */
-#define COLOC_UNLIKE 0.25
-
-static Row rows[64];
-static size_t n_rows;
-static bool verbose; /* $BENCH_VERBOSE: every round on stderr */
-
-static double median(const double *v, size_t n) {
-        double s[ROUNDS];
-
-        if (n == 0 || n > ROUNDS)
-                return 0;
-        memcpy(s, v, n * sizeof(double));
-        for (size_t i = 1; i < n; i++)
-                for (size_t j = i; j > 0 && s[j - 1] > s[j]; j--) {
-                        double t = s[j];
-                        s[j] = s[j - 1];
-                        s[j - 1] = t;
-                }
-        return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static double spread(const double *v, size_t n) {
-        double lo = v[0], hi = v[0], m = median(v, n);
-
-        for (size_t i = 1; i < n; i++) {
-                lo = MIN(lo, v[i]);
-                hi = MAX(hi, v[i]);
-        }
-        return m > 0 ? (hi - lo) / m : 0;
-}
-
-static Row *add_row(const char *name, const char *placement, const char *baseline, Unit unit,
-                    const double *ours, const double *base, size_t n, Goal goal, double target) {
-        if (n_rows >= ELEMENTSOF(rows))
-                return NULL;
-        if (verbose && n > 1) {
-                fprintf(stderr, "bench: %s, %s: rounds", name, placement);
-                for (size_t i = 0; i < n; i++)
-                        fprintf(stderr, " %.3f", ours[i]);
-                fprintf(stderr, " | %s:", baseline);
-                for (size_t i = 0; i < n; i++)
-                        fprintf(stderr, " %.3f", base[i]);
-                fputc('\n', stderr);
-        }
-        rows[n_rows] = (Row) {
-                .name = name,
-                .placement = placement,
-                .baseline = baseline,
-                .unit = unit,
-                .ours = median(ours, n),
-                .base = median(base, n),
-                .spread_ours = spread(ours, n),
-                .spread_base = spread(base, n),
-                .goal = goal,
-                .target = target,
-                .coloc_ours = -1,
-                .coloc_base = -1,
-        };
-        return &rows[n_rows++];
-}
-
-static void row_set_coloc(Row *w, double ours, double base) {
-        if (w) {
-                w->coloc_ours = ours;
-                w->coloc_base = base;
-        }
-}
-
-static void format_value(char *buf, size_t len, Unit unit, double v) {
-        if (unit == UNIT_USEC)
-                snprintf(buf, len, "%.2f us", v);
-        else
-                snprintf(buf, len, "%.3f ms", v);
-}
-
-typedef struct Tally {
-        unsigned met, missed, unlike;
-} Tally;
-
-static void print_table(Tally *t) {
-        printf("\n%-42s %-9s %11s %11s %-15s %6s %7s %-6s %-9s %s\n", "case", "placement", "ours", "baseline",
-               "(baseline is)", "ratio", "target", "result", "spread", "colocated");
-        for (size_t i = 0; i < 134; i++)
-                putchar('-');
-        putchar('\n');
-        for (size_t i = 0; i < n_rows; i++) {
-                const Row *w = &rows[i];
-                char ours[32], base[32], target[16], spr[32], coloc[32] = "-";
-                double ratio = w->base > 0 ? w->ours / w->base : 0;
-                const char *result = "info";
-
-                format_value(ours, sizeof(ours), w->unit, w->ours);
-                format_value(base, sizeof(base), w->unit, w->base);
-                if (w->goal == GOAL_AT_MOST) {
-                        snprintf(target, sizeof(target), "<=%.2fx", w->target);
-                        result = ratio <= w->target ? "PASS" : "MISS";
-                } else if (w->goal == GOAL_OVERHEAD_AT_MOST) {
-                        snprintf(target, sizeof(target), "+%.2f%s", w->target,
-                                 w->unit == UNIT_USEC ? "us" : "ms");
-                        result = w->ours - w->base <= w->target ? "PASS" : "MISS";
-                } else
-                        snprintf(target, sizeof(target), "-");
-                if (w->coloc_ours >= 0 && w->coloc_base >= 0) {
-                        snprintf(coloc, sizeof(coloc), "%.0f%%/%.0f%%", w->coloc_ours * 100,
-                                 w->coloc_base * 100);
-                        if (w->goal != GOAL_INFO && (w->coloc_ours - w->coloc_base > COLOC_UNLIKE ||
-                                                     w->coloc_base - w->coloc_ours > COLOC_UNLIKE))
-                                result = "UNLIKE";
-                }
-                if (w->goal != GOAL_INFO) {
-                        if (strcmp(result, "PASS") == 0)
-                                t->met++;
-                        else if (strcmp(result, "MISS") == 0)
-                                t->missed++;
-                        else
-                                t->unlike++;
-                }
-                snprintf(spr, sizeof(spr), "%.0f%%/%.0f%%", w->spread_ours * 100, w->spread_base * 100);
-                printf("%-42s %-9s %11s %11s %-15s %5.2fx %7s %-6s %-9s %s\n", w->name, w->placement, ours,
-                       base, w->baseline, ratio, target, result, spr, coloc);
-        }
-}
+/* ---- Notes ------------------------------------------------------------------------------ */
 
 /* Things skipped or worth knowing, printed under the table. */
 static char notes[8][256];
@@ -320,43 +141,6 @@ _printf_(1, 2) static void add_note(const char *fmt, ...) {
 }
 
 /* ---- Raw protocol client --------------------------------------------------------------- */
-
-/* A connection speaking the protocol directly: one BIND request whose serial is rewritten
- * before each send, and one receive buffer. */
-typedef struct RawConn {
-        int fd;
-        uint32_t serial; /* the last serial used */
-        ProtoMsg *req;
-        ProtoRecv *rcv;
-} RawConn;
-
-static void raw_close(RawConn *c) {
-        c->fd = safe_close(c->fd);
-        c->req = proto_msg_free(c->req);
-        if (c->rcv) {
-                proto_recv_clear(c->rcv);
-                free(c->rcv);
-                c->rcv = NULL;
-        }
-}
-
-static int unix_connect(const char *path, int type) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_(closep) int fd = -EBADF;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        /* Non-blocking from here on, as the library's connection. */
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-                return -errno;
-        return TAKE_FD(fd);
-}
 
 /* The BIND request netutil_bind() sends for o (client/bind.c), attribute for attribute. */
 static int bind_request(const netutil_bind_options *o, ProtoMsg **ret) {
@@ -380,41 +164,22 @@ static int bind_request(const netutil_bind_options *o, ProtoMsg **ret) {
         return 0;
 }
 
-static int raw_open(RawConn *c, const char *path, const netutil_bind_options *o) {
+/* A connection speaking the protocol directly with o's BIND request (benchlib.h). */
+static int raw_open(BenchRawConn *c, const char *path, const netutil_bind_options *o) {
+        ProtoMsg *req = NULL;
         int r;
 
-        *c = (RawConn) { .fd = -EBADF };
-        c->rcv = calloc(1, sizeof(ProtoRecv));
-        if (!c->rcv)
-                return -ENOMEM;
-        r = bind_request(o, &c->req);
-        if (r < 0)
-                goto fail;
-        r = unix_connect(path, SOCK_SEQPACKET);
-        if (r < 0)
-                goto fail;
-        c->fd = r;
-        return 0;
-fail:
-        raw_close(c);
-        return r;
-}
-
-static int raw_send(RawConn *c, uint32_t serial) {
-        proto_msg_header(c->req)->serial = serial;
-        for (;;) {
-                int r = proto_send(c->fd, c->req);
-                if (r != -EAGAIN)
-                        return r;
-                r = wait_fd(c->fd, POLLOUT);
-                if (r < 0)
-                        return r;
+        r = bind_request(o, &req);
+        if (r < 0) {
+                *c = (BenchRawConn) { .fd = -EBADF };
+                return r;
         }
+        return bench_raw_open(c, path, req);
 }
 
 /* Receives one reply if one is waiting: returns 1, 0 if none is, or -errno. It must be a
  * successful single-part BIND reply with exactly one item and one fd, which is closed. */
-static int raw_recv(RawConn *c, uint32_t *ret_serial) {
+static int raw_recv(BenchRawConn *c, uint32_t *ret_serial) {
         ProtoView v, item;
         ProtoIter it;
         ProtoAttr a;
@@ -457,18 +222,15 @@ static int raw_recv(RawConn *c, uint32_t *ret_serial) {
         return 1;
 }
 
-static int raw_roundtrip(RawConn *c) {
-        uint32_t serial, got;
+static int raw_roundtrip(BenchRawConn *c) {
+        uint32_t serial = bench_raw_next_serial(c), got;
         int r;
 
-        if (++c->serial == 0) /* serial 0 is the daemon's own messages */
-                c->serial = 1;
-        serial = c->serial;
-        r = raw_send(c, serial);
+        r = bench_raw_send(c, serial);
         if (r < 0)
                 return r;
         for (;;) {
-                r = wait_fd(c->fd, POLLIN);
+                r = bench_wait_fd(c->fd, POLLIN, BENCH_IO_TIMEOUT_MS);
                 if (r < 0)
                         return r;
                 r = raw_recv(c, &got);
@@ -499,9 +261,7 @@ typedef struct Bench {
         TestDaemon daemon;
         bool daemon_started;
         char dir[256]; /* our temporary directory: echo server, s6, hosts */
-        char echo_socket[300];
-        char reply_path[300];
-        pid_t echo_pid;
+        BenchEcho echo;
         uint8_t reply[PROTO_MAX_MSG];       /* the daemon's reply for HELD_ONE: the echo server's */
         size_t reply_size, reply_size_bind; /* its size, and that of the reply to a plain bind */
         size_t request_size_bind, request_size_held;
@@ -525,71 +285,12 @@ typedef struct Bench {
         int cpu[2];         /* the first two of them; -1 for none */
 } Bench;
 
-static Bench bench = { .echo_pid = -1, .s6_pid = -1, .devnull = -EBADF };
+static Bench bench = { .echo.pid = -1, .s6_pid = -1, .devnull = -EBADF };
 
 /* Read what the daemon sent to its NOTIFY_SOCKET, as a service manager would (harmless;
  * the daemon no longer blocks on a full queue). */
 static void drain_notify(Bench *b) {
-        char buf[4096];
-
-        while (b->daemon.notify_fd >= 0 && recv(b->daemon.notify_fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
-                ;
-}
-
-/* The CPU that pid's main thread last ran on (field 39 of /proc/PID/stat), or -errno. */
-static int task_cpu(pid_t pid) {
-        char path[64], buf[1024], *p;
-        _cleanup_(closep) int fd = -EBADF;
-        ssize_t n;
-        int cpu = -1;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, sizeof(buf) - 1);
-        if (n <= 0)
-                return n < 0 ? -errno : -EIO;
-        buf[n] = '\0';
-        p = strrchr(buf, ')'); /* the command name may hold anything */
-        if (!p)
-                return -EIO;
-        p++;
-        for (unsigned i = 0; i < 36 && p; i++)
-                p = strchr(p + 1, ' ');
-        if (!p || sscanf(p, " %d", &cpu) != 1 || cpu < 0)
-                return -EIO;
-        return cpu;
-}
-
-/* Whether server last ran on the CPU we run on: 1 or 0. */
-static unsigned colocated(pid_t server) {
-        int cpu = task_cpu(server);
-        return cpu >= 0 && cpu == sched_getcpu();
-}
-
-/* Sets the affinity of every thread of pid. */
-static int pin_pid(pid_t pid, const cpu_set_t *set) {
-        char path[64];
-        struct dirent *de;
-        DIR *d;
-        int r = 0;
-
-        snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
-        d = opendir(path);
-        if (!d)
-                return -errno;
-        while ((de = readdir(d))) {
-                pid_t tid = (pid_t) atoi(de->d_name);
-                if (tid <= 0)
-                        continue;
-                if (sched_setaffinity(tid, sizeof(*set), set) < 0 && errno != ESRCH) {
-                        r = -errno;
-                        break;
-                }
-        }
-        closedir(d);
-        return r;
+        bench_drain_notify(&b->daemon);
 }
 
 /* Puts the daemon, the echo server and s6-fdholderd on servers, and ourselves on clients
@@ -597,8 +298,10 @@ static int pin_pid(pid_t pid, const cpu_set_t *set) {
 static int place(Bench *b, const cpu_set_t *servers, const cpu_set_t *clients) {
         int r;
 
-        if ((r = pin_pid(b->daemon.pid, servers)) < 0 || (r = pin_pid(b->echo_pid, servers)) < 0 ||
-            (b->s6_pid > 0 && (r = pin_pid(b->s6_pid, servers)) < 0) || (r = pin_pid(getpid(), clients)) < 0)
+        if ((r = bench_pin_pid(b->daemon.pid, servers)) < 0 ||
+            (r = bench_pin_pid(b->echo.pid, servers)) < 0 ||
+            (b->s6_pid > 0 && (r = bench_pin_pid(b->s6_pid, servers)) < 0) ||
+            (r = bench_pin_pid(getpid(), clients)) < 0)
                 return r;
         return 0;
 }
@@ -625,37 +328,6 @@ static int rm_rf(const char *path) {
         }
         closedir(d);
         return rmdir(path) < 0 ? -errno : 0;
-}
-
-static int write_file(const char *path, const void *data, size_t len) {
-        _cleanup_(closep) int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-        if (fd < 0)
-                return -errno;
-        if (write(fd, data, len) != (ssize_t) len)
-                return -EIO;
-        return 0;
-}
-
-/* name if it has a slash and is executable, else the first executable name in $PATH. */
-static int find_program(const char *name, char *buf, size_t len) {
-        const char *path = getenv("PATH");
-
-        if (strchr(name, '/')) {
-                snprintf(buf, len, "%s", name);
-                return access(buf, X_OK) < 0 ? -errno : 0;
-        }
-        if (!path || !*path)
-                path = "/usr/local/bin:/usr/bin:/bin";
-        while (*path) {
-                size_t n = strcspn(path, ":");
-
-                if (n > 0 && (size_t) snprintf(buf, len, "%.*s/%s", (int) n, path, name) < len &&
-                    access(buf, X_OK) == 0)
-                        return 0;
-                path += n + (path[n] == ':');
-        }
-        return -ENOENT;
 }
 
 /* ---- Children ---------------------------------------------------------------------------- */
@@ -700,7 +372,7 @@ static int spawn_wait(char *const argv[], char *const envp[], int fd, int to_fd,
                         return -r;
                 }
         }
-        t0 = now_nsec();
+        t0 = bench_now_nsec();
         r = posix_spawn(&pid, argv[0], pfa, NULL, argv, envp ?: environ);
         if (pfa)
                 posix_spawn_file_actions_destroy(pfa);
@@ -708,8 +380,8 @@ static int spawn_wait(char *const argv[], char *const envp[], int fd, int to_fd,
                 fprintf(stderr, "bench: cannot run %s: %s\n", argv[0], strerror(r));
                 return -r;
         }
-        r = wait_child(pid, IO_TIMEOUT_MS, &status);
-        t1 = now_nsec();
+        r = wait_child(pid, BENCH_IO_TIMEOUT_MS, &status);
+        t1 = bench_now_nsec();
         if (r < 0)
                 return r;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -724,209 +396,20 @@ static int spawn_wait(char *const argv[], char *const envp[], int fd, int to_fd,
         return 0;
 }
 
-/* Sends SIGTERM to *pid and waits up to STOP_TIMEOUT_MS, then SIGKILL. Returns the wait
- * status in *ret_status, or -errno. */
-static int stop_child(pid_t *pid, int *ret_status) {
-        uint64_t deadline = now_nsec() + STOP_TIMEOUT_MS * 1000000ULL;
-        int r = 0;
-
-        *ret_status = 0;
-        if (*pid <= 0)
-                return 0;
-        (void) kill(*pid, SIGTERM);
-        for (;;) {
-                pid_t w = waitpid(*pid, ret_status, WNOHANG);
-                if (w == *pid)
-                        break;
-                if (w < 0 && errno != EINTR) {
-                        r = -errno;
-                        break;
-                }
-                if (now_nsec() > deadline) {
-                        (void) kill(*pid, SIGKILL);
-                        (void) waitpid(*pid, ret_status, 0);
-                        r = -ETIMEDOUT;
-                        break;
-                }
-                usleep(2000);
-        }
-        *pid = -1;
-        return r;
-}
-
 /* ---- The echo server ------------------------------------------------------------------ */
 
-/* Sends reply with fd attached, as the daemon sends a one-socket BIND reply. */
-static int echo_send(int sock, const void *buf, size_t len, int fd) {
-        union {
-                struct cmsghdr h;
-                uint8_t buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof(control),
-        };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        for (;;) {
-                if (sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
-                        return 0;
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN)
-                        return -errno;
-                int r = wait_fd(sock, POLLOUT);
-                if (r < 0)
-                        return r;
-        }
-}
-
-/* One wake-up of one connection, shaped as the daemon's conn_io(). */
-static void echo_conn(int ep, int fd, uint32_t events, uint8_t *reply, size_t reply_size, int held) {
-        static uint8_t buf[PROTO_MAX_MSG];
-        bool dead = false;
-
-        if (events & EPOLLIN) {
-                for (unsigned i = 0; i < ECHO_READ_BATCH && !dead; i++) {
-                        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-                        if (n < 0) {
-                                if (errno == EAGAIN)
-                                        break;
-                                if (errno != EINTR)
-                                        dead = true;
-                                continue;
-                        }
-                        if (n == 0 && (events & (EPOLLHUP | EPOLLRDHUP))) {
-                                dead = true;
-                                break;
-                        }
-                        /* Answer with the daemon's reply bytes under the request's serial. */
-                        if ((size_t) n >= PROTO_HEADER_SIZE)
-                                memcpy(reply + offsetof(ProtoHeader, serial),
-                                       buf + offsetof(ProtoHeader, serial), sizeof(uint32_t));
-                        if (echo_send(fd, reply, reply_size, held) < 0)
-                                dead = true;
-                }
-        } else if (events & (EPOLLHUP | EPOLLERR))
-                dead = true;
-
-        if (dead) {
-                (void) epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-                safe_close(fd);
-        }
-}
-
-/* The echo server's main loop: lfd is a listening SOCK_SEQPACKET socket, reply_path holds
- * the reply. Runs until killed. */
+/* The echo server (benchlib.h), whose every reply carries a listening TCP socket on
+ * 127.0.0.1 made at its start, as a held one. */
 static int echo_serve(int lfd, const char *reply_path) {
-        static uint8_t reply[PROTO_MAX_MSG];
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
-        _cleanup_(closep) int ep = -EBADF, rfd = -EBADF, held = -EBADF;
-        ssize_t size;
+        _cleanup_(closep) int held = -EBADF;
 
-        (void) prctl(PR_SET_NAME, "bench-echo"); /* rather than "exe", in ps and perf */
-        rfd = open(reply_path, O_RDONLY | O_CLOEXEC);
-        if (rfd < 0)
-                return -errno;
-        size = read(rfd, reply, sizeof(reply));
-        if (size < (ssize_t) PROTO_HEADER_SIZE)
-                return size < 0 ? -errno : -EBADMSG;
-        rfd = safe_close(rfd);
-
-        /* The socket every reply carries, as a held one: listening on 127.0.0.1. */
         held = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (held < 0)
                 return -errno;
         if (bind(held, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(held, 128) < 0)
                 return -errno;
-
-        ep = epoll_create1(EPOLL_CLOEXEC);
-        if (ep < 0)
-                return -errno;
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
-                return -errno;
-
-        for (;;) {
-                struct epoll_event events[64];
-                int n = epoll_wait(ep, events, (int) ELEMENTSOF(events), -1);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                for (int i = 0; i < n; i++) {
-                        if (events[i].data.fd != lfd) {
-                                echo_conn(ep, events[i].data.fd, events[i].events, reply, (size_t) size,
-                                          held);
-                                continue;
-                        }
-                        for (unsigned k = 0; k < ECHO_READ_BATCH; k++) {
-                                struct epoll_event cev = { .events = EPOLLIN | EPOLLRDHUP };
-                                int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-                                if (cfd < 0)
-                                        break;
-                                cev.data.fd = cfd;
-                                if (epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &cev) < 0)
-                                        safe_close(cfd);
-                        }
-                }
-        }
-}
-
-static int echo_start(Bench *b) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_(closep) int lfd = -EBADF;
-        int r;
-
-        snprintf(b->echo_socket, sizeof(b->echo_socket), "%s/echo.sock", b->dir);
-        snprintf(b->reply_path, sizeof(b->reply_path), "%s/reply", b->dir);
-        if (strlen(b->echo_socket) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, b->echo_socket);
-
-        r = write_file(b->reply_path, b->reply, b->reply_size);
-        if (r < 0)
-                return r;
-        lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (lfd < 0)
-                return -errno;
-        if (bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(lfd, SOMAXCONN) < 0)
-                return -errno;
-
-        /* The listening socket goes over as fd 3, so clients can connect right away. */
-        b->echo_pid = fork();
-        if (b->echo_pid < 0)
-                return -errno;
-        if (b->echo_pid == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                if (lfd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(lfd, 3) < 0)
-                        _exit(127);
-                execl("/proc/self/exe", "bench-handover", "--echo-server", "3", b->reply_path, (char *) NULL);
-                _exit(127);
-        }
-        return 0;
-}
-
-static int echo_stop(Bench *b) {
-        int status, r;
-
-        if (b->echo_pid <= 0)
-                return 0;
-        r = stop_child(&b->echo_pid, &status);
-        /* It is expected to die of our SIGTERM; anything else is a breakage. */
-        if (r == 0 && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
-                r = -ECHILD;
-        return r;
+        return bench_echo_serve(lfd, reply_path, held);
 }
 
 /* ---- s6-fdholderd ------------------------------------------------------------------------- */
@@ -947,16 +430,16 @@ static int s6_rules(Bench *b, char *rules, size_t len) {
         if (mkdir(p, 0700) < 0)
                 return -errno;
         snprintf(p, sizeof(p), "%s/uid/%u/allow", rules, (unsigned) getuid());
-        if ((r = write_file(p, "", 0)) < 0)
+        if ((r = bench_write_file(p, "", 0)) < 0)
                 return r;
         snprintf(p, sizeof(p), "%s/uid/%u/env", rules, (unsigned) getuid());
         if (mkdir(p, 0700) < 0)
                 return -errno;
         snprintf(p, sizeof(p), "%s/uid/%u/env/S6_FDHOLDER_STORE_REGEX", rules, (unsigned) getuid());
-        if ((r = write_file(p, "^bench-\n", 8)) < 0)
+        if ((r = bench_write_file(p, "^bench-\n", 8)) < 0)
                 return r;
         snprintf(p, sizeof(p), "%s/uid/%u/env/S6_FDHOLDER_RETRIEVE_REGEX", rules, (unsigned) getuid());
-        return write_file(p, "^bench-\n", 8);
+        return bench_write_file(p, "^bench-\n", 8);
 }
 
 /* s6-fdholder-daemon -1 -i RULES DIR/s6.sock: it exec()s into s6-ipcserver-socketbinder
@@ -986,7 +469,7 @@ static int s6_start(Bench *b) {
                 _exit(127);
         }
         close(p[1]);
-        r = wait_fd(p[0], POLLIN);
+        r = bench_wait_fd(p[0], POLLIN, BENCH_IO_TIMEOUT_MS);
         if (r == 0 && (read(p[0], &c, 1) != 1 || c != '\n'))
                 r = -EPROTO;
         close(p[0]);
@@ -1006,10 +489,10 @@ static int s6_stop(Bench *b) {
         b->n_s6_ids = 0;
         if (r < 0) {
                 int ignored;
-                (void) stop_child(&b->s6_pid, &ignored);
+                (void) bench_stop_child(&b->s6_pid, &ignored);
                 return r;
         }
-        r = stop_child(&b->s6_pid, &status);
+        r = bench_stop_child(&b->s6_pid, &status);
         /* Then it exits 0 on SIGTERM; dying of it is fine too. */
         if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
             !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
@@ -1056,7 +539,7 @@ static int hosts_setup(Bench *b) {
                 len += (size_t) k;
         }
         snprintf(b->hosts_path, sizeof(b->hosts_path), "%s/hosts", b->dir);
-        r = write_file(b->hosts_path, buf, len);
+        r = bench_write_file(b->hosts_path, buf, len);
         if (r < 0)
                 return r;
         if (chmod(b->hosts_path, 0644) < 0)
@@ -1093,7 +576,7 @@ static const netutil_bind_options opts_eight = {
  * buf (PROTO_MAX_MSG). */
 static int capture_reply(Bench *b, const netutil_bind_options *o, uint8_t *buf, size_t *ret_size,
                          size_t *ret_request_size) {
-        RawConn c;
+        BenchRawConn c;
         uint32_t got;
         int r;
 
@@ -1102,9 +585,9 @@ static int capture_reply(Bench *b, const netutil_bind_options *o, uint8_t *buf, 
                 return r;
         *ret_request_size = c.req->size;
         c.serial = 1;
-        r = raw_send(&c, c.serial);
+        r = bench_raw_send(&c, c.serial);
         while (r >= 0) {
-                r = wait_fd(c.fd, POLLIN);
+                r = bench_wait_fd(c.fd, POLLIN, BENCH_IO_TIMEOUT_MS);
                 if (r < 0)
                         break;
                 r = raw_recv(&c, &got);
@@ -1116,7 +599,7 @@ static int capture_reply(Bench *b, const netutil_bind_options *o, uint8_t *buf, 
                         break;
                 }
         }
-        raw_close(&c);
+        bench_raw_close(&c);
         return r;
 }
 
@@ -1184,14 +667,14 @@ typedef struct Contender {
         pid_t server;                     /* for colocation; 0: none */
         const netutil_bind_options *opts; /* the request */
         netutil_client *lib;
-        RawConn raw;
-        double us[ROUNDS];
+        BenchRawConn raw;
+        double us[BENCH_ROUNDS];
         unsigned shared;
 } Contender;
 
 static void contender_close(Contender *c) {
         c->lib = netutil_client_close(c->lib);
-        raw_close(&c->raw);
+        bench_raw_close(&c->raw);
 }
 
 static int contender_open(Contender *c) {
@@ -1235,14 +718,14 @@ static int contender_run(Contender *c, unsigned n) {
 
 #define MAX_CONTENDERS 8u
 
-/* Runs n contenders for ROUNDS rounds, interleaved by slice; fills their us[]. */
+/* Runs n contenders for BENCH_ROUNDS rounds, interleaved by slice; fills their us[]. */
 static int run_contenders(Bench *b, Contender *c, size_t n, const char *what, const char *placement) {
         int r = 0;
 
         if (n > MAX_CONTENDERS)
                 return -E2BIG;
         for (size_t i = 0; i < n; i++) {
-                c[i].raw = (RawConn) { .fd = -EBADF };
+                c[i].raw = (BenchRawConn) { .fd = -EBADF };
                 c[i].lib = NULL;
                 c[i].shared = 0;
         }
@@ -1255,25 +738,25 @@ static int run_contenders(Bench *b, Contender *c, size_t n, const char *what, co
                 if ((r = contender_run(&c[i], RT_WARMUP)) < 0)
                         goto fail;
 
-        for (unsigned round = 0; round < ROUNDS; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
                 double sec[MAX_CONTENDERS] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
                         for (size_t k = 0; k < n; k++) {
                                 size_t i = (round + slice + k) % n; /* who goes first rotates */
                                 uint64_t t0;
 
                                 drain_notify(b);
-                                t0 = now_nsec();
-                                r = contender_run(&c[i], RT_ITERS / SLICES);
+                                t0 = bench_now_nsec();
+                                r = contender_run(&c[i], RT_ITERS / BENCH_SLICES);
                                 if (r < 0)
                                         goto fail;
-                                sec[i] += seconds_since(t0, now_nsec());
+                                sec[i] += bench_seconds_since(t0, bench_now_nsec());
                                 if (c[i].server > 0)
-                                        c[i].shared += colocated(c[i].server);
+                                        c[i].shared += bench_colocated(c[i].server);
                         }
                 for (size_t i = 0; i < n; i++)
-                        c[i].us[round] = sec[i] * 1e6 / (RT_ITERS / SLICES * SLICES);
+                        c[i].us[round] = sec[i] * 1e6 / (RT_ITERS / BENCH_SLICES * BENCH_SLICES);
         }
         goto finish;
 fail:
@@ -1285,14 +768,14 @@ finish:
 }
 
 static double coloc_of(const Contender *c) {
-        return c->server > 0 ? c->shared / (double) (ROUNDS * SLICES) : -1;
+        return c->server > 0 ? c->shared / (double) (BENCH_ROUNDS * BENCH_SLICES) : -1;
 }
 
 static int case_bind(Bench *b, const char *placement) {
         Contender c[] = {
                 { .op = OP_LIBRARY, .path = b->daemon.socket, .server = b->daemon.pid, .opts = &opts_bind },
                 { .op = OP_RAW, .path = b->daemon.socket, .server = b->daemon.pid, .opts = &opts_bind },
-                { .op = OP_LOCAL_RAW, .path = b->echo_socket, .server = b->echo_pid, .opts = &opts_bind },
+                { .op = OP_LOCAL_RAW, .path = b->echo.socket, .server = b->echo.pid, .opts = &opts_bind },
                 { .op = OP_LOCAL },
         };
         int r;
@@ -1300,17 +783,20 @@ static int case_bind(Bench *b, const char *placement) {
         r = run_contenders(b, c, ELEMENTSOF(c), "(1)", placement);
         if (r < 0)
                 return r;
-        row_set_coloc(add_row("(1) bind 127.0.0.1:0: netutil_bind()", placement, "local+echo 1fd", UNIT_USEC,
-                              c[0].us, c[2].us, ROUNDS, GOAL_AT_MOST, 1.3),
-                      coloc_of(&c[0]), coloc_of(&c[2]));
-        row_set_coloc(add_row("(1) bind 127.0.0.1:0: raw protocol", placement, "local+echo 1fd", UNIT_USEC,
-                              c[1].us, c[2].us, ROUNDS, GOAL_INFO, 0),
-                      coloc_of(&c[1]), coloc_of(&c[2]));
-        row_set_coloc(add_row("(1) library's share: library vs raw", placement, "raw protocol", UNIT_USEC,
-                              c[0].us, c[1].us, ROUNDS, GOAL_INFO, 0),
-                      coloc_of(&c[0]), coloc_of(&c[1]));
-        add_row("(1) baseline's local part: socket..close", placement, "local+echo 1fd", UNIT_USEC, c[3].us,
-                c[2].us, ROUNDS, GOAL_INFO, 0);
+        bench_row_set_coloc(bench_add_row("(1) bind 127.0.0.1:0: netutil_bind()", placement, "local+echo 1fd",
+                                          BENCH_UNIT_USEC, c[0].us, c[2].us, BENCH_ROUNDS, BENCH_GOAL_AT_MOST,
+                                          1.3),
+                            coloc_of(&c[0]), coloc_of(&c[2]));
+        bench_row_set_coloc(bench_add_row("(1) bind 127.0.0.1:0: raw protocol", placement, "local+echo 1fd",
+                                          BENCH_UNIT_USEC, c[1].us, c[2].us, BENCH_ROUNDS, BENCH_GOAL_INFO,
+                                          0),
+                            coloc_of(&c[1]), coloc_of(&c[2]));
+        bench_row_set_coloc(bench_add_row("(1) library's share: library vs raw", placement, "raw protocol",
+                                          BENCH_UNIT_USEC, c[0].us, c[1].us, BENCH_ROUNDS, BENCH_GOAL_INFO,
+                                          0),
+                            coloc_of(&c[0]), coloc_of(&c[1]));
+        bench_add_row("(1) baseline's local part: socket..close", placement, "local+echo 1fd",
+                      BENCH_UNIT_USEC, c[3].us, c[2].us, BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
         return 0;
 }
 
@@ -1318,19 +804,21 @@ static int case_held(Bench *b, const char *placement) {
         Contender c[] = {
                 { .op = OP_LIBRARY, .path = b->daemon.socket, .server = b->daemon.pid, .opts = &opts_held },
                 { .op = OP_RAW, .path = b->daemon.socket, .server = b->daemon.pid, .opts = &opts_held },
-                { .op = OP_RAW, .path = b->echo_socket, .server = b->echo_pid, .opts = &opts_held },
+                { .op = OP_RAW, .path = b->echo.socket, .server = b->echo.pid, .opts = &opts_held },
         };
         int r;
 
         r = run_contenders(b, c, ELEMENTSOF(c), "(2)", placement);
         if (r < 0)
                 return r;
-        row_set_coloc(add_row("(2) held socket: netutil_bind(name, hold)", placement, "echo 1fd", UNIT_USEC,
-                              c[0].us, c[2].us, ROUNDS, GOAL_AT_MOST, 1.5),
-                      coloc_of(&c[0]), coloc_of(&c[2]));
-        row_set_coloc(add_row("(2) held socket: raw protocol", placement, "echo 1fd", UNIT_USEC, c[1].us,
-                              c[2].us, ROUNDS, GOAL_INFO, 0),
-                      coloc_of(&c[1]), coloc_of(&c[2]));
+        bench_row_set_coloc(bench_add_row("(2) held socket: netutil_bind(name, hold)", placement, "echo 1fd",
+                                          BENCH_UNIT_USEC, c[0].us, c[2].us, BENCH_ROUNDS, BENCH_GOAL_AT_MOST,
+                                          1.5),
+                            coloc_of(&c[0]), coloc_of(&c[2]));
+        bench_row_set_coloc(bench_add_row("(2) held socket: raw protocol", placement, "echo 1fd",
+                                          BENCH_UNIT_USEC, c[1].us, c[2].us, BENCH_ROUNDS, BENCH_GOAL_INFO,
+                                          0),
+                            coloc_of(&c[1]), coloc_of(&c[2]));
         return 0;
 }
 
@@ -1352,7 +840,7 @@ typedef struct ExecCase {
         char *argv[64];
         char **envp; /* NULL: ours */
         bool on;     /* available in this run */
-        double ms[ROUNDS];
+        double ms[BENCH_ROUNDS];
 } ExecCase;
 
 static void exec_cases(Bench *b, ExecCase x[static _X_MAX]) {
@@ -1411,7 +899,7 @@ static void exec_cases(Bench *b, ExecCase x[static _X_MAX]) {
 
 static int case_exec(Bench *b, const char *placement) {
         ExecCase x[_X_MAX];
-        double over[4][ROUNDS];
+        double over[4][BENCH_ROUNDS];
         int r;
 
         exec_cases(b, x);
@@ -1420,17 +908,17 @@ static int case_exec(Bench *b, const char *placement) {
                         if ((r = spawn_wait(x[i].argv, x[i].envp, b->devnull, 1, NULL)) < 0)
                                 goto fail;
 
-        for (unsigned round = 0; round < ROUNDS; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
                 double sec[_X_MAX] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
                         for (size_t k = 0; k < _X_MAX; k++) {
                                 size_t i = (round + slice + k) % _X_MAX;
 
                                 if (!x[i].on)
                                         continue;
                                 drain_notify(b);
-                                for (unsigned e = 0; e < EXEC_ITERS / SLICES; e++) {
+                                for (unsigned e = 0; e < EXEC_ITERS / BENCH_SLICES; e++) {
                                         uint64_t ns;
 
                                         r = spawn_wait(x[i].argv, x[i].envp, b->devnull, 1, &ns);
@@ -1440,7 +928,7 @@ static int case_exec(Bench *b, const char *placement) {
                                 }
                         }
                 for (size_t i = 0; i < _X_MAX; i++)
-                        x[i].ms[round] = sec[i] * 1e3 / (EXEC_ITERS / SLICES * SLICES);
+                        x[i].ms[round] = sec[i] * 1e3 / (EXEC_ITERS / BENCH_SLICES * BENCH_SLICES);
                 /* What each adds to /bin/true, in this round. */
                 over[0][round] = x[X_CTL_ONE].ms[round] - x[X_TRUE].ms[round];
                 over[1][round] = x[X_S6_ONE].ms[round] - x[X_TRUE].ms[round];
@@ -1448,28 +936,30 @@ static int case_exec(Bench *b, const char *placement) {
                 over[3][round] = x[X_S6_EIGHT].ms[round] - x[X_TRUE].ms[round];
         }
 
-        add_row("(3) netutilctl bind 127.0.0.1 0 -- true", placement, "/bin/true", UNIT_MSEC,
-                x[X_CTL_BIND].ms, x[X_TRUE].ms, ROUNDS, GOAL_OVERHEAD_AT_MOST, 1.0);
-        add_row("(3) its start-up: netutilctl --version", placement, "/bin/true", UNIT_MSEC,
-                x[X_CTL_LOAD].ms, x[X_TRUE].ms, ROUNDS, GOAL_INFO, 0);
+        bench_add_row("(3) netutilctl bind 127.0.0.1 0 -- true", placement, "/bin/true", BENCH_UNIT_MSEC,
+                x[X_CTL_BIND].ms, x[X_TRUE].ms, BENCH_ROUNDS, BENCH_GOAL_OVERHEAD_AT_MOST, 1.0);
+        bench_add_row("(3) its start-up: netutilctl --version", placement, "/bin/true", BENCH_UNIT_MSEC,
+                x[X_CTL_LOAD].ms, x[X_TRUE].ms, BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
         if (x[X_S6_ONE].on) {
-                add_row("(2) 1 held fd: netutilctl -- true", placement, "s6-retrieve", UNIT_MSEC,
-                        x[X_CTL_ONE].ms, x[X_S6_ONE].ms, ROUNDS, GOAL_AT_MOST, 1.0);
-                add_row("(2) 1 held fd: the same minus /bin/true", placement, "s6, minus true", UNIT_MSEC,
-                        over[0], over[1], ROUNDS, GOAL_INFO, 0);
+                bench_add_row("(2) 1 held fd: netutilctl -- true", placement, "s6-retrieve", BENCH_UNIT_MSEC,
+                        x[X_CTL_ONE].ms, x[X_S6_ONE].ms, BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.0);
+                bench_add_row("(2) 1 held fd: the same minus /bin/true", placement, "s6, minus true",
+                              BENCH_UNIT_MSEC, over[0], over[1], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
         }
         if (x[X_S6_EIGHT].on) {
-                add_row("(2) 8 held fds: netutilctl, 1 exec", placement, "s6-retrieve x8", UNIT_MSEC,
-                        x[X_CTL_EIGHT].ms, x[X_S6_EIGHT].ms, ROUNDS, GOAL_AT_MOST, 1.0);
-                add_row("(2) 8 held fds: the same minus /bin/true", placement, "s6, minus true", UNIT_MSEC,
-                        over[2], over[3], ROUNDS, GOAL_INFO, 0);
+                bench_add_row("(2) 8 held fds: netutilctl, 1 exec", placement, "s6-retrieve x8",
+                              BENCH_UNIT_MSEC, x[X_CTL_EIGHT].ms, x[X_S6_EIGHT].ms, BENCH_ROUNDS,
+                              BENCH_GOAL_AT_MOST, 1.0);
+                bench_add_row("(2) 8 held fds: the same minus /bin/true", placement, "s6, minus true",
+                              BENCH_UNIT_MSEC, over[2], over[3], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
         }
         if (x[X_S6_FDMOVE].on)
-                add_row("(2) 8 held fds: netutilctl, 1 exec", placement, "s6 x8 + fdmove", UNIT_MSEC,
-                        x[X_CTL_EIGHT].ms, x[X_S6_FDMOVE].ms, ROUNDS, GOAL_INFO, 0);
+                bench_add_row("(2) 8 held fds: netutilctl, 1 exec", placement, "s6 x8 + fdmove",
+                              BENCH_UNIT_MSEC, x[X_CTL_EIGHT].ms, x[X_S6_FDMOVE].ms, BENCH_ROUNDS,
+                              BENCH_GOAL_INFO, 0);
         if (x[X_CTL_EIGHT].on && !x[X_S6_EIGHT].on)
-                add_row("(2) 8 held fds: netutilctl, 1 exec", placement, "/bin/true", UNIT_MSEC,
-                        x[X_CTL_EIGHT].ms, x[X_TRUE].ms, ROUNDS, GOAL_INFO, 0);
+                bench_add_row("(2) 8 held fds: netutilctl, 1 exec", placement, "/bin/true", BENCH_UNIT_MSEC,
+                        x[X_CTL_EIGHT].ms, x[X_TRUE].ms, BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
         return 0;
 fail:
         fprintf(stderr, "bench: exec chains, %s: %s\n", placement, strerror(-r));
@@ -1477,47 +967,6 @@ fail:
 }
 
 /* ---- main --------------------------------------------------------------------------------- */
-
-/* In the order they run by default: unpinned first, as the processes start out. */
-typedef enum Placement {
-        PLACE_UNPINNED,  /* wherever the scheduler puts it */
-        PLACE_SAME_CPU,  /* everything on the first CPU */
-        PLACE_CROSS_CPU, /* the servers on the second CPU, the clients on the first */
-        _PLACE_MAX,
-} Placement;
-
-static const char *const placement_label[_PLACE_MAX] = {
-        [PLACE_SAME_CPU] = "same-cpu",
-        [PLACE_CROSS_CPU] = "cross-cpu",
-        [PLACE_UNPINNED] = "unpinned",
-};
-
-/* $BENCH_PLACEMENTS: the placements to run, comma-separated, in that order; all by default. */
-static int parse_placements(Placement ret[static _PLACE_MAX], size_t *ret_n) {
-        const char *e = getenv("BENCH_PLACEMENTS");
-        size_t n = 0;
-
-        if (!e || !*e) {
-                for (Placement p = 0; p < _PLACE_MAX; p++)
-                        ret[n++] = p;
-                *ret_n = n;
-                return 0;
-        }
-        while (*e) {
-                size_t len = strcspn(e, ",");
-                Placement p = 0;
-
-                while (p < _PLACE_MAX &&
-                       !(strlen(placement_label[p]) == len && strncmp(placement_label[p], e, len) == 0))
-                        p++;
-                if (p == _PLACE_MAX || n == _PLACE_MAX)
-                        return -EINVAL;
-                ret[n++] = p;
-                e += len + (e[len] == ',');
-        }
-        *ret_n = n;
-        return 0;
-}
 
 /* Whether path starts with magic. */
 static bool file_starts_with(const char *path, const char *magic) {
@@ -1629,20 +1078,21 @@ static int find_programs(Bench *b) {
                         strerror(-r));
                 return r;
         }
-        if (find_program("/bin/true", b->true_bin, sizeof(b->true_bin)) < 0 &&
-            find_program("true", b->true_bin, sizeof(b->true_bin)) < 0) {
+        if (bench_find_program("/bin/true", b->true_bin, sizeof(b->true_bin)) < 0 &&
+            bench_find_program("true", b->true_bin, sizeof(b->true_bin)) < 0) {
                 fprintf(stderr, "bench: no true(1)\n");
                 return -ENOENT;
         }
-        b->have_s6 = find_program("s6-fdholder-daemon", b->s6_daemon, sizeof(b->s6_daemon)) == 0 &&
-                     find_program("s6-fdholder-store", b->s6_store, sizeof(b->s6_store)) == 0 &&
-                     find_program("s6-fdholder-retrieve", b->s6_retrieve, sizeof(b->s6_retrieve)) == 0 &&
-                     find_program("s6-fdholder-delete", b->s6_delete, sizeof(b->s6_delete)) == 0;
+        b->have_s6 =
+                bench_find_program("s6-fdholder-daemon", b->s6_daemon, sizeof(b->s6_daemon)) == 0 &&
+                bench_find_program("s6-fdholder-store", b->s6_store, sizeof(b->s6_store)) == 0 &&
+                bench_find_program("s6-fdholder-retrieve", b->s6_retrieve, sizeof(b->s6_retrieve)) == 0 &&
+                bench_find_program("s6-fdholder-delete", b->s6_delete, sizeof(b->s6_delete)) == 0;
         if (!b->have_s6)
                 add_note("s6-fdholder-daemon, -store, -retrieve or -delete is not in $PATH: the s6 rows are "
                          "skipped.");
-        if (find_program("/usr/lib/execline/bin/fdmove", b->fdmove, sizeof(b->fdmove)) < 0 &&
-            find_program("fdmove", b->fdmove, sizeof(b->fdmove)) < 0) {
+        if (bench_find_program("/usr/lib/execline/bin/fdmove", b->fdmove, sizeof(b->fdmove)) < 0 &&
+            bench_find_program("fdmove", b->fdmove, sizeof(b->fdmove)) < 0) {
                 b->fdmove[0] = '\0';
                 if (b->have_s6)
                         add_note("execline's fdmove was not found: the s6 x8 + fdmove row is skipped.");
@@ -1651,17 +1101,14 @@ static int find_programs(Bench *b) {
 }
 
 static int run(Bench *b) {
-        Placement order[_PLACE_MAX];
+        BenchPlacement order[_BENCH_PLACE_MAX];
         size_t n_order;
-        uint64_t t0 = now_nsec();
+        uint64_t t0 = bench_now_nsec();
         int r;
 
-        r = parse_placements(order, &n_order);
-        if (r < 0) {
-                fprintf(stderr,
-                        "bench: BENCH_PLACEMENTS takes same-cpu, cross-cpu and unpinned, comma-separated\n");
+        r = bench_parse_placements(order, &n_order);
+        if (r < 0)
                 return r;
-        }
         r = find_programs(b);
         if (r < 0)
                 return r;
@@ -1671,10 +1118,8 @@ static int run(Bench *b) {
                 fprintf(stderr, "bench: cannot open /dev/null: %s\n", strerror(-r));
                 return r;
         }
-        snprintf(b->dir, sizeof(b->dir), "/tmp/netutil-bench.XXXXXX");
-        if (!mkdtemp(b->dir)) {
-                r = -errno;
-                b->dir[0] = '\0';
+        r = bench_make_temp_dir(b->dir, sizeof(b->dir));
+        if (r < 0) {
                 fprintf(stderr, "bench: cannot make a temporary directory: %s\n", strerror(-r));
                 return r;
         }
@@ -1711,17 +1156,17 @@ static int run(Bench *b) {
                 fprintf(stderr, "bench: the first BIND requests failed: %s\n", strerror(-r));
                 return r;
         }
-        r = echo_start(b);
+        r = bench_echo_start(&b->echo, b->dir, "bench-handover", b->reply, b->reply_size);
         if (r < 0) {
                 fprintf(stderr, "bench: the echo server did not start: %s\n", strerror(-r));
                 return r;
         }
         {
-                RawConn c;
-                r = raw_open(&c, b->echo_socket, &opts_held);
+                BenchRawConn c;
+                r = raw_open(&c, b->echo.socket, &opts_held);
                 if (r >= 0)
                         r = raw_roundtrip(&c);
-                raw_close(&c);
+                bench_raw_close(&c);
                 if (r < 0) {
                         fprintf(stderr, "bench: the echo server does not answer: %s\n", strerror(-r));
                         return r;
@@ -1737,29 +1182,19 @@ static int run(Bench *b) {
                "Placements: unpinned = the scheduler decides; same-cpu = servers and clients (and their\n"
                "children) on CPU %d; cross-cpu = servers on CPU %d, clients on CPU %d.\n",
                b->request_size_bind, b->request_size_held, b->reply_size_bind, b->reply_size, b->reply_size,
-               (int) b->daemon.pid, (int) b->echo_pid, (int) b->s6_pid, ROUNDS, RT_ITERS, EXEC_ITERS,
+               (int) b->daemon.pid, (int) b->echo.pid, (int) b->s6_pid, BENCH_ROUNDS, RT_ITERS, EXEC_ITERS,
                b->cpu[0], b->cpu[1], b->cpu[0]);
         if (b->cpu[1] < 0)
                 printf("Only one CPU is allowed: the cross-cpu placement is skipped.\n");
         fflush(stdout);
 
         for (size_t o = 0; o < n_order; o++) {
-                Placement p = order[o];
-                const char *label = placement_label[p];
+                BenchPlacement p = order[o];
+                const char *label = bench_placement_label[p];
                 cpu_set_t servers, clients;
 
-                CPU_ZERO(&servers);
-                CPU_ZERO(&clients);
-                if (p == PLACE_SAME_CPU) {
-                        CPU_SET(b->cpu[0], &servers);
-                        CPU_SET(b->cpu[0], &clients);
-                } else if (p == PLACE_CROSS_CPU) {
-                        if (b->cpu[1] < 0)
-                                continue;
-                        CPU_SET(b->cpu[1], &servers);
-                        CPU_SET(b->cpu[0], &clients);
-                } else
-                        servers = clients = b->all_cpus;
+                if (!bench_placement_cpus(p, &b->all_cpus, b->cpu, &servers, &clients))
+                        continue;
                 r = place(b, &servers, &clients);
                 if (r < 0) {
                         fprintf(stderr, "bench: cannot set CPU affinity: %s\n", strerror(-r));
@@ -1776,15 +1211,15 @@ static int run(Bench *b) {
                         return r;
         }
         /* Back to where we started, for whatever follows. */
-        (void) pin_pid(getpid(), &b->all_cpus);
+        (void) bench_pin_pid(getpid(), &b->all_cpus);
 
-        fprintf(stderr, "bench: done in %.1f s\n", seconds_since(t0, now_nsec()));
+        fprintf(stderr, "bench: done in %.1f s\n", bench_seconds_since(t0, bench_now_nsec()));
         return 0;
 }
 
 int main(int argc, char *argv[]) {
         Bench *b = &bench;
-        Tally t = { 0 };
+        BenchTally t = { 0 };
         int r, r2, status;
 
         if (argc == 4 && strcmp(argv[1], "--echo-server") == 0) {
@@ -1800,17 +1235,11 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        setvbuf(stdout, NULL, _IOLBF, 0);
-        verbose = getenv("BENCH_VERBOSE") && *getenv("BENCH_VERBOSE") &&
-                  strcmp(getenv("BENCH_VERBOSE"), "0") != 0;
-        if (sched_getaffinity(0, sizeof(b->all_cpus), &b->all_cpus) < 0) {
-                fprintf(stderr, "bench: sched_getaffinity: %m\n");
+        bench_setup(&(const BenchTableStyle) {
+                .name_width = 42, .baseline_width = 15, .rule_width = 134,
+                .coloc = true, .round_decimals = 3 });
+        if (bench_get_cpus(&b->all_cpus, b->cpu) < 0)
                 return EXIT_FAILURE;
-        }
-        b->cpu[0] = b->cpu[1] = -1;
-        for (int i = 0, k = 0; i < CPU_SETSIZE && k < 2; i++)
-                if (CPU_ISSET(i, &b->all_cpus))
-                        b->cpu[k++] = i;
 
         r = run(b);
 
@@ -1821,7 +1250,7 @@ int main(int argc, char *argv[]) {
                 if (r >= 0)
                         r = r2;
         }
-        r2 = echo_stop(b);
+        r2 = bench_echo_stop(&b->echo);
         if (r2 < 0) {
                 fprintf(stderr, "bench: the echo server did not stop cleanly: %s\n", strerror(-r2));
                 if (r >= 0)
@@ -1854,7 +1283,7 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        print_table(&t);
+        bench_print_table(&t);
         printf("\nTargets: %u met, %u missed, %u not comparable in this run (UNLIKE).\n"
                "ratio: ours/baseline, only ever within one placement; target +N ms: ours - baseline <= N.\n"
                "spread: (max - min) / median of the rounds, ours/baseline. colocated: how often the server\n"

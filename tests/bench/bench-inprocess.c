@@ -23,7 +23,7 @@
  *    Everything runs in a fresh network namespace (unshare(CLONE_NEWNET), lo brought up, a
  *    wide ip_local_port_range), so nothing else on the machine shares the loopback, and no
  *    TIME_WAIT piles up: the server closes first, and the client closes its end with
- *    SO_LINGER 0 (a reset, which ends the server's FIN_WAIT2 socket too). Placement decides
+ *    SO_LINGER 0 (a reset, which ends the server's FIN_WAIT2 socket too). BenchPlacement decides
  *    what a wake-up costs on a 2-CPU machine, so every case runs "same-cpu" (server and
  *    client on the first CPU) and "cross-cpu" (server on the second, client on the first),
  *    and is only compared with the baseline of the same placement.
@@ -55,11 +55,13 @@
  *    set and priority cache reused by both, as a context is), with each one's CPU time; and
  *    the bare cost of starting each program (ours exiting at once, gnutls-cli --version).
  *
- * Method, as bench-status: every measurement is ROUNDS rounds, the median round is shown;
- * a round is cut into SLICES slices in which ours and the baseline take turns (who goes
+ * Method, as bench-status: every measurement is BENCH_ROUNDS rounds, the median round is shown;
+ * a round is cut into BENCH_SLICES slices in which ours and the baseline take turns (who goes
  * first rotates), so that drift of the machine hits both alike. Timings never fail the run:
  * the exit status is nonzero only if something broke (a connection or handshake failed, a
  * program is missing, a process did not stop cleanly).
+ *
+ * The harness (rounds, slices, the table, timing) is benchlib.c's.
  *
  * Environment: BENCH_VERBOSE=1 prints every round on stderr; BENCH_PARTS, "accept" or "tls",
  * runs only that part.
@@ -97,9 +99,8 @@
 #include "macro.h"
 #include "netutil.h"
 #include "testlib.h"
+#include "benchlib.h"
 
-#define ROUNDS 7u          /* rounds per measurement; the median is reported */
-#define SLICES 5u          /* a round is cut in slices, and the contenders alternate by slice */
 #define STREAM_CONNS 1000u /* connections per slice, streaming client */
 #define STREAM_WINDOW 64u  /* connections the streaming client has not seen closed yet, at most */
 #define QUEUE_CONNS 1000u  /* connections per slice, queued before the server drains them */
@@ -107,177 +108,8 @@
 #define TLS_PROC_PER_SLICE 10u /* handshakes per slice, a process each */
 #define TLS_LOOP_PER_SLICE 40u /* handshakes per slice, in this process */
 #define START_PER_SLICE 4u     /* program starts per slice */
-#define IO_TIMEOUT_MS 5000     /* anything that takes longer is an error */
-#define STOP_TIMEOUT_MS 5000
 #define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 #define TLS_HOSTNAME "localhost"
-
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
-static uint64_t thread_cpu_nsec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
-static double seconds_since(uint64_t t0, uint64_t t1) {
-        return t1 > t0 ? (double) (t1 - t0) / 1e9 : 1e-9;
-}
-
-static int wait_fd(int fd, short events, int timeout_ms) {
-        struct pollfd p = { .fd = fd, .events = events };
-
-        for (;;) {
-                int r = poll(&p, 1, timeout_ms);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -errno;
-                if (r == 0)
-                        return -ETIMEDOUT;
-                return 0;
-        }
-}
-
-/* ---- Results ------------------------------------------------------------------------- */
-
-typedef enum Unit {
-        UNIT_USEC, /* microseconds: lower is better */
-        UNIT_MSEC, /* milliseconds: lower is better */
-        UNIT_RPS,  /* connections per second: higher is better */
-} Unit;
-
-typedef enum Goal {
-        GOAL_INFO,     /* no target: shown for understanding */
-        GOAL_AT_MOST,  /* ours/baseline <= target */
-        GOAL_AT_LEAST, /* ours/baseline >= target */
-} Goal;
-
-typedef struct Row {
-        const char *name;
-        const char *placement;
-        const char *baseline; /* what the baseline column is */
-        Unit unit;
-        double ours, base;  /* medians of the rounds */
-        double spread_ours; /* (max - min) / median of the rounds */
-        double spread_base;
-        Goal goal;
-        double target; /* bound on ours / base */
-} Row;
-
-static Row rows[32];
-static size_t n_rows;
-static bool verbose; /* $BENCH_VERBOSE: every round on stderr */
-
-static double median(const double *v, size_t n) {
-        double s[ROUNDS];
-
-        if (n == 0 || n > ROUNDS)
-                return 0;
-        memcpy(s, v, n * sizeof(double));
-        for (size_t i = 1; i < n; i++)
-                for (size_t j = i; j > 0 && s[j - 1] > s[j]; j--) {
-                        double t = s[j];
-                        s[j] = s[j - 1];
-                        s[j - 1] = t;
-                }
-        return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static double spread(const double *v, size_t n) {
-        double lo = v[0], hi = v[0], m = median(v, n);
-
-        for (size_t i = 1; i < n; i++) {
-                lo = MIN(lo, v[i]);
-                hi = MAX(hi, v[i]);
-        }
-        return m > 0 ? (hi - lo) / m : 0;
-}
-
-static void add_row(const char *name, const char *placement, const char *baseline, Unit unit, const double *ours,
-                    const double *base, Goal goal, double target) {
-        if (n_rows >= ELEMENTSOF(rows))
-                return;
-        if (verbose) {
-                fprintf(stderr, "bench: %s, %s: rounds", name, placement);
-                for (size_t i = 0; i < ROUNDS; i++)
-                        fprintf(stderr, " %.2f", ours[i]);
-                fprintf(stderr, " | %s:", baseline);
-                for (size_t i = 0; i < ROUNDS; i++)
-                        fprintf(stderr, " %.2f", base[i]);
-                fputc('\n', stderr);
-        }
-        rows[n_rows++] = (Row) {
-                .name = name,
-                .placement = placement,
-                .baseline = baseline,
-                .unit = unit,
-                .ours = median(ours, ROUNDS),
-                .base = median(base, ROUNDS),
-                .spread_ours = spread(ours, ROUNDS),
-                .spread_base = spread(base, ROUNDS),
-                .goal = goal,
-                .target = target,
-        };
-}
-
-static void format_value(char *buf, size_t len, Unit unit, double v) {
-        switch (unit) {
-        case UNIT_USEC:
-                snprintf(buf, len, "%.2f us", v);
-                break;
-        case UNIT_MSEC:
-                snprintf(buf, len, "%.3f ms", v);
-                break;
-        case UNIT_RPS:
-                snprintf(buf, len, "%.1fk/s", v / 1000.0);
-                break;
-        }
-}
-
-typedef struct Tally {
-        unsigned met, missed;
-} Tally;
-
-static void print_table(Tally *t) {
-        printf("\n%-42s %-9s %11s %11s %-16s %6s %7s %-6s %s\n", "case", "placement", "ours", "baseline",
-               "(baseline is)", "ratio", "target", "result", "spread");
-        for (size_t i = 0; i < 124; i++)
-                putchar('-');
-        putchar('\n');
-        for (size_t i = 0; i < n_rows; i++) {
-                const Row *w = &rows[i];
-                char ours[32], base[32], target[16], spr[32];
-                double ratio = w->base > 0 ? w->ours / w->base : 0;
-                const char *result = "info";
-
-                format_value(ours, sizeof(ours), w->unit, w->ours);
-                format_value(base, sizeof(base), w->unit, w->base);
-                if (w->goal == GOAL_AT_MOST) {
-                        snprintf(target, sizeof(target), "<=%.2fx", w->target);
-                        result = ratio <= w->target ? "PASS" : "MISS";
-                } else if (w->goal == GOAL_AT_LEAST) {
-                        snprintf(target, sizeof(target), ">=%.2fx", w->target);
-                        result = ratio >= w->target ? "PASS" : "MISS";
-                } else
-                        snprintf(target, sizeof(target), "-");
-                if (w->goal != GOAL_INFO) {
-                        if (strcmp(result, "PASS") == 0)
-                                t->met++;
-                        else
-                                t->missed++;
-                }
-                snprintf(spr, sizeof(spr), "%.0f%%/%.0f%%", w->spread_ours * 100, w->spread_base * 100);
-                printf("%-42s %-9s %11s %11s %-16s %5.2fx %7s %-6s %s\n", w->name, w->placement, ours, base,
-                       w->baseline, ratio, target, result, spr);
-        }
-}
 
 /* ---- The bench's state ---------------------------------------------------------------- */
 
@@ -419,7 +251,7 @@ static int route_quickack(void) {
                 return -errno;
         if (sendto(fd, &req, req.n.nlmsg_len, 0, (struct sockaddr *) &kernel, sizeof(kernel)) < 0)
                 return -errno;
-        if (wait_fd(fd, POLLIN, IO_TIMEOUT_MS) < 0)
+        if (bench_wait_fd(fd, POLLIN, BENCH_IO_TIMEOUT_MS) < 0)
                 return -ETIMEDOUT;
         n = recv(fd, buf, sizeof(buf), 0);
         if (n < 0)
@@ -473,49 +305,6 @@ static int pin(pid_t pid, int cpu) {
         return sched_setaffinity(pid, sizeof(set), &set) < 0 ? -errno : 0;
 }
 
-/* Waits up to timeout_ms for pid to exit; SIGKILL after that. Returns 0 and the wait
- * status, or -ETIMEDOUT (killed) or -errno. */
-static int wait_pid(pid_t pid, int timeout_ms, int *ret_status, struct rusage *ret_usage) {
-        uint64_t deadline = now_nsec() + (uint64_t) timeout_ms * 1000000ULL;
-        struct rusage ru;
-        int status = 0;
-
-        for (;;) {
-                pid_t w = wait4(pid, &status, WNOHANG, &ru);
-                if (w == pid)
-                        break;
-                if (w < 0 && errno != EINTR)
-                        return -errno;
-                if (now_nsec() > deadline) {
-                        (void) kill(pid, SIGKILL);
-                        (void) waitpid(pid, &status, 0);
-                        return -ETIMEDOUT;
-                }
-                usleep(200);
-        }
-        *ret_status = status;
-        if (ret_usage)
-                *ret_usage = ru;
-        return 0;
-}
-
-/* The absolute path of name in $PATH. */
-static int find_program(const char *name, char *ret, size_t len) {
-        const char *path = getenv("PATH");
-
-        if (!path || !*path)
-                path = "/usr/local/bin:/usr/bin:/bin";
-        while (*path) {
-                size_t n = strcspn(path, ":");
-
-                if (n > 0 && (size_t) snprintf(ret, len, "%.*s/%s", (int) n, path, name) < len &&
-                    access(ret, X_OK) == 0)
-                        return 0;
-                path += n + (path[n] == ':');
-        }
-        return -ENOENT;
-}
-
 /* ---- 1: the client process ----------------------------------------------------------------- */
 
 typedef enum Op {
@@ -566,7 +355,7 @@ static int client_stream(const Cmd *c) {
                         continue;
                 }
                 /* The server takes them in order: the oldest is closed first. */
-                r = wait_fd(ring[head], POLLIN, IO_TIMEOUT_MS);
+                r = bench_wait_fd(ring[head], POLLIN, BENCH_IO_TIMEOUT_MS);
                 if (r < 0)
                         break;
                 safe_close(ring[head]);
@@ -662,7 +451,7 @@ static int client_result(Bench *b) {
         int result = 0, r;
         ssize_t n;
 
-        r = wait_fd(b->ctl, POLLIN, 4 * IO_TIMEOUT_MS);
+        r = bench_wait_fd(b->ctl, POLLIN, 4 * BENCH_IO_TIMEOUT_MS);
         if (r < 0)
                 return r;
         n = recv(b->ctl, &result, sizeof(result), 0);
@@ -681,7 +470,7 @@ static int client_stop(Bench *b) {
                 return 0;
         (void) client_send(b, &c);
         b->ctl = safe_close(b->ctl);
-        r = wait_pid(b->client_pid, STOP_TIMEOUT_MS, &status, NULL);
+        r = bench_wait_pid(b->client_pid, BENCH_STOP_TIMEOUT_MS, &status, NULL);
         b->client_pid = -1;
         if (r < 0)
                 return r;
@@ -787,7 +576,7 @@ static int ours_accept(Bench *b, Transport t, unsigned n) {
         a->n = 0;
         a->error = 0;
         while (a->n < n) {
-                int r = sd_event_run(b->event, IO_TIMEOUT_MS * 1000ULL);
+                int r = sd_event_run(b->event, BENCH_IO_TIMEOUT_MS * 1000ULL);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -805,7 +594,7 @@ static int base_accept(Bench *b, Transport t, unsigned n) {
 
         while (got < n) {
                 struct epoll_event ev;
-                int k = epoll_wait(b->epoll[t], &ev, 1, IO_TIMEOUT_MS);
+                int k = epoll_wait(b->epoll[t], &ev, 1, BENCH_IO_TIMEOUT_MS);
 
                 if (k < 0 && errno == EINTR)
                         continue;
@@ -854,21 +643,21 @@ static int accept_slice(Bench *b, Transport t, Shape shape, Side s, unsigned n, 
                 c.op = OP_FILL;
                 if ((r = client_send(b, &c)) < 0 || (r = client_result(b)) < 0)
                         return r;
-                t0 = now_nsec();
-                c0 = thread_cpu_nsec();
+                t0 = bench_now_nsec();
+                c0 = bench_thread_cpu_nsec();
                 r = side_accept(b, t, s, n);
-                c1 = thread_cpu_nsec();
-                t1 = now_nsec();
+                c1 = bench_thread_cpu_nsec();
+                t1 = bench_now_nsec();
                 c.op = OP_CLOSE;
                 r2 = client_send(b, &c);
         } else {
                 c.op = OP_STREAM;
-                t0 = now_nsec();
-                c0 = thread_cpu_nsec();
+                t0 = bench_now_nsec();
+                c0 = bench_thread_cpu_nsec();
                 r2 = client_send(b, &c);
                 r = r2 < 0 ? r2 : side_accept(b, t, s, n);
-                c1 = thread_cpu_nsec();
-                t1 = now_nsec();
+                c1 = bench_thread_cpu_nsec();
+                t1 = bench_now_nsec();
         }
         if (r2 >= 0)
                 r2 = client_result(b);
@@ -876,8 +665,8 @@ static int accept_slice(Bench *b, Transport t, Shape shape, Side s, unsigned n, 
                 return r;
         if (r2 < 0)
                 return r2;
-        *sec += seconds_since(t0, t1);
-        *cpu += seconds_since(c0, c1);
+        *sec += bench_seconds_since(t0, t1);
+        *cpu += bench_seconds_since(c0, c1);
         return 0;
 }
 
@@ -889,35 +678,35 @@ static int case_accept(Bench *b, Transport t, Shape shape, const char *placement
                                      { "1 accept unix, queue of 1000", NULL } },
         };
         const unsigned n = shape == SHAPE_STREAM ? STREAM_CONNS : QUEUE_CONNS;
-        double rate[_SIDE_MAX][ROUNDS], cpu_us[_SIDE_MAX][ROUNDS], ignored = 0;
+        double rate[_SIDE_MAX][BENCH_ROUNDS], cpu_us[_SIDE_MAX][BENCH_ROUNDS], ignored = 0;
         int r = 0;
 
         /* Warm-up: both sides, a slice each. */
         for (Side s = 0; s < _SIDE_MAX && r >= 0; s++)
                 r = accept_slice(b, t, shape, s, n / 4, &ignored, &ignored);
 
-        for (unsigned round = 0; round < ROUNDS && r >= 0; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS && r >= 0; round++) {
                 double sec[_SIDE_MAX] = { 0 }, cpu[_SIDE_MAX] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES && r >= 0; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES && r >= 0; slice++)
                         for (unsigned k = 0; k < _SIDE_MAX && r >= 0; k++) {
                                 Side s = (round + slice + k) % _SIDE_MAX; /* who goes first rotates */
                                 r = accept_slice(b, t, shape, s, n, &sec[s], &cpu[s]);
                         }
                 for (Side s = 0; s < _SIDE_MAX; s++) {
-                        rate[s][round] = (double) n * SLICES / sec[s];
-                        cpu_us[s][round] = cpu[s] * 1e6 / ((double) n * SLICES);
+                        rate[s][round] = (double) n * BENCH_SLICES / sec[s];
+                        cpu_us[s][round] = cpu[s] * 1e6 / ((double) n * BENCH_SLICES);
                 }
         }
         if (r < 0) {
                 fprintf(stderr, "bench: %s, %s: %s\n", names[t][shape][0], placement, strerror(-r));
                 return r;
         }
-        add_row(names[t][shape][0], placement, "epoll+accept4", UNIT_RPS, rate[SIDE_OURS], rate[SIDE_BASE],
-                GOAL_AT_LEAST, 0.9);
+        bench_add_row(names[t][shape][0], placement, "epoll+accept4", BENCH_UNIT_RPS, rate[SIDE_OURS],
+                      rate[SIDE_BASE], BENCH_ROUNDS, BENCH_GOAL_AT_LEAST, 0.9);
         if (names[t][shape][1])
-                add_row(names[t][shape][1], placement, "epoll+accept4", UNIT_USEC, cpu_us[SIDE_OURS],
-                        cpu_us[SIDE_BASE], GOAL_INFO, 0);
+                bench_add_row(names[t][shape][1], placement, "epoll+accept4", BENCH_UNIT_USEC,
+                              cpu_us[SIDE_OURS], cpu_us[SIDE_BASE], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
         return 0;
 }
 
@@ -1006,7 +795,7 @@ static int serv_check(Bench *b) {
  * a client that exits unsuccessfully meanwhile ends the wait with -EPROTO (it is reaped and
  * *client set to -1, its status in *client_status). */
 static int serv_wait(Bench *b, unsigned want, int timeout_ms, pid_t *client, int *client_status) {
-        uint64_t deadline = now_nsec() + (uint64_t) timeout_ms * 1000000ULL;
+        uint64_t deadline = bench_now_nsec() + (uint64_t) timeout_ms * 1000000ULL;
 
         for (;;) {
                 int r = pty_read(b);
@@ -1015,9 +804,9 @@ static int serv_wait(Bench *b, unsigned want, int timeout_ms, pid_t *client, int
                         return r;
                 if (b->descriptions >= want)
                         return 0;
-                if (now_nsec() > deadline)
+                if (bench_now_nsec() > deadline)
                         return -ETIMEDOUT;
-                r = wait_fd(b->pty, POLLIN, 50);
+                r = bench_wait_fd(b->pty, POLLIN, 50);
                 if (r < 0 && r != -ETIMEDOUT)
                         return r;
                 if (r == -ETIMEDOUT) {
@@ -1123,12 +912,12 @@ static int serv_start(Bench *b) {
         }
 
         /* Ready once it says its IPv4 listener is up. */
-        for (uint64_t deadline = now_nsec() + 10ULL * 1000000000ULL; !b->serv_ready;) {
+        for (uint64_t deadline = bench_now_nsec() + 10ULL * 1000000000ULL; !b->serv_ready;) {
                 if ((r = pty_read(b)) < 0 || (r = serv_check(b)) < 0)
                         return r;
-                if (now_nsec() > deadline)
+                if (bench_now_nsec() > deadline)
                         return -ETIMEDOUT;
-                (void) wait_fd(b->pty, POLLIN, 50);
+                (void) bench_wait_fd(b->pty, POLLIN, 50);
         }
         return 0;
 }
@@ -1138,7 +927,7 @@ static int serv_stop(Bench *b) {
 
         if (b->serv_pid > 0) {
                 (void) kill(b->serv_pid, SIGTERM);
-                r = wait_pid(b->serv_pid, STOP_TIMEOUT_MS, &status, NULL);
+                r = bench_wait_pid(b->serv_pid, BENCH_STOP_TIMEOUT_MS, &status, NULL);
                 /* gnutls-serv catches SIGTERM and exits with status 1 ("Exiting via signal"). */
                 if (r == 0 && !WIFEXITED(status) && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
                         r = -ECHILD;
@@ -1301,7 +1090,7 @@ static int proc_once(Bench *b, Proc p, double *sec, double *cpu) {
 
         if ((r = pty_read(b)) < 0)
                 return r;
-        t0 = now_nsec();
+        t0 = bench_now_nsec();
         pid = fork();
         if (pid < 0)
                 return -errno;
@@ -1317,18 +1106,18 @@ static int proc_once(Bench *b, Proc p, double *sec, double *cpu) {
                 _exit(127);
         }
         if (handshake)
-                r = serv_wait(b, want, IO_TIMEOUT_MS, &pid, &status);
-        t1 = now_nsec();
+                r = serv_wait(b, want, BENCH_IO_TIMEOUT_MS, &pid, &status);
+        t1 = bench_now_nsec();
 
         if (pid > 0) {
                 /* Both clients wait after their handshake (see tls_client_main()): done. */
                 if (handshake)
                         (void) kill(pid, SIGKILL);
-                r2 = wait_pid(pid, STOP_TIMEOUT_MS, &status, &ru);
+                r2 = bench_wait_pid(pid, BENCH_STOP_TIMEOUT_MS, &status, &ru);
                 if (r >= 0 && r2 < 0)
                         r = r2;
                 if (!handshake)
-                        t1 = now_nsec();
+                        t1 = bench_now_nsec();
         }
         if (r >= 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
             !(handshake && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
@@ -1337,7 +1126,7 @@ static int proc_once(Bench *b, Proc p, double *sec, double *cpu) {
                 fprintf(stderr, "bench: %s %s: %s (wait status 0x%x)\n", argv[0], argv[1], strerror(-r), status);
                 return r;
         }
-        *sec += seconds_since(t0, t1);
+        *sec += bench_seconds_since(t0, t1);
         *cpu += (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 + (double) ru.ru_stime.tv_sec +
                 (double) ru.ru_stime.tv_usec / 1e6;
         return 0;
@@ -1356,22 +1145,22 @@ static int loop_once(Bench *b, Side s, double *sec, double *cpu) {
 
         if ((r = pty_read(b)) < 0)
                 return r;
-        t0 = now_nsec();
-        c0 = thread_cpu_nsec();
+        t0 = bench_now_nsec();
+        c0 = bench_thread_cpu_nsec();
         r = s == SIDE_OURS ? ours_handshake(b->tls, b->port, &c) : raw_handshake(b, &c);
-        c1 = thread_cpu_nsec();
-        t1 = now_nsec();
+        c1 = bench_thread_cpu_nsec();
+        t1 = bench_now_nsec();
         if (r >= 0)
-                r = serv_wait(b, want, IO_TIMEOUT_MS, NULL, NULL);
-        t2 = now_nsec();
-        c2 = thread_cpu_nsec();
+                r = serv_wait(b, want, BENCH_IO_TIMEOUT_MS, NULL, NULL);
+        t2 = bench_now_nsec();
+        c2 = bench_thread_cpu_nsec();
         conn_close(&c);
-        c3 = thread_cpu_nsec();
-        t3 = now_nsec();
+        c3 = bench_thread_cpu_nsec();
+        t3 = bench_now_nsec();
         if (r < 0)
                 return r;
-        *sec += seconds_since(t0, t1) + seconds_since(t2, t3);
-        *cpu += seconds_since(c0, c1) + seconds_since(c2, c3);
+        *sec += bench_seconds_since(t0, t1) + bench_seconds_since(t2, t3);
+        *cpu += bench_seconds_since(c0, c1) + bench_seconds_since(c2, c3);
         return 0;
 }
 
@@ -1396,45 +1185,47 @@ static int case_tls(Bench *b, TlsCase c) {
         const unsigned per_slice = c == TLS_LOOP ? TLS_LOOP_PER_SLICE
                                    : c == TLS_PROC ? TLS_PROC_PER_SLICE
                                                    : START_PER_SLICE;
-        double ms[_SIDE_MAX][ROUNDS], cpu_ms[_SIDE_MAX][ROUNDS], ignored = 0;
+        double ms[_SIDE_MAX][BENCH_ROUNDS], cpu_ms[_SIDE_MAX][BENCH_ROUNDS], ignored = 0;
         int r = 0;
 
         for (Side s = 0; s < _SIDE_MAX && r >= 0; s++)
                 for (unsigned i = 0; i < 2 && r >= 0; i++)
                         r = tls_one(b, c, s, &ignored, &ignored);
 
-        for (unsigned round = 0; round < ROUNDS && r >= 0; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS && r >= 0; round++) {
                 double sec[_SIDE_MAX] = { 0 }, cpu[_SIDE_MAX] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES && r >= 0; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES && r >= 0; slice++)
                         for (unsigned k = 0; k < _SIDE_MAX && r >= 0; k++) {
                                 Side s = (round + slice + k) % _SIDE_MAX;
                                 for (unsigned i = 0; i < per_slice && r >= 0; i++)
                                         r = tls_one(b, c, s, &sec[s], &cpu[s]);
                         }
                 for (Side s = 0; s < _SIDE_MAX; s++) {
-                        ms[s][round] = sec[s] * 1e3 / (per_slice * SLICES);
-                        cpu_ms[s][round] = cpu[s] * 1e3 / (per_slice * SLICES);
+                        ms[s][round] = sec[s] * 1e3 / (per_slice * BENCH_SLICES);
+                        cpu_ms[s][round] = cpu[s] * 1e3 / (per_slice * BENCH_SLICES);
                 }
         }
         if (r < 0)
                 return r;
         switch (c) {
         case TLS_PROC:
-                add_row("2 TLS handshake, a process each", "unpinned", "gnutls-cli", UNIT_MSEC, ms[SIDE_OURS],
-                        ms[SIDE_BASE], GOAL_AT_MOST, 1.2);
-                add_row("2 CPU of that process", "unpinned", "gnutls-cli", UNIT_MSEC, cpu_ms[SIDE_OURS],
-                        cpu_ms[SIDE_BASE], GOAL_INFO, 0);
+                bench_add_row("2 TLS handshake, a process each", "unpinned", "gnutls-cli", BENCH_UNIT_MSEC,
+                              ms[SIDE_OURS], ms[SIDE_BASE], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.2);
+                bench_add_row("2 CPU of that process", "unpinned", "gnutls-cli", BENCH_UNIT_MSEC,
+                              cpu_ms[SIDE_OURS], cpu_ms[SIDE_BASE], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
                 break;
         case TLS_START:
-                add_row("2 program start and exit only", "unpinned", "gnutls-cli -v", UNIT_MSEC, ms[SIDE_OURS],
-                        ms[SIDE_BASE], GOAL_INFO, 0);
+                bench_add_row("2 program start and exit only", "unpinned", "gnutls-cli -v", BENCH_UNIT_MSEC,
+                              ms[SIDE_OURS], ms[SIDE_BASE], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
                 break;
         case TLS_LOOP:
-                add_row("2 TLS handshake in-process, wrap helper", "unpinned", "GnuTLS direct", UNIT_MSEC,
-                        ms[SIDE_OURS], ms[SIDE_BASE], GOAL_INFO, 0);
-                add_row("2 client CPU per in-process handshake", "unpinned", "GnuTLS direct", UNIT_MSEC,
-                        cpu_ms[SIDE_OURS], cpu_ms[SIDE_BASE], GOAL_INFO, 0);
+                bench_add_row("2 TLS handshake in-process, wrap helper", "unpinned", "GnuTLS direct",
+                              BENCH_UNIT_MSEC, ms[SIDE_OURS], ms[SIDE_BASE], BENCH_ROUNDS, BENCH_GOAL_INFO,
+                              0);
+                bench_add_row("2 client CPU per in-process handshake", "unpinned", "GnuTLS direct",
+                              BENCH_UNIT_MSEC, cpu_ms[SIDE_OURS], cpu_ms[SIDE_BASE], BENCH_ROUNDS,
+                              BENCH_GOAL_INFO, 0);
                 break;
         }
         return 0;
@@ -1443,9 +1234,9 @@ static int case_tls(Bench *b, TlsCase c) {
 static int run_tls(Bench *b) {
         int r;
 
-        if ((r = find_program("certtool", b->certtool, sizeof(b->certtool))) < 0 ||
-            (r = find_program("gnutls-serv", b->gnutls_serv, sizeof(b->gnutls_serv))) < 0 ||
-            (r = find_program("gnutls-cli", b->gnutls_cli, sizeof(b->gnutls_cli))) < 0) {
+        if ((r = bench_find_program("certtool", b->certtool, sizeof(b->certtool))) < 0 ||
+            (r = bench_find_program("gnutls-serv", b->gnutls_serv, sizeof(b->gnutls_serv))) < 0 ||
+            (r = bench_find_program("gnutls-cli", b->gnutls_cli, sizeof(b->gnutls_cli))) < 0) {
                 fprintf(stderr, "bench: certtool, gnutls-serv and gnutls-cli are needed (gnutls-bin)\n");
                 return r;
         }
@@ -1467,8 +1258,8 @@ static int run_tls(Bench *b) {
         }
         printf("TLS: gnutls-serv pid %d on 127.0.0.1:%s, priority %s, ECDSA P-256 self-signed certificate;\n"
                "%u rounds, %u handshakes per round a process each, %u in-process.\n",
-               (int) b->serv_pid, b->port, TLS_PRIORITY, ROUNDS, TLS_PROC_PER_SLICE * SLICES,
-               TLS_LOOP_PER_SLICE * SLICES);
+               (int) b->serv_pid, b->port, TLS_PRIORITY, BENCH_ROUNDS, TLS_PROC_PER_SLICE * BENCH_SLICES,
+               TLS_LOOP_PER_SLICE * BENCH_SLICES);
         fprintf(stderr, "bench: TLS, a process per handshake...\n");
         if ((r = case_tls(b, TLS_PROC)) < 0)
                 return r;
@@ -1525,7 +1316,7 @@ static bool want_part(const char *part) {
 }
 
 static int run(Bench *b) {
-        uint64_t t0 = now_nsec();
+        uint64_t t0 = bench_now_nsec();
         int r;
 
         r = enter_netns(b);
@@ -1533,17 +1324,15 @@ static int run(Bench *b) {
                 fprintf(stderr, "bench: cannot bring lo up in the new network namespace: %s\n", strerror(-r));
                 return r;
         }
-        snprintf(b->dir, sizeof(b->dir), "/tmp/netutil-bench.XXXXXX");
-        if (!mkdtemp(b->dir)) {
-                r = -errno;
-                b->dir[0] = '\0';
+        r = bench_make_temp_dir(b->dir, sizeof(b->dir));
+        if (r < 0) {
                 fprintf(stderr, "bench: mkdtemp: %s\n", strerror(-r));
                 return r;
         }
         printf("In-process helpers benchmark, %s; %u rounds per measurement, the median shown.\n"
                "Accept: %u connections per slice streaming (at most %u not yet closed), %u queued per slice;\n"
                "same-cpu = server and client on CPU %d; cross-cpu = server on CPU %d, client on CPU %d.\n",
-               b->netns ? "in a fresh network namespace" : "in the current network namespace", ROUNDS,
+               b->netns ? "in a fresh network namespace" : "in the current network namespace", BENCH_ROUNDS,
                STREAM_CONNS, STREAM_WINDOW, QUEUE_CONNS, b->cpu[0], b->cpu[1], b->cpu[0]);
 
         if (want_part("accept")) {
@@ -1566,13 +1355,13 @@ static int run(Bench *b) {
                 if (r < 0)
                         return r;
         }
-        fprintf(stderr, "bench: done in %.1f s\n", seconds_since(t0, now_nsec()));
+        fprintf(stderr, "bench: done in %.1f s\n", bench_seconds_since(t0, bench_now_nsec()));
         return 0;
 }
 
 int main(int argc, char *argv[]) {
         Bench *b = &bench;
-        Tally t = { 0 };
+        BenchTally t = { 0 };
         int r, r2;
 
         if (argc == 4 && strcmp(argv[1], "--tls-client") == 0)
@@ -1584,19 +1373,13 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        setvbuf(stdout, NULL, _IOLBF, 0);
+        bench_setup(&(const BenchTableStyle) {
+                .name_width = 42, .baseline_width = 16, .rule_width = 124,
+                .coloc = false, .round_decimals = 2 });
         /* A reader that goes away (| head) must not keep us from stopping what we started. */
         signal(SIGPIPE, SIG_IGN);
-        verbose = getenv("BENCH_VERBOSE") && *getenv("BENCH_VERBOSE") &&
-                  strcmp(getenv("BENCH_VERBOSE"), "0") != 0;
-        if (sched_getaffinity(0, sizeof(b->all_cpus), &b->all_cpus) < 0) {
-                fprintf(stderr, "bench: sched_getaffinity: %m\n");
+        if (bench_get_cpus(&b->all_cpus, b->cpu) < 0)
                 return EXIT_FAILURE;
-        }
-        b->cpu[0] = b->cpu[1] = -1;
-        for (int i = 0, k = 0; i < CPU_SETSIZE && k < 2; i++)
-                if (CPU_ISSET(i, &b->all_cpus))
-                        b->cpu[k++] = i;
 
         r = run(b);
 
@@ -1626,7 +1409,7 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        print_table(&t);
+        bench_print_table(&t);
         printf("\nTargets: %u met, %u missed.\n"
                "ratio: ours/baseline, only ever within one placement. spread: (max - min) / median of the\n"
                "rounds, ours/baseline. A process each: from fork() until gnutls-serv reports the handshake\n"

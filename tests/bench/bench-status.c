@@ -16,16 +16,16 @@
  *       round trips: through the library (the target) and the raw protocol;
  *   (d) resident memory of the idle daemon after all that, and of the idle echo server.
  *
- * Placement decides what a round trip costs on a 2-CPU machine: with both ends on one
+ * BenchPlacement decides what a round trip costs on a 2-CPU machine: with both ends on one
  * CPU it is two context switches (~8 us); with the ends on different CPUs it is two
  * cross-CPU wake-ups (~50 us). So (a)-(c) run in three placements, and a result is only
  * ever compared with the baseline measured in the same one: "same-cpu" (the daemon, the
  * echo server and the clients all pinned to the first CPU), "cross-cpu" (both servers
  * pinned to the second CPU, the clients to the first) and "unpinned" (the scheduler
  * decides, and may co-locate a pair for a while and then split it). Each measurement is
- * ROUNDS rounds, the median round is reported, and every round is cut into SLICES slices
- * in which the contenders take turns (daemon, echo, daemon, ...; who goes first rotates),
- * so that drift of the machine and the scheduler's moods hit both alike.
+ * BENCH_ROUNDS rounds, the median round is reported, and every round is cut into
+ * BENCH_SLICES slices in which the contenders take turns (daemon, echo, daemon, ...; who
+ * goes first rotates), so that drift of the machine and the scheduler's moods hit both alike.
  *
  * Why the baseline is fair: the echo server is a separate, single-threaded process (this
  * binary executed again with --echo-server) with the daemon's I/O model — non-blocking
@@ -39,13 +39,13 @@
  * Timings never fail the run: the exit status is nonzero only if something broke (the
  * daemon did not start, a request failed, a process did not stop cleanly).
  *
+ * The harness (rounds, slices, placement, the table, the echo server) is benchlib.c's.
+ *
  * Environment: NETUTILD_BIN, the daemon (default ./netutild); BENCH_PLACEMENTS, e.g.
  * "same-cpu,cross-cpu", to run only those; BENCH_VERBOSE=1 prints every round on stderr.
  */
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -56,10 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-event.h>
 #include <time.h>
@@ -69,8 +66,8 @@
 #include "netutil-proto.h"
 #include "netutil.h"
 #include "testlib.h"
+#include "benchlib.h"
 
-#define ROUNDS 7u       /* rounds per measurement; the median is reported */
 #define LAT_ITERS 3000u /* round trips per round, one connection */
 #define LAT_WARMUP 500u
 #define PIPE_DEPTH 64u    /* requests in flight, pipelined */
@@ -79,280 +76,28 @@
 #define N_CLIENTS 8u      /* concurrent clients */
 #define MULTI_ITERS 1500u /* round trips per client per round */
 #define MULTI_WARMUP 100u
-#define SLICES 5u           /* a round is cut in slices, and the contenders alternate by slice */
-#define ECHO_READ_BATCH 16u /* datagrams per connection per wake-up, as the daemon */
-#define IO_TIMEOUT_MS 5000  /* a reply that takes longer is an error */
 #define LIB_TIMEOUT_USEC (5ULL * 1000ULL * 1000ULL)
-#define STOP_TIMEOUT_MS 5000
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(netutil_client, netutil_client_close);
 
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
-static double seconds_since(uint64_t t0, uint64_t t1) {
-        return t1 > t0 ? (double) (t1 - t0) / 1e9 : 1e-9;
-}
-
-static int wait_fd(int fd, short events) {
-        struct pollfd p = { .fd = fd, .events = events };
-
-        for (;;) {
-                int r = poll(&p, 1, IO_TIMEOUT_MS);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -errno;
-                if (r == 0)
-                        return -ETIMEDOUT;
-                return 0;
-        }
-}
-
-/* ---- Results ------------------------------------------------------------------------- */
-
-typedef enum Unit {
-        UNIT_USEC, /* microseconds per round trip: lower is better */
-        UNIT_RPS,  /* replies per second: higher is better */
-        UNIT_KIB,  /* resident memory: lower is better */
-} Unit;
-
-typedef enum Goal {
-        GOAL_INFO,     /* no target: shown for understanding */
-        GOAL_AT_MOST,  /* ours/baseline <= target */
-        GOAL_AT_LEAST, /* ours/baseline >= target */
-} Goal;
-
-typedef struct Row {
-        const char *name;
-        const char *placement;
-        const char *baseline; /* what the baseline column is */
-        Unit unit;
-        double ours, base;  /* medians of the rounds */
-        double spread_ours; /* (max - min) / median of the rounds */
-        double spread_base;
-        Goal goal;
-        double target; /* bound on ours / base */
-        /* How often the server was found on the client's CPU after a slice, 0..1, or -1 if
-         * not sampled (several clients): tells whether the scheduler placed both alike. */
-        double coloc_ours, coloc_base;
-} Row;
-
-/* Ours and the baseline are not comparable when the scheduler co-located one with its
- * client much more often than the other. */
-#define COLOC_UNLIKE 0.25
-
-static Row rows[32];
-static size_t n_rows;
-static bool verbose; /* $BENCH_VERBOSE: every round on stderr */
-
-static double median(const double *v, size_t n) {
-        double s[ROUNDS];
-
-        if (n == 0 || n > ROUNDS)
-                return 0;
-        memcpy(s, v, n * sizeof(double));
-        for (size_t i = 1; i < n; i++)
-                for (size_t j = i; j > 0 && s[j - 1] > s[j]; j--) {
-                        double t = s[j];
-                        s[j] = s[j - 1];
-                        s[j - 1] = t;
-                }
-        return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static double spread(const double *v, size_t n) {
-        double lo = v[0], hi = v[0], m = median(v, n);
-
-        for (size_t i = 1; i < n; i++) {
-                lo = MIN(lo, v[i]);
-                hi = MAX(hi, v[i]);
-        }
-        return m > 0 ? (hi - lo) / m : 0;
-}
-
-static Row *add_row(const char *name, const char *placement, const char *baseline, Unit unit,
-                    const double *ours, const double *base, size_t n, Goal goal, double target) {
-        if (n_rows >= ELEMENTSOF(rows))
-                return NULL;
-        if (verbose && n > 1) {
-                fprintf(stderr, "bench: %s, %s: rounds", name, placement);
-                for (size_t i = 0; i < n; i++)
-                        fprintf(stderr, " %.2f", ours[i]);
-                fprintf(stderr, " | %s:", baseline);
-                for (size_t i = 0; i < n; i++)
-                        fprintf(stderr, " %.2f", base[i]);
-                fputc('\n', stderr);
-        }
-        rows[n_rows] = (Row) {
-                .name = name,
-                .placement = placement,
-                .baseline = baseline,
-                .unit = unit,
-                .ours = median(ours, n),
-                .base = median(base, n),
-                .spread_ours = spread(ours, n),
-                .spread_base = spread(base, n),
-                .goal = goal,
-                .target = target,
-                .coloc_ours = -1,
-                .coloc_base = -1,
-        };
-        return &rows[n_rows++];
-}
-
-static void row_set_coloc(Row *w, double ours, double base) {
-        if (w) {
-                w->coloc_ours = ours;
-                w->coloc_base = base;
-        }
-}
-
-static void format_value(char *buf, size_t len, Unit unit, double v) {
-        switch (unit) {
-        case UNIT_USEC:
-                snprintf(buf, len, "%.2f us", v);
-                break;
-        case UNIT_RPS:
-                snprintf(buf, len, "%.1fk/s", v / 1000.0);
-                break;
-        case UNIT_KIB:
-                snprintf(buf, len, "%.0f KiB", v);
-                break;
-        }
-}
-
-typedef struct Tally {
-        unsigned met, missed, unlike;
-} Tally;
-
-static void print_table(Tally *t) {
-        printf("\n%-38s %-9s %11s %11s %-13s %6s %7s %-6s %-9s %s\n", "case", "placement", "ours", "baseline",
-               "(baseline is)", "ratio", "target", "result", "spread", "colocated");
-        for (size_t i = 0; i < 128; i++)
-                putchar('-');
-        putchar('\n');
-        for (size_t i = 0; i < n_rows; i++) {
-                const Row *w = &rows[i];
-                char ours[32], base[32], target[16], spr[32], coloc[32] = "-";
-                double ratio = w->base > 0 ? w->ours / w->base : 0;
-                const char *result = "info";
-
-                format_value(ours, sizeof(ours), w->unit, w->ours);
-                format_value(base, sizeof(base), w->unit, w->base);
-                if (w->goal == GOAL_AT_MOST) {
-                        snprintf(target, sizeof(target), "<=%.2fx", w->target);
-                        result = ratio <= w->target ? "PASS" : "MISS";
-                } else if (w->goal == GOAL_AT_LEAST) {
-                        snprintf(target, sizeof(target), ">=%.2fx", w->target);
-                        result = ratio >= w->target ? "PASS" : "MISS";
-                } else
-                        snprintf(target, sizeof(target), "-");
-                if (w->coloc_ours >= 0 && w->coloc_base >= 0) {
-                        snprintf(coloc, sizeof(coloc), "%.0f%%/%.0f%%", w->coloc_ours * 100,
-                                 w->coloc_base * 100);
-                        if (w->goal != GOAL_INFO && (w->coloc_ours - w->coloc_base > COLOC_UNLIKE ||
-                                                     w->coloc_base - w->coloc_ours > COLOC_UNLIKE))
-                                result = "UNLIKE";
-                }
-                if (w->goal != GOAL_INFO) {
-                        if (strcmp(result, "PASS") == 0)
-                                t->met++;
-                        else if (strcmp(result, "MISS") == 0)
-                                t->missed++;
-                        else
-                                t->unlike++;
-                }
-                snprintf(spr, sizeof(spr), "%.0f%%/%.0f%%", w->spread_ours * 100, w->spread_base * 100);
-                printf("%-38s %-9s %11s %11s %-13s %5.2fx %7s %-6s %-9s %s\n", w->name, w->placement, ours,
-                       base, w->baseline, ratio, target, result, spr, coloc);
-        }
-}
-
 /* ---- Raw protocol client --------------------------------------------------------------- */
 
-/* A connection speaking the protocol directly: one STATUS request message whose serial is
- * rewritten before each send, and one receive buffer. */
-typedef struct RawConn {
-        int fd;
-        uint32_t serial; /* the last serial used */
-        ProtoMsg *req;
-        ProtoRecv *rcv;
-} RawConn;
-
-static void raw_close(RawConn *c) {
-        c->fd = safe_close(c->fd);
-        c->req = proto_msg_free(c->req);
-        if (c->rcv) {
-                proto_recv_clear(c->rcv);
-                free(c->rcv);
-                c->rcv = NULL;
-        }
-}
-
-static int unix_connect(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_(closep) int fd = -EBADF;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        /* Non-blocking from here on, as the library's connection. */
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-                return -errno;
-        return TAKE_FD(fd);
-}
-
-static int raw_open(RawConn *c, const char *path) {
+/* A connection speaking the protocol directly with one STATUS request (benchlib.h). */
+static int raw_open(BenchRawConn *c, const char *path) {
+        ProtoMsg *req = NULL;
         int r;
 
-        *c = (RawConn) { .fd = -EBADF };
-        c->rcv = calloc(1, sizeof(ProtoRecv));
-        if (!c->rcv)
-                return -ENOMEM;
-        r = proto_msg_new(PROTO_MSG_STATUS, 0, &c->req);
-        if (r < 0)
-                goto fail;
-        r = unix_connect(path);
-        if (r < 0)
-                goto fail;
-        c->fd = r;
-        return 0;
-fail:
-        raw_close(c);
-        return r;
-}
-
-static uint32_t raw_next_serial(RawConn *c) {
-        if (++c->serial == 0) /* serial 0 is the daemon's own messages */
-                c->serial = 1;
-        return c->serial;
-}
-
-static int raw_send(RawConn *c, uint32_t serial) {
-        proto_msg_header(c->req)->serial = serial;
-        for (;;) {
-                int r = proto_send(c->fd, c->req);
-                if (r != -EAGAIN)
-                        return r;
-                r = wait_fd(c->fd, POLLOUT);
-                if (r < 0)
-                        return r;
+        r = proto_msg_new(PROTO_MSG_STATUS, 0, &req);
+        if (r < 0) {
+                *c = (BenchRawConn) { .fd = -EBADF };
+                return r;
         }
+        return bench_raw_open(c, path, req);
 }
 
 /* Receives one reply if one is waiting: returns 1 and its serial, 0 if none is, or -errno.
  * Every reply must parse and be a successful single-part STATUS reply. */
-static int raw_recv(RawConn *c, uint32_t *ret_serial) {
+static int raw_recv(BenchRawConn *c, uint32_t *ret_serial) {
         ProtoView v;
         ssize_t n;
 
@@ -374,15 +119,15 @@ static int raw_recv(RawConn *c, uint32_t *ret_serial) {
         return 1;
 }
 
-static int raw_roundtrip(RawConn *c) {
-        uint32_t serial = raw_next_serial(c), got;
+static int raw_roundtrip(BenchRawConn *c) {
+        uint32_t serial = bench_raw_next_serial(c), got;
         int r;
 
-        r = raw_send(c, serial);
+        r = bench_raw_send(c, serial);
         if (r < 0)
                 return r;
         for (;;) {
-                r = wait_fd(c->fd, POLLIN);
+                r = bench_wait_fd(c->fd, POLLIN, BENCH_IO_TIMEOUT_MS);
                 if (r < 0)
                         return r;
                 r = raw_recv(c, &got);
@@ -396,7 +141,7 @@ static int raw_roundtrip(RawConn *c) {
 /* total requests on one connection, depth of them in flight at any time: each reply that
  * comes back sends the next request. Every serial must come back exactly once. Returns the
  * time taken in *ret_sec. */
-static int raw_pipeline(RawConn *c, unsigned total, unsigned depth, double *ret_sec) {
+static int raw_pipeline(BenchRawConn *c, unsigned total, unsigned depth, double *ret_sec) {
         _cleanup_(freep) uint8_t *seen = calloc(total, 1);
         unsigned sent = 0, done = 0;
         uint64_t t0, t1;
@@ -410,14 +155,14 @@ static int raw_pipeline(RawConn *c, unsigned total, unsigned depth, double *ret_
         base = c->serial + 1;
         c->serial += total;
 
-        t0 = now_nsec();
+        t0 = bench_now_nsec();
         for (; sent < depth && sent < total; sent++) {
-                r = raw_send(c, base + sent);
+                r = bench_raw_send(c, base + sent);
                 if (r < 0)
                         return r;
         }
         while (done < total) {
-                r = wait_fd(c->fd, POLLIN);
+                r = bench_wait_fd(c->fd, POLLIN, BENCH_IO_TIMEOUT_MS);
                 if (r < 0)
                         return r;
                 for (;;) {
@@ -434,15 +179,15 @@ static int raw_pipeline(RawConn *c, unsigned total, unsigned depth, double *ret_
                         seen[i] = 1;
                         done++;
                         if (sent < total) {
-                                r = raw_send(c, base + sent);
+                                r = bench_raw_send(c, base + sent);
                                 if (r < 0)
                                         return r;
                                 sent++;
                         }
                 }
         }
-        t1 = now_nsec();
-        *ret_sec = seconds_since(t0, t1);
+        t1 = bench_now_nsec();
+        *ret_sec = bench_seconds_since(t0, t1);
         return 0;
 }
 
@@ -456,12 +201,12 @@ typedef enum Via {
 typedef struct Client {
         Via via;
         netutil_client *lib;
-        RawConn raw;
+        BenchRawConn raw;
 } Client;
 
 static void client_close(Client *c) {
         c->lib = netutil_client_close(c->lib);
-        raw_close(&c->raw);
+        bench_raw_close(&c->raw);
 }
 
 static int client_open(Client *c, Via via, const char *path) {
@@ -526,7 +271,7 @@ static int lib_pipeline(netutil_client *c, sd_event *e, unsigned total, unsigned
         uint64_t t0, t1;
         int r;
 
-        t0 = now_nsec();
+        t0 = bench_now_nsec();
         while (a.sent < depth && a.sent < total) {
                 r = async_issue(&a);
                 if (r < 0)
@@ -537,10 +282,10 @@ static int lib_pipeline(netutil_client *c, sd_event *e, unsigned total, unsigned
                 if (r < 0)
                         return r;
         }
-        t1 = now_nsec();
+        t1 = bench_now_nsec();
         if (a.error < 0)
                 return a.error;
-        *ret_sec = seconds_since(t0, t1);
+        *ret_sec = bench_seconds_since(t0, t1);
         return 0;
 }
 
@@ -550,9 +295,7 @@ typedef struct Bench {
         TestDaemon daemon;
         bool daemon_started;
         char dir[256]; /* the echo server's temporary directory */
-        char echo_socket[300];
-        char reply_path[300];
-        pid_t echo_pid;
+        BenchEcho echo;
         uint8_t reply[PROTO_MAX_MSG]; /* the daemon's STATUS reply, for the echo server */
         size_t reply_size;
         size_t request_size;
@@ -560,75 +303,14 @@ typedef struct Bench {
         int cpu[2];         /* the first two of them; -1 for none */
 } Bench;
 
-static Bench bench = { .echo_pid = -1 };
+static Bench bench = { .echo.pid = -1 };
 
 /* The daemon sends STATUS= to its NOTIFY_SOCKET (at most once a second while clients come
  * and go), and sd_notify() blocks the daemon while that socket's queue is full
  * (net.unix.max_dgram_qlen, 10 by default). Read what it sent, as a service manager
  * would; called before every round, and rounds take well under a second. */
 static void drain_notify(Bench *b) {
-        char buf[4096];
-
-        while (b->daemon.notify_fd >= 0 && recv(b->daemon.notify_fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
-                ;
-}
-
-/* The CPU that pid's main thread last ran on (field 39 of /proc/PID/stat), or -errno. */
-static int task_cpu(pid_t pid) {
-        char path[64], buf[1024], *p;
-        _cleanup_(closep) int fd = -EBADF;
-        ssize_t n;
-        int cpu = -1;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, sizeof(buf) - 1);
-        if (n <= 0)
-                return n < 0 ? -errno : -EIO;
-        buf[n] = '\0';
-        p = strrchr(buf, ')'); /* the command name may hold anything */
-        if (!p)
-                return -EIO;
-        /* p is at ")", followed by " " and field 3 (state); each step moves to the space in
-         * front of the next field, so 36 of them reach the space in front of field 39. */
-        p++;
-        for (unsigned i = 0; i < 36 && p; i++)
-                p = strchr(p + 1, ' ');
-        if (!p || sscanf(p, " %d", &cpu) != 1 || cpu < 0)
-                return -EIO;
-        return cpu;
-}
-
-/* Whether server last ran on the CPU we run on: 1 or 0. */
-static unsigned colocated(pid_t server) {
-        int cpu = task_cpu(server);
-        return cpu >= 0 && cpu == sched_getcpu();
-}
-
-/* Sets the affinity of every thread of pid. */
-static int pin_pid(pid_t pid, const cpu_set_t *set) {
-        char path[64];
-        struct dirent *de;
-        DIR *d;
-        int r = 0;
-
-        snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
-        d = opendir(path);
-        if (!d)
-                return -errno;
-        while ((de = readdir(d))) {
-                pid_t tid = (pid_t) atoi(de->d_name);
-                if (tid <= 0)
-                        continue;
-                if (sched_setaffinity(tid, sizeof(*set), set) < 0 && errno != ESRCH) {
-                        r = -errno;
-                        break;
-                }
-        }
-        closedir(d);
-        return r;
+        bench_drain_notify(&b->daemon);
 }
 
 /* Puts the daemon and the echo server on servers, and ourselves on clients (threads made
@@ -636,8 +318,8 @@ static int pin_pid(pid_t pid, const cpu_set_t *set) {
 static int place(Bench *b, const cpu_set_t *servers, const cpu_set_t *clients) {
         int r;
 
-        if ((r = pin_pid(b->daemon.pid, servers)) < 0 || (r = pin_pid(b->echo_pid, servers)) < 0 ||
-            (r = pin_pid(getpid(), clients)) < 0)
+        if ((r = bench_pin_pid(b->daemon.pid, servers)) < 0 ||
+            (r = bench_pin_pid(b->echo.pid, servers)) < 0 || (r = bench_pin_pid(getpid(), clients)) < 0)
                 return r;
         return 0;
 }
@@ -645,7 +327,7 @@ static int place(Bench *b, const cpu_set_t *servers, const cpu_set_t *clients) {
 /* Asks the daemon for its status once on the raw protocol and keeps the reply: its size is
  * what the echo server must answer with. */
 static int capture_reply(Bench *b) {
-        RawConn c;
+        BenchRawConn c;
         uint32_t got;
         int r;
 
@@ -653,9 +335,9 @@ static int capture_reply(Bench *b) {
         if (r < 0)
                 return r;
         b->request_size = c.req->size;
-        r = raw_send(&c, raw_next_serial(&c));
+        r = bench_raw_send(&c, bench_raw_next_serial(&c));
         while (r >= 0) {
-                r = wait_fd(c.fd, POLLIN);
+                r = bench_wait_fd(c.fd, POLLIN, BENCH_IO_TIMEOUT_MS);
                 if (r < 0)
                         break;
                 r = raw_recv(&c, &got);
@@ -666,193 +348,23 @@ static int capture_reply(Bench *b) {
                         break;
                 }
         }
-        raw_close(&c);
+        bench_raw_close(&c);
         return r;
 }
 
-/* ---- The echo server ------------------------------------------------------------------ */
-
-static int echo_send(int fd, const void *buf, size_t len) {
-        for (;;) {
-                if (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
-                        return 0;
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN)
-                        return -errno;
-                int r = wait_fd(fd, POLLOUT);
-                if (r < 0)
-                        return r;
-        }
-}
-
-/* One wake-up of one connection, shaped as the daemon's conn_io(). */
-static void echo_conn(int ep, int fd, uint32_t events, uint8_t *reply, size_t reply_size) {
-        static uint8_t buf[PROTO_MAX_MSG];
-        bool dead = false;
-
-        if (events & EPOLLIN) {
-                for (unsigned i = 0; i < ECHO_READ_BATCH && !dead; i++) {
-                        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-                        if (n < 0) {
-                                if (errno == EAGAIN)
-                                        break;
-                                if (errno != EINTR)
-                                        dead = true;
-                                continue;
-                        }
-                        if (n == 0 && (events & (EPOLLHUP | EPOLLRDHUP))) {
-                                dead = true;
-                                break;
-                        }
-                        /* Answer with the daemon's reply bytes under the request's serial. */
-                        if ((size_t) n >= PROTO_HEADER_SIZE)
-                                memcpy(reply + offsetof(ProtoHeader, serial),
-                                       buf + offsetof(ProtoHeader, serial), sizeof(uint32_t));
-                        if (echo_send(fd, reply, reply_size) < 0)
-                                dead = true;
-                }
-        } else if (events & (EPOLLHUP | EPOLLERR))
-                dead = true;
-
-        if (dead) {
-                (void) epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-                safe_close(fd);
-        }
-}
-
-/* The echo server's main loop: lfd is a listening SOCK_SEQPACKET socket, reply_path holds
- * the reply. Runs until killed. */
-static int echo_serve(int lfd, const char *reply_path) {
-        static uint8_t reply[PROTO_MAX_MSG];
-        struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
-        _cleanup_(closep) int ep = -EBADF, rfd = -EBADF;
-        ssize_t size;
-
-        (void) prctl(PR_SET_NAME, "bench-echo"); /* rather than "exe", in ps and perf */
-        rfd = open(reply_path, O_RDONLY | O_CLOEXEC);
-        if (rfd < 0)
-                return -errno;
-        size = read(rfd, reply, sizeof(reply));
-        if (size < (ssize_t) PROTO_HEADER_SIZE)
-                return size < 0 ? -errno : -EBADMSG;
-        rfd = safe_close(rfd);
-
-        ep = epoll_create1(EPOLL_CLOEXEC);
-        if (ep < 0)
-                return -errno;
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
-                return -errno;
-
-        for (;;) {
-                struct epoll_event events[64];
-                int n = epoll_wait(ep, events, (int) ELEMENTSOF(events), -1);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                for (int i = 0; i < n; i++) {
-                        if (events[i].data.fd != lfd) {
-                                echo_conn(ep, events[i].data.fd, events[i].events, reply, (size_t) size);
-                                continue;
-                        }
-                        for (unsigned k = 0; k < ECHO_READ_BATCH; k++) {
-                                struct epoll_event cev = { .events = EPOLLIN | EPOLLRDHUP };
-                                int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-                                if (cfd < 0)
-                                        break;
-                                cev.data.fd = cfd;
-                                if (epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &cev) < 0)
-                                        safe_close(cfd);
-                        }
-                }
-        }
-}
-
-static int write_file(const char *path, const void *data, size_t len) {
-        _cleanup_(closep) int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-        if (fd < 0)
-                return -errno;
-        if (write(fd, data, len) != (ssize_t) len)
-                return -EIO;
-        return 0;
-}
+/* ---- The echo server (benchlib.h) ------------------------------------------------------ */
 
 static int echo_start(Bench *b) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_(closep) int lfd = -EBADF;
-        int r;
-
-        snprintf(b->dir, sizeof(b->dir), "/tmp/netutil-bench.XXXXXX");
-        if (!mkdtemp(b->dir)) {
-                r = -errno;
-                b->dir[0] = '\0';
-                return r;
-        }
-        snprintf(b->echo_socket, sizeof(b->echo_socket), "%s/echo.sock", b->dir);
-        snprintf(b->reply_path, sizeof(b->reply_path), "%s/reply", b->dir);
-        if (strlen(b->echo_socket) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, b->echo_socket);
-
-        r = write_file(b->reply_path, b->reply, b->reply_size);
+        int r = bench_make_temp_dir(b->dir, sizeof(b->dir));
         if (r < 0)
                 return r;
-        lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (lfd < 0)
-                return -errno;
-        if (bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(lfd, SOMAXCONN) < 0)
-                return -errno;
-
-        /* The listening socket goes over as fd 3, so clients can connect right away. */
-        b->echo_pid = fork();
-        if (b->echo_pid < 0)
-                return -errno;
-        if (b->echo_pid == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                if (lfd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(lfd, 3) < 0)
-                        _exit(127);
-                execl("/proc/self/exe", "bench-status", "--echo-server", "3", b->reply_path, (char *) NULL);
-                _exit(127);
-        }
-        return 0;
+        return bench_echo_start(&b->echo, b->dir, "bench-status", b->reply, b->reply_size);
 }
 
 static int echo_stop(Bench *b) {
-        int status = 0, r = 0;
+        int r = bench_echo_stop(&b->echo);
 
-        if (b->echo_pid > 0) {
-                uint64_t deadline = now_nsec() + STOP_TIMEOUT_MS * 1000000ULL;
-
-                (void) kill(b->echo_pid, SIGTERM);
-                for (;;) {
-                        pid_t w = waitpid(b->echo_pid, &status, WNOHANG);
-                        if (w == b->echo_pid)
-                                break;
-                        if (w < 0 && errno != EINTR) {
-                                r = -errno;
-                                break;
-                        }
-                        if (now_nsec() > deadline) {
-                                (void) kill(b->echo_pid, SIGKILL);
-                                (void) waitpid(b->echo_pid, &status, 0);
-                                r = -ETIMEDOUT;
-                                break;
-                        }
-                        usleep(2000);
-                }
-                /* It is expected to die of our SIGTERM; anything else is a breakage. */
-                if (r == 0 && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
-                        r = -ECHILD;
-                b->echo_pid = -1;
-        }
         if (b->dir[0]) {
-                (void) unlink(b->echo_socket);
-                (void) unlink(b->reply_path);
                 if (rmdir(b->dir) < 0 && r == 0)
                         r = -errno;
                 b->dir[0] = '\0';
@@ -882,16 +394,16 @@ static long rss_anon_kib(pid_t pid) {
 static int case_latency(Bench *b, const char *placement) {
         /* 0: daemon via the library, 1: daemon raw, 2: echo raw; the same client code for 1, 2. */
         Client c[3];
-        double us[3][ROUNDS];
+        double us[3][BENCH_ROUNDS];
         unsigned shared[3] = { 0 };
-        const double samples = ROUNDS * SLICES;
+        const double samples = BENCH_ROUNDS * BENCH_SLICES;
         int r = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(c); i++)
                 c[i] = (Client) { .raw.fd = -EBADF };
         if ((r = client_open(&c[0], VIA_LIBRARY, b->daemon.socket)) < 0 ||
             (r = client_open(&c[1], VIA_RAW, b->daemon.socket)) < 0 ||
-            (r = client_open(&c[2], VIA_RAW, b->echo_socket)) < 0) {
+            (r = client_open(&c[2], VIA_RAW, b->echo.socket)) < 0) {
                 fprintf(stderr, "bench: (a) %s: cannot connect: %s\n", placement, strerror(-r));
                 goto finish;
         }
@@ -899,35 +411,36 @@ static int case_latency(Bench *b, const char *placement) {
                 if ((r = client_roundtrips(&c[i], LAT_WARMUP)) < 0)
                         goto fail;
 
-        for (unsigned round = 0; round < ROUNDS; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
                 double sec[3] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
                         for (size_t k = 0; k < ELEMENTSOF(c); k++) {
                                 size_t i = (round + slice + k) % ELEMENTSOF(c); /* who goes first rotates */
                                 uint64_t t0;
 
                                 drain_notify(b);
-                                t0 = now_nsec();
-                                r = client_roundtrips(&c[i], LAT_ITERS / SLICES);
+                                t0 = bench_now_nsec();
+                                r = client_roundtrips(&c[i], LAT_ITERS / BENCH_SLICES);
                                 if (r < 0)
                                         goto fail;
-                                sec[i] += seconds_since(t0, now_nsec());
-                                shared[i] += colocated(i == 2 ? b->echo_pid : b->daemon.pid);
+                                sec[i] += bench_seconds_since(t0, bench_now_nsec());
+                                shared[i] += bench_colocated(i == 2 ? b->echo.pid : b->daemon.pid);
                         }
                 for (size_t i = 0; i < ELEMENTSOF(c); i++)
-                        us[i][round] = sec[i] * 1e6 / (LAT_ITERS / SLICES * SLICES);
+                        us[i][round] = sec[i] * 1e6 / (LAT_ITERS / BENCH_SLICES * BENCH_SLICES);
         }
 
-        row_set_coloc(add_row("(a) round trip: netutil_status_get()", placement, "echo", UNIT_USEC, us[0],
-                              us[2], ROUNDS, GOAL_AT_MOST, 1.5),
-                      shared[0] / samples, shared[2] / samples);
-        row_set_coloc(add_row("(a) round trip: raw protocol", placement, "echo", UNIT_USEC, us[1], us[2],
-                              ROUNDS, GOAL_INFO, 0),
-                      shared[1] / samples, shared[2] / samples);
-        row_set_coloc(add_row("(a) library's share: library vs raw", placement, "raw protocol", UNIT_USEC,
-                              us[0], us[1], ROUNDS, GOAL_INFO, 0),
-                      shared[0] / samples, shared[1] / samples);
+        bench_row_set_coloc(bench_add_row("(a) round trip: netutil_status_get()", placement, "echo",
+                                          BENCH_UNIT_USEC, us[0], us[2], BENCH_ROUNDS, BENCH_GOAL_AT_MOST,
+                                          1.5),
+                            shared[0] / samples, shared[2] / samples);
+        bench_row_set_coloc(bench_add_row("(a) round trip: raw protocol", placement, "echo", BENCH_UNIT_USEC,
+                                          us[1], us[2], BENCH_ROUNDS, BENCH_GOAL_INFO, 0),
+                            shared[1] / samples, shared[2] / samples);
+        bench_row_set_coloc(bench_add_row("(a) library's share: library vs raw", placement, "raw protocol",
+                                          BENCH_UNIT_USEC, us[0], us[1], BENCH_ROUNDS, BENCH_GOAL_INFO, 0),
+                            shared[0] / samples, shared[1] / samples);
         goto finish;
 fail:
         fprintf(stderr, "bench: (a) %s: a request failed: %s\n", placement, strerror(-r));
@@ -942,15 +455,15 @@ finish:
 static int case_pipelined(Bench *b, const char *placement) {
         _cleanup_(netutil_client_closep) netutil_client *lib = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
-        RawConn daemon = { .fd = -EBADF }, echo = { .fd = -EBADF };
-        double rps[3][ROUNDS], ignored;
+        BenchRawConn daemon = { .fd = -EBADF }, echo = { .fd = -EBADF };
+        double rps[3][BENCH_ROUNDS], ignored;
         unsigned shared[3] = { 0 };
-        const double samples = ROUNDS * SLICES;
+        const double samples = BENCH_ROUNDS * BENCH_SLICES;
         const char *what = "cannot connect";
-        const unsigned per_slice = PIPE_ITERS / SLICES;
+        const unsigned per_slice = PIPE_ITERS / BENCH_SLICES;
         int r;
 
-        if ((r = raw_open(&daemon, b->daemon.socket)) < 0 || (r = raw_open(&echo, b->echo_socket)) < 0 ||
+        if ((r = raw_open(&daemon, b->daemon.socket)) < 0 || (r = raw_open(&echo, b->echo.socket)) < 0 ||
             (r = netutil_client_open(b->daemon.socket, &lib)) < 0 || (r = sd_event_new(&e)) < 0 ||
             (r = netutil_client_attach_event(lib, e, 0)) < 0)
                 goto finish;
@@ -962,10 +475,10 @@ static int case_pipelined(Bench *b, const char *placement) {
                 goto finish;
 
         /* 0: daemon raw, 1: daemon via the library, 2: echo raw. */
-        for (unsigned round = 0; round < ROUNDS; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
                 double sec[3] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
                         for (unsigned k = 0; k < 3; k++) {
                                 unsigned i = (round + slice + k) % 3;
                                 double s = 0;
@@ -980,23 +493,24 @@ static int case_pipelined(Bench *b, const char *placement) {
                                 if (r < 0)
                                         goto finish;
                                 sec[i] += s;
-                                shared[i] += colocated(i == 2 ? b->echo_pid : b->daemon.pid);
+                                shared[i] += bench_colocated(i == 2 ? b->echo.pid : b->daemon.pid);
                         }
                 for (unsigned i = 0; i < 3; i++)
-                        rps[i][round] = per_slice * SLICES / sec[i];
+                        rps[i][round] = per_slice * BENCH_SLICES / sec[i];
         }
 
-        row_set_coloc(add_row("(b) pipelined x64: raw protocol", placement, "echo x64", UNIT_RPS, rps[0],
-                              rps[2], ROUNDS, GOAL_AT_LEAST, 0.6),
-                      shared[0] / samples, shared[2] / samples);
-        row_set_coloc(add_row("(b) pipelined x64: library async", placement, "echo x64", UNIT_RPS, rps[1],
-                              rps[2], ROUNDS, GOAL_INFO, 0),
-                      shared[1] / samples, shared[2] / samples);
+        bench_row_set_coloc(bench_add_row("(b) pipelined x64: raw protocol", placement, "echo x64",
+                                          BENCH_UNIT_RPS, rps[0], rps[2], BENCH_ROUNDS, BENCH_GOAL_AT_LEAST,
+                                          0.6),
+                            shared[0] / samples, shared[2] / samples);
+        bench_row_set_coloc(bench_add_row("(b) pipelined x64: library async", placement, "echo x64",
+                                          BENCH_UNIT_RPS, rps[1], rps[2], BENCH_ROUNDS, BENCH_GOAL_INFO, 0),
+                            shared[1] / samples, shared[2] / samples);
 finish:
         if (r < 0)
                 fprintf(stderr, "bench: (b) %s: %s: %s\n", placement, what, strerror(-r));
-        raw_close(&daemon);
-        raw_close(&echo);
+        bench_raw_close(&daemon);
+        bench_raw_close(&echo);
         return r;
 }
 
@@ -1057,9 +571,9 @@ static void *worker_main(void *userdata) {
                 pthread_mutex_unlock(&k->lock);
 
                 if (w->error == 0) {
-                        w->t_start = now_nsec();
+                        w->t_start = bench_now_nsec();
                         r = client_roundtrips(&c, iters);
-                        w->t_end = now_nsec();
+                        w->t_end = bench_now_nsec();
                         if (r < 0)
                                 w->error = r;
                 }
@@ -1136,7 +650,7 @@ static int crew_slice(Crew *k, unsigned g, unsigned iters, double *sec) {
                 t0 = MIN(t0, w->t_start);
                 t1 = MAX(t1, w->t_end);
         }
-        *sec += seconds_since(t0, t1);
+        *sec += bench_seconds_since(t0, t1);
         return 0;
 }
 
@@ -1146,10 +660,10 @@ static int case_clients(Bench *b, const char *placement) {
                 .wake = { PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER },
                 .done = PTHREAD_COND_INITIALIZER,
                 .via = { VIA_LIBRARY, VIA_RAW, VIA_RAW },
-                .path = { b->daemon.socket, b->daemon.socket, b->echo_socket },
+                .path = { b->daemon.socket, b->daemon.socket, b->echo.socket },
         };
-        const unsigned per_slice = MULTI_ITERS / SLICES;
-        double rps[N_GROUPS][ROUNDS];
+        const unsigned per_slice = MULTI_ITERS / BENCH_SLICES;
+        double rps[N_GROUPS][BENCH_ROUNDS];
         unsigned started = 0;
         int r;
 
@@ -1159,10 +673,10 @@ static int case_clients(Bench *b, const char *placement) {
                 goto finish;
         }
 
-        for (unsigned round = 0; round < ROUNDS; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
                 double sec[N_GROUPS] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
                         for (unsigned k = 0; k < N_GROUPS; k++) {
                                 unsigned g = (round + slice + k) % N_GROUPS;
 
@@ -1175,13 +689,13 @@ static int case_clients(Bench *b, const char *placement) {
                                 }
                         }
                 for (unsigned g = 0; g < N_GROUPS; g++)
-                        rps[g][round] = (double) N_CLIENTS * per_slice * SLICES / sec[g];
+                        rps[g][round] = (double) N_CLIENTS * per_slice * BENCH_SLICES / sec[g];
         }
 
-        add_row("(c) 8 clients: netutil_status_get()", placement, "echo, 8 cl.", UNIT_RPS, rps[0], rps[2],
-                ROUNDS, GOAL_AT_LEAST, 0.6);
-        add_row("(c) 8 clients: raw protocol", placement, "echo, 8 cl.", UNIT_RPS, rps[1], rps[2], ROUNDS,
-                GOAL_INFO, 0);
+        bench_add_row("(c) 8 clients: netutil_status_get()", placement, "echo, 8 cl.", BENCH_UNIT_RPS, rps[0],
+                      rps[2], BENCH_ROUNDS, BENCH_GOAL_AT_LEAST, 0.6);
+        bench_add_row("(c) 8 clients: raw protocol", placement, "echo, 8 cl.", BENCH_UNIT_RPS, rps[1], rps[2],
+                      BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
 finish:
         crew_stop(&crew, started);
         return r;
@@ -1195,7 +709,7 @@ typedef struct Memory {
 } Memory;
 
 static int read_memory(Bench *b, Memory *ret) {
-        pid_t pids[2] = { b->daemon.pid, b->echo_pid };
+        pid_t pids[2] = { b->daemon.pid, b->echo.pid };
 
         for (size_t i = 0; i < 2; i++) {
                 long rss = test_rss_kib(pids[i]), anon = rss_anon_kib(pids[i]);
@@ -1211,60 +725,16 @@ static int read_memory(Bench *b, Memory *ret) {
 
 /* ---- main --------------------------------------------------------------------------------- */
 
-/* In the order they run by default: unpinned first, as the processes start out. */
-typedef enum Placement {
-        PLACE_UNPINNED,  /* wherever the scheduler puts it */
-        PLACE_SAME_CPU,  /* everything on the first CPU */
-        PLACE_CROSS_CPU, /* the servers on the second CPU, the clients on the first */
-        _PLACE_MAX,
-} Placement;
-
-static const char *const placement_label[_PLACE_MAX] = {
-        [PLACE_SAME_CPU] = "same-cpu",
-        [PLACE_CROSS_CPU] = "cross-cpu",
-        [PLACE_UNPINNED] = "unpinned",
-};
-
-/* $BENCH_PLACEMENTS: the placements to run, comma-separated, in that order; all by default. */
-static int parse_placements(Placement ret[static _PLACE_MAX], size_t *ret_n) {
-        const char *e = getenv("BENCH_PLACEMENTS");
-        size_t n = 0;
-
-        if (!e || !*e) {
-                for (Placement p = 0; p < _PLACE_MAX; p++)
-                        ret[n++] = p;
-                *ret_n = n;
-                return 0;
-        }
-        while (*e) {
-                size_t len = strcspn(e, ",");
-                Placement p = 0;
-
-                while (p < _PLACE_MAX &&
-                       !(strlen(placement_label[p]) == len && strncmp(placement_label[p], e, len) == 0))
-                        p++;
-                if (p == _PLACE_MAX || n == _PLACE_MAX)
-                        return -EINVAL;
-                ret[n++] = p;
-                e += len + (e[len] == ',');
-        }
-        *ret_n = n;
-        return 0;
-}
-
 static int run(Bench *b) {
-        Placement order[_PLACE_MAX];
+        BenchPlacement order[_BENCH_PLACE_MAX];
         size_t n_order;
         Memory start, idle;
         int daemon_fds, echo_fds, r;
-        uint64_t t0 = now_nsec();
+        uint64_t t0 = bench_now_nsec();
 
-        r = parse_placements(order, &n_order);
-        if (r < 0) {
-                fprintf(stderr,
-                        "bench: BENCH_PLACEMENTS takes same-cpu, cross-cpu and unpinned, comma-separated\n");
+        r = bench_parse_placements(order, &n_order);
+        if (r < 0)
                 return r;
-        }
         if (access(test_netutild_bin(), X_OK) < 0) {
                 r = -errno;
                 fprintf(stderr, "bench: cannot run the daemon %s (set NETUTILD_BIN): %s\n",
@@ -1292,7 +762,7 @@ static int run(Bench *b) {
         }
         {
                 Client c;
-                r = client_open(&c, VIA_RAW, b->echo_socket);
+                r = client_open(&c, VIA_RAW, b->echo.socket);
                 if (r >= 0)
                         r = client_roundtrips(&c, 1);
                 client_close(&c);
@@ -1301,7 +771,7 @@ static int run(Bench *b) {
                         return r;
                 }
         }
-        echo_fds = test_count_fds(b->echo_pid);
+        echo_fds = test_count_fds(b->echo.pid);
         r = read_memory(b, &start);
         if (r < 0) {
                 fprintf(stderr, "bench: cannot read memory use: %s\n", strerror(-r));
@@ -1314,29 +784,19 @@ static int run(Bench *b) {
                "(c) %u clients x %u round trips per round.\n"
                "Placements: unpinned = the scheduler decides; same-cpu = daemon, echo server and clients\n"
                "all on CPU %d; cross-cpu = servers on CPU %d, clients on CPU %d.\n",
-               b->request_size, b->reply_size, (int) b->daemon.pid, (int) b->echo_pid, ROUNDS, LAT_ITERS,
-               PIPE_ITERS, PIPE_DEPTH, N_CLIENTS, MULTI_ITERS, b->cpu[0], b->cpu[1], b->cpu[0]);
+               b->request_size, b->reply_size, (int) b->daemon.pid, (int) b->echo.pid, BENCH_ROUNDS,
+               LAT_ITERS, PIPE_ITERS, PIPE_DEPTH, N_CLIENTS, MULTI_ITERS, b->cpu[0], b->cpu[1], b->cpu[0]);
         if (b->cpu[1] < 0)
                 printf("Only one CPU is allowed: the cross-cpu placement is skipped.\n");
         fflush(stdout);
 
         for (size_t o = 0; o < n_order; o++) {
-                Placement p = order[o];
-                const char *label = placement_label[p];
+                BenchPlacement p = order[o];
+                const char *label = bench_placement_label[p];
                 cpu_set_t servers, clients;
 
-                CPU_ZERO(&servers);
-                CPU_ZERO(&clients);
-                if (p == PLACE_SAME_CPU) {
-                        CPU_SET(b->cpu[0], &servers);
-                        CPU_SET(b->cpu[0], &clients);
-                } else if (p == PLACE_CROSS_CPU) {
-                        if (b->cpu[1] < 0)
-                                continue;
-                        CPU_SET(b->cpu[1], &servers);
-                        CPU_SET(b->cpu[0], &clients);
-                } else
-                        servers = clients = b->all_cpus;
+                if (!bench_placement_cpus(p, &b->all_cpus, b->cpu, &servers, &clients))
+                        continue;
                 drain_notify(b);
                 r = place(b, &servers, &clients);
                 if (r < 0) {
@@ -1357,30 +817,30 @@ static int run(Bench *b) {
         /* Idle: every client has gone (the fd counts are back to their start). */
         drain_notify(b);
         (void) test_wait_fd_count(b->daemon.pid, daemon_fds, 2000);
-        (void) test_wait_fd_count(b->echo_pid, echo_fds, 2000);
+        (void) test_wait_fd_count(b->echo.pid, echo_fds, 2000);
         r = read_memory(b, &idle);
         if (r < 0) {
                 fprintf(stderr, "bench: cannot read memory use: %s\n", strerror(-r));
                 return r;
         }
-        add_row("(d) idle RSS after the runs (VmRSS)", "-", "echo server", UNIT_KIB, &idle.rss[0],
-                &idle.rss[1], 1, GOAL_AT_MOST, 2.0);
-        add_row("(d) idle private memory (RssAnon)", "-", "echo server", UNIT_KIB, &idle.anon[0],
-                &idle.anon[1], 1, GOAL_INFO, 0);
-        add_row("(d) RSS right after start (VmRSS)", "-", "echo server", UNIT_KIB, &start.rss[0],
-                &start.rss[1], 1, GOAL_INFO, 0);
+        bench_add_row("(d) idle RSS after the runs (VmRSS)", "-", "echo server", BENCH_UNIT_KIB, &idle.rss[0],
+                &idle.rss[1], 1, BENCH_GOAL_AT_MOST, 2.0);
+        bench_add_row("(d) idle private memory (RssAnon)", "-", "echo server", BENCH_UNIT_KIB, &idle.anon[0],
+                &idle.anon[1], 1, BENCH_GOAL_INFO, 0);
+        bench_add_row("(d) RSS right after start (VmRSS)", "-", "echo server", BENCH_UNIT_KIB, &start.rss[0],
+                &start.rss[1], 1, BENCH_GOAL_INFO, 0);
 
-        fprintf(stderr, "bench: done in %.1f s\n", seconds_since(t0, now_nsec()));
+        fprintf(stderr, "bench: done in %.1f s\n", bench_seconds_since(t0, bench_now_nsec()));
         return 0;
 }
 
 int main(int argc, char *argv[]) {
         Bench *b = &bench;
-        Tally t = { 0 };
+        BenchTally t = { 0 };
         int r, r2, status;
 
         if (argc == 4 && strcmp(argv[1], "--echo-server") == 0) {
-                r = echo_serve(atoi(argv[2]), argv[3]);
+                r = bench_echo_serve(atoi(argv[2]), argv[3], -EBADF);
                 fprintf(stderr, "bench: echo server: %s\n", strerror(-r));
                 return EXIT_FAILURE;
         }
@@ -1390,17 +850,11 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        setvbuf(stdout, NULL, _IOLBF, 0);
-        verbose = getenv("BENCH_VERBOSE") && *getenv("BENCH_VERBOSE") &&
-                  strcmp(getenv("BENCH_VERBOSE"), "0") != 0;
-        if (sched_getaffinity(0, sizeof(b->all_cpus), &b->all_cpus) < 0) {
-                fprintf(stderr, "bench: sched_getaffinity: %m\n");
+        bench_setup(&(const BenchTableStyle) {
+                .name_width = 38, .baseline_width = 13, .rule_width = 128,
+                .coloc = true, .round_decimals = 2 });
+        if (bench_get_cpus(&b->all_cpus, b->cpu) < 0)
                 return EXIT_FAILURE;
-        }
-        b->cpu[0] = b->cpu[1] = -1;
-        for (int i = 0, k = 0; i < CPU_SETSIZE && k < 2; i++)
-                if (CPU_ISSET(i, &b->all_cpus))
-                        b->cpu[k++] = i;
 
         r = run(b);
 
@@ -1425,7 +879,7 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        print_table(&t);
+        bench_print_table(&t);
         printf("\nTargets: %u met, %u missed, %u not comparable in this run (UNLIKE).\n"
                "ratio: ours/baseline, only ever within one placement. spread: (max - min) / median of the\n"
                "rounds, ours/baseline. colocated: how often the server was found on the client's CPU\n"
