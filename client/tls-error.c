@@ -32,9 +32,7 @@ static const struct {
         {GNUTLS_CERT_UNKNOWN_CRIT_EXTENSIONS, "it has an unknown critical extension"},
 };
 
-/* *ret_message = the formatted text (NULL if out of memory, or if ret_message is NULL);
- * returns r so that "return message(r, ...)" reads well. */
-_printf_(3, 4) static int message(char **ret_message, int r, const char *fmt, ...) {
+int tls_message(char **ret_message, int r, const char *fmt, ...) {
         va_list ap;
         char *s = NULL;
 
@@ -50,8 +48,8 @@ _printf_(3, 4) static int message(char **ret_message, int r, const char *fmt, ..
 
 int tls_error_setup(int code, const char *what, char **ret_message) {
         if (code == GNUTLS_E_MEMORY_ERROR)
-                return message(ret_message, -ENOMEM, "%s: out of memory", what);
-        return message(ret_message, -EIO, "%s: %s", what, gnutls_strerror(code));
+                return tls_message(ret_message, -ENOMEM, "%s: out of memory", what);
+        return tls_message(ret_message, -EIO, "%s: %s", what, gnutls_strerror(code));
 }
 
 int tls_error_load(int code, TlsLoad what, const char *path, const char *certfile, char **ret_message) {
@@ -65,26 +63,26 @@ int tls_error_load(int code, TlsLoad what, const char *path, const char *certfil
 
         switch (code) {
         case GNUTLS_E_MEMORY_ERROR:
-                return message(ret_message, -ENOMEM, "%s \"%s\": out of memory", name, path);
+                return tls_message(ret_message, -ENOMEM, "%s \"%s\": out of memory", name, path);
         case GNUTLS_E_FILE_ERROR:
                 /* The file existed and was readable a moment earlier (tls.c checks first). */
-                return message(ret_message, -EIO, "%s \"%s\" could not be read", name, path);
+                return tls_message(ret_message, -EIO, "%s \"%s\" could not be read", name, path);
         case GNUTLS_E_CERTIFICATE_KEY_MISMATCH:
-                return message(ret_message, -EINVAL,
+                return tls_message(ret_message, -EINVAL,
                                "the private key in \"%s\" does not match the certificate in \"%s\"", path,
                                certfile);
         case GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE:
                 /* What GnuTLS says when it finds no private key block at all. */
                 if (what == TLS_LOAD_KEY_IN_CERT)
-                        return message(ret_message, -EINVAL,
+                        return tls_message(ret_message, -EINVAL,
                                        "certfile \"%s\" holds no private key and no keyfile was given", path);
                 if (what == TLS_LOAD_KEY)
-                        return message(ret_message, -EBADMSG, "keyfile \"%s\" holds no private key", path);
+                        return tls_message(ret_message, -EBADMSG, "keyfile \"%s\" holds no private key", path);
                 break;
         default:
                 break;
         }
-        return message(ret_message, -EBADMSG, "%s \"%s\" does not parse: %s", name, path,
+        return tls_message(ret_message, -EBADMSG, "%s \"%s\" does not parse: %s", name, path,
                        gnutls_strerror(code));
 }
 
@@ -92,18 +90,18 @@ int tls_error_priority(int code, const char *priority, const char *err_pos, char
         size_t offset = 0;
 
         if (code == GNUTLS_E_MEMORY_ERROR)
-                return message(ret_message, -ENOMEM, "priority string \"%s\": out of memory", priority);
+                return tls_message(ret_message, -ENOMEM, "priority string \"%s\": out of memory", priority);
         if (code == GNUTLS_E_NO_PRIORITIES_WERE_SET)
-                return message(ret_message, -ENOPROTOOPT,
+                return tls_message(ret_message, -ENOPROTOOPT,
                                "priority string \"%s\" leaves no protocol version or cipher suite", priority);
         /* err_pos points into priority, or is NULL when GnuTLS did not say. */
         if (err_pos && err_pos >= priority && err_pos <= priority + strlen(priority)) {
                 offset = (size_t) (err_pos - priority);
-                return message(ret_message, -ENOPROTOOPT,
+                return tls_message(ret_message, -ENOPROTOOPT,
                                "invalid priority string \"%s\" at offset %zu: \"%s\"", priority, offset,
                                err_pos);
         }
-        return message(ret_message, -ENOPROTOOPT, "invalid priority string \"%s\": %s", priority,
+        return tls_message(ret_message, -ENOPROTOOPT, "invalid priority string \"%s\": %s", priority,
                        gnutls_strerror(code));
 }
 
@@ -135,7 +133,7 @@ static int verify_failure(unsigned status, const char *hostname, char **ret_mess
                 s = strdup((const char *) printed.data);
                 gnutls_free(printed.data);
         }
-        (void) message(ret_message, -EKEYREJECTED, "certificate verification failed: %s",
+        (void) tls_message(ret_message, -EKEYREJECTED, "certificate verification failed: %s",
                        s ? s : "the certificate is not trusted");
         free(s);
         return -EKEYREJECTED;
@@ -176,7 +174,7 @@ int tls_error_session(gnutls_session_t session, int code, int errno_at_failure, 
         case GNUTLS_E_INTERRUPTED:
                 return 1;
         case GNUTLS_E_MEMORY_ERROR:
-                return message(ret_message, -ENOMEM, "out of memory");
+                return tls_message(ret_message, -ENOMEM, "out of memory");
         case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
                 return verify_failure(gnutls_session_get_verify_cert_status(session), hostname, ret_message);
         case GNUTLS_E_CERTIFICATE_ERROR: {
@@ -190,27 +188,27 @@ int tls_error_session(gnutls_session_t session, int code, int errno_at_failure, 
         }
         case GNUTLS_E_NO_CERTIFICATE_FOUND:
         case GNUTLS_E_CERTIFICATE_REQUIRED:
-                return message(ret_message, -EKEYREJECTED,
+                return tls_message(ret_message, -EKEYREJECTED,
                                "the peer sent no certificate, and one is required");
         case GNUTLS_E_FATAL_ALERT_RECEIVED: {
                 const char *alert = gnutls_alert_get_name(gnutls_alert_get(session));
 
-                return message(ret_message, -EPROTO, "the peer sent a fatal alert: %s",
+                return tls_message(ret_message, -EPROTO, "the peer sent a fatal alert: %s",
                                alert ? alert : "unknown");
         }
         case GNUTLS_E_PREMATURE_TERMINATION:
-                return message(ret_message, -ECONNRESET, "the connection ended without a TLS close_notify");
+                return tls_message(ret_message, -ECONNRESET, "the connection ended without a TLS close_notify");
         case GNUTLS_E_PUSH_ERROR:
         case GNUTLS_E_PULL_ERROR:
                 /* The socket failed: its errno is the error. EAGAIN and EINTR never get here
                  * (GnuTLS reports them as the codes above). */
                 if (errno_at_failure > 0)
-                        return message(ret_message, -errno_at_failure, "%s on the socket: %s",
+                        return tls_message(ret_message, -errno_at_failure, "%s on the socket: %s",
                                        code == GNUTLS_E_PUSH_ERROR ? "sending" : "receiving",
                                        strerror(errno_at_failure));
-                return message(ret_message, -EIO, "%s", gnutls_strerror(code));
+                return tls_message(ret_message, -EIO, "%s", gnutls_strerror(code));
         case GNUTLS_E_INVALID_REQUEST:
-                return message(ret_message, -EINVAL, "%s", gnutls_strerror(code));
+                return tls_message(ret_message, -EINVAL, "%s", gnutls_strerror(code));
         default:
                 break;
         }
@@ -218,5 +216,5 @@ int tls_error_session(gnutls_session_t session, int code, int errno_at_failure, 
          * call can be made again. */
         if (!gnutls_error_is_fatal(code))
                 return 1;
-        return message(ret_message, -EPROTO, "%s", gnutls_strerror(code));
+        return tls_message(ret_message, -EPROTO, "%s", gnutls_strerror(code));
 }

@@ -54,21 +54,6 @@ static void *mfree(void *p) {
         return NULL;
 }
 
-/* *ret_error = the formatted text when ret_error is set (left NULL if out of memory);
- * returns r. */
-_printf_(3, 4) static int fail(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-        char *s = NULL;
-
-        if (!ret_error)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        *ret_error = s;
-        return r;
-}
 
 static netutil_tls_context *tls_context_unref(netutil_tls_context *ctx) {
         if (!ctx || atomic_fetch_sub(&ctx->n_ref, 1) > 1)
@@ -89,11 +74,11 @@ static int check_file(const char *what, const char *path, char **ret_error) {
         struct stat st;
 
         if (stat(path, &st) < 0 && errno == ENOENT)
-                return fail(ret_error, -ENOENT, "%s \"%s\" does not exist", what, path);
+                return tls_message(ret_error, -ENOENT, "%s \"%s\" does not exist", what, path);
         if (access(path, R_OK) < 0)
-                return fail(ret_error, negative_errno(), "%s \"%s\": %s", what, path, strerror(errno));
+                return tls_message(ret_error, negative_errno(), "%s \"%s\": %s", what, path, strerror(errno));
         if (S_ISDIR(st.st_mode))
-                return fail(ret_error, -EISDIR, "%s \"%s\" is a directory", what, path);
+                return tls_message(ret_error, -EISDIR, "%s \"%s\" is a directory", what, path);
         return 0;
 }
 
@@ -148,7 +133,7 @@ static int load_trust(netutil_tls_context *ctx, const char *ca_certs, char **ret
                         return tls_error_load(r, TLS_LOAD_CA, ca_certs, NULL, ret_error);
                 /* GnuTLS counts the certificates it found; a file with none is not a bundle. */
                 if (r == 0)
-                        return fail(ret_error, -EBADMSG, "ca_certs \"%s\" holds no certificate", ca_certs);
+                        return tls_message(ret_error, -EBADMSG, "ca_certs \"%s\" holds no certificate", ca_certs);
                 return 0;
         }
         if (ctx->server_side || ctx->cert_reqs == NETUTIL_CERT_NONE)
@@ -173,12 +158,12 @@ static int tls_context_build(const netutil_tls_options *o, bool server_side, net
 
         /* The options first, then whether the files are there, then what is in them. */
         if (o->cert_reqs < NETUTIL_CERT_DEFAULT || o->cert_reqs > NETUTIL_CERT_REQUIRED)
-                return fail(ret_error, -EINVAL, "invalid value for cert_reqs: %d", o->cert_reqs);
+                return tls_message(ret_error, -EINVAL, "invalid value for cert_reqs: %d", o->cert_reqs);
         /* Tornado ignores such a keyfile; a key nobody uses is a mistake worth reporting. */
         if (o->keyfile && !o->certfile)
-                return fail(ret_error, -EINVAL, "keyfile given without certfile");
+                return tls_message(ret_error, -EINVAL, "keyfile given without certfile");
         if (server_side && !o->certfile)
-                return fail(ret_error, -EINVAL, "a server context needs a certfile");
+                return tls_message(ret_error, -EINVAL, "a server context needs a certfile");
         if (o->certfile) {
                 r = check_file("certfile", o->certfile, ret_error);
                 if (r < 0)
@@ -337,17 +322,17 @@ _public_ int netutil_tls_wrap(netutil_tls_context *ctx, int fd, const char *serv
                 return -EINVAL;
         /* Tornado's (Python ssl's) refusals, in its words. */
         if (server_side && server_hostname)
-                return fail(ret_error, -EINVAL, "server_hostname can only be specified in client mode");
+                return tls_message(ret_error, -EINVAL, "server_hostname can only be specified in client mode");
         if (server_hostname && (server_hostname[0] == '\0' || server_hostname[0] == '.'))
-                return fail(ret_error, -EINVAL,
+                return tls_message(ret_error, -EINVAL,
                             "server_hostname cannot be an empty string or start with a leading dot");
         /* Python refuses these too: a server context would wrap a client that verifies
          * nothing, a client context a server asking for client certificates. */
         if (!!server_side != ctx->server_side)
-                return fail(ret_error, -EINVAL, "a %s context cannot wrap a %s session",
+                return tls_message(ret_error, -EINVAL, "a %s context cannot wrap a %s session",
                             ctx->server_side ? "server" : "client", server_side ? "server" : "client");
         if (!server_side && ctx->cert_reqs != NETUTIL_CERT_NONE && !server_hostname)
-                return fail(ret_error, -EINVAL, "check_hostname requires server_hostname");
+                return tls_message(ret_error, -EINVAL, "check_hostname requires server_hostname");
 
         s = calloc(1, sizeof(*s));
         if (!s)
@@ -417,7 +402,7 @@ _public_ ssize_t netutil_tls_read(netutil_tls_session *s, void *buf, size_t len)
                 return -EINVAL;
         s->error = mfree(s->error);
         if (!s->handshake_done)
-                return fail(&s->error, -ENOTCONN, "the TLS handshake has not completed");
+                return tls_message(&s->error, -ENOTCONN, "the TLS handshake has not completed");
         if (len == 0)
                 return 0;
         for (;;) {
@@ -439,7 +424,7 @@ _public_ ssize_t netutil_tls_write(netutil_tls_session *s, const void *buf, size
                 return -EINVAL;
         s->error = mfree(s->error);
         if (!s->handshake_done)
-                return fail(&s->error, -ENOTCONN, "the TLS handshake has not completed");
+                return tls_message(&s->error, -ENOTCONN, "the TLS handshake has not completed");
         if (len == 0)
                 return 0;
         for (;;) {

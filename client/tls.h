@@ -32,6 +32,10 @@ typedef enum TlsLoad {
 /* Anything without a more precise mapping (allocations, gnutls_init(), setting credentials
  * and priorities on a session): -ENOMEM for GnuTLS's memory error, -EIO otherwise. what
  * names the step for the message. */
+/* *ret_message = the formatted text (NULL if out of memory; nothing if ret_message is
+ * NULL); returns r, so that "return tls_message(ret, -EINVAL, ...)" reads well. */
+int tls_message(char **ret_message, int r, const char *fmt, ...) _printf_(3, 4);
+
 int tls_error_setup(int code, const char *what, char **ret_message);
 
 /* Loading certfile, keyfile or ca_certs (path: that file; certfile: the certificate a key
