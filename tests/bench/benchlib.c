@@ -635,7 +635,13 @@ int bench_echo_start(BenchEcho *e, const char *dir, const char *argv0, const voi
                 (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
                 if (lfd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(lfd, 3) < 0)
                         _exit(127);
-                execl("/proc/self/exe", argv0, "--echo-server", "3", e->reply_path, (char *) NULL);
+                /* A libc-only echo program if one is named, so that its RSS is a fair
+                 * baseline; else this binary again. */
+                const char *bin = getenv("BENCH_ECHO_BIN");
+                if (bin && *bin)
+                        execl(bin, bin, "--echo-server", "3", e->reply_path, (char *) NULL);
+                else
+                        execl("/proc/self/exe", argv0, "--echo-server", "3", e->reply_path, (char *) NULL);
                 _exit(127);
         }
         return 0;
