@@ -24,12 +24,6 @@
  * any answer the daemon gives (held groups are bounded by quota). */
 #define CLIENT_MAX_REPLY_PARTS 1024u
 
-uint64_t client_now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 uint64_t client_timeout_or_default(uint64_t t) {
         return t == 0 ? NETUTIL_DEFAULT_TIMEOUT_USEC : t;
 }
@@ -274,7 +268,7 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
                 int ms = -1, r;
 
                 if (deadline != UINT64_MAX) {
-                        uint64_t n = client_now_usec();
+                        uint64_t n = now_usec();
                         if (n >= deadline)
                                 return -ETIMEDOUT;
                         ms = (int) MIN((deadline - n + 999) / 1000, (uint64_t) INT32_MAX);
@@ -310,7 +304,7 @@ int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientR
         _cleanup_(proto_msg_freep) ProtoMsg *m = msg;
         _cleanup_(client_reply_freep) ClientReply *reply = NULL;
         uint64_t t = client_timeout_or_default(timeout_usec);
-        uint64_t deadline = t == UINT64_MAX ? UINT64_MAX : client_now_usec() + t;
+        uint64_t deadline = t == UINT64_MAX ? UINT64_MAX : now_usec() + t;
         uint32_t serial = proto_msg_header(m)->serial;
         int r;
 

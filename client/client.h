@@ -79,7 +79,6 @@ struct netutil_client {
 int client_new_request(netutil_client *c, uint16_t type, ProtoMsg **ret);
 
 /* Shared by client.c and client-async.c. */
-uint64_t client_now_usec(void);
 uint64_t client_timeout_or_default(uint64_t t);
 void client_unref(netutil_client *c);
 void client_clear_error(netutil_client *c);

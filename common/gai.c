@@ -31,6 +31,15 @@ const char *gai_name(int code) {
         return NULL;
 }
 
+bool gai_is_literal(const char *host) {
+        struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res = NULL;
+
+        if (!host || !*host || getaddrinfo(host, NULL, &hints, &res) != 0)
+                return false;
+        freeaddrinfo(res);
+        return true;
+}
+
 int gai_to_errno(int code, int system_errno) {
         switch (code) {
         case EAI_NONAME:

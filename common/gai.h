@@ -3,6 +3,12 @@
 
 /* The one place EAI_* codes are translated: to their names and to errno values. */
 
+#include <stdbool.h>
+
+/* True if host is an IP address literal: a numeric getaddrinfo(), which never looks
+ * anything up and so cannot block. NULL and "" are not literals. */
+bool gai_is_literal(const char *host);
+
 /* "EAI_NONAME", or NULL for a code glibc does not define. */
 const char *gai_name(int code);
 

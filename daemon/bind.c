@@ -165,18 +165,11 @@ static void bind_done(void *userdata, bool cancelled) {
 
 /* True if getaddrinfo() of (address, service) cannot block: no name to look up. */
 static bool lookup_is_local(const char *address, const char *service) {
-        struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res = NULL;
-
         if (service)
                 for (const char *s = service; *s; s++)
                         if (*s < '0' || *s > '9')
                                 return false;
-        if (!address || !*address)
-                return true;
-        if (getaddrinfo(address, NULL, &hints, &res) != 0)
-                return false;
-        freeaddrinfo(res);
-        return true;
+        return !address || !*address || gai_is_literal(address);
 }
 
 int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {

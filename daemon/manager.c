@@ -50,12 +50,6 @@ struct OutMsg {
         OutMsg *next;
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* ---- Requests ------------------------------------------------------------------------ */
 
 static void conn_update_events(Conn *c);

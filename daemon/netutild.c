@@ -34,12 +34,10 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
-        struct timespec ts;
         char status[256];
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
         (void) notify_send(true, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration.",
-                          (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000);
+                           now_usec());
         (void) manager_reload(m); /* on failure the running configuration stays, and it says so */
         if (manager_format_status(m, status, sizeof(status)) < 0)
                 status[0] = '\0';

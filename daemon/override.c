@@ -30,12 +30,6 @@ typedef struct UidCount {
         struct UidCount *next;
 } UidCount;
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static UidCount *uid_count(Manager *m, uid_t uid, bool create) {
         UidCount *u;
 

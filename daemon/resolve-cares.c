@@ -129,13 +129,6 @@ struct CaresResolver {
         uint64_t n_refused;
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* Rate limit for warnings that a flood of requests could otherwise repeat. */
 static bool log_ratelimit(CaresResolver *r) {
         uint64_t now = now_usec();

@@ -98,15 +98,6 @@ static void resolve_done(void *userdata, bool cancelled) {
         resolve_answer(j);
 }
 
-static bool is_literal(const char *host) {
-        struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res = NULL;
-
-        if (!*host || getaddrinfo(host, NULL, &hints, &res) != 0)
-                return false;
-        freeaddrinfo(res);
-        return true;
-}
-
 int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         _cleanup_(resolve_job_freep) ResolveJob *j = NULL;
         Manager *m = req->manager;
@@ -146,7 +137,7 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         target_port = o && o->target_port != OVERRIDE_ANY ? (uint32_t) o->target_port : port;
         snprintf(j->service, sizeof(j->service), "%u", target_port);
 
-        j->numeric = is_literal(j->host) ? AI_NUMERICHOST : 0;
+        j->numeric = gai_is_literal(j->host) ? AI_NUMERICHOST : 0;
         if (j->numeric || m->config->resolver == RESOLVER_BLOCKING) {
                 resolve_work(j);
                 resolve_answer(j);

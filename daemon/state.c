@@ -76,12 +76,6 @@
  * second). */
 #define CORRUPT_NAME_TRIES 100
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static void fclosep(FILE **f) {
         if (*f)
                 fclose(*f);

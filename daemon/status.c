@@ -15,12 +15,8 @@
 int status_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
         Manager *mgr = req->manager;
-        struct timespec ts;
-        uint64_t now;
+        uint64_t now = now_usec();
         int r;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
 
         r = request_new_reply(req, &m);
         if (r < 0)

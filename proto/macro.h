@@ -7,7 +7,9 @@
  */
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -57,6 +59,14 @@ static inline void freep(void *p) {
                 if (*p)                                       \
                         (void) func(*p);                      \
         }
+
+/* CLOCK_MONOTONIC in microseconds: every deadline, expiry and uptime uses this clock. */
+static inline uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
+}
 
 /* Negative errno from a call that sets errno, never 0 even if errno was clobbered. */
 static inline int negative_errno(void) {

@@ -107,13 +107,6 @@ static void teardown(void) {
 
 /* ---- Helpers ------------------------------------------------------------------------- */
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
 /* A listening, non-blocking unix stream socket on an abstract name the kernel picks. */
 static int unix_listener(int backlog) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
