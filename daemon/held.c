@@ -216,6 +216,13 @@ int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
 
         if (proto_get_string(v, PROTO_ATTR_NAME, &name) < 0)
                 return request_error(req, EINVAL, "HOLD_RELEASE needs a name");
+        {
+                char reason[PROTO_MAX_ERROR_MESSAGE];
+                /* The same rules as for holding: a name that cannot be held is a mistake,
+                 * not an unknown name. */
+                if (held_name_check(name, reason, sizeof(reason)) < 0)
+                        return request_error(req, EINVAL, "%s", reason);
+        }
         h = held_find(req->manager, name);
         if (!h) {
                 /* A reuseport group is released the same way: its anchors close, members

@@ -743,6 +743,9 @@ START_TEST(test_release_of_unknown_name_fails) {
         test_fmt(want, sizeof(want), JSON_ERROR("ENOENT", "No held socket named 'x'"), ENOENT);
         expect_run(ctl(AS_ROOT, ARGS("--json", "hold", "release", "x")), 1, want,
                    "netutilctl: No held socket named 'x'\n");
+        /* A name no hold could have made is refused as such. */
+        expect_run(ctl(AS_ROOT, ARGS("hold", "release", "a:b")), 1, "",
+                   "netutilctl: Invalid name 'a:b': only printable ASCII without spaces or ':' is allowed\n");
         assert_fds_at_baseline();
         test_daemon_stop_expect_clean_exit(&daemon_);
 }
