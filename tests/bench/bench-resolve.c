@@ -75,7 +75,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -86,15 +85,13 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "macro.h"
 #include "netutil-proto.h"
 #include "netutil.h"
 #include "testlib.h"
+#include "benchlib.h"
 
-#define ROUNDS 7u
-#define SLICES 5u
 #define LAT_ITERS 2000u
 #define LAT_WARMUP 300u
 #define PIPE_DEPTH 64u
@@ -104,11 +101,8 @@
 #define MULTI_ITERS 1000u
 #define N_BIG 100000u /* overrides in the big table */
 #define N_SMALL 10u   /* overrides in the small one */
-#define ECHO_READ_BATCH 16u
-#define IO_TIMEOUT_MS 5000
 #define LIB_TIMEOUT_USEC (5ULL * 1000ULL * 1000ULL)
 #define OVERRIDE_TTL_USEC (3600ULL * 1000ULL * 1000ULL)
-#define STOP_TIMEOUT_MS 5000
 
 #define HIT_NAME "hit.bench.test"
 #define HIT_TARGET "192.0.2.7"
@@ -122,166 +116,15 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(netutil_client, netutil_client_close);
 
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
-static double seconds_since(uint64_t t0, uint64_t t1) {
-        return t1 > t0 ? (double) (t1 - t0) / 1e9 : 1e-9;
-}
-
-static int wait_fd(int fd, short events) {
-        struct pollfd p = { .fd = fd, .events = events };
-
-        for (;;) {
-                int r = poll(&p, 1, IO_TIMEOUT_MS);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -errno;
-                if (r == 0)
-                        return -ETIMEDOUT;
-                return 0;
-        }
-}
-
-/* ---- Results ------------------------------------------------------------------------- */
-
-typedef enum Unit {
-        UNIT_USEC,
-        UNIT_RPS,
-        UNIT_KIB,
-} Unit;
-
-typedef enum Goal {
-        GOAL_INFO,
-        GOAL_AT_MOST,
-        GOAL_AT_LEAST,
-} Goal;
-
-typedef struct Row {
-        const char *name;
-        const char *placement;
-        const char *baseline;
-        Unit unit;
-        double ours, base;
-        double spread_ours, spread_base;
-        Goal goal;
-        double target;
-} Row;
-
-static Row rows[48];
-static size_t n_rows;
-static bool verbose;
-
-static double median(const double *v, size_t n) {
-        double s[ROUNDS];
-
-        if (n == 0 || n > ROUNDS)
-                return 0;
-        memcpy(s, v, n * sizeof(double));
-        for (size_t i = 1; i < n; i++)
-                for (size_t j = i; j > 0 && s[j - 1] > s[j]; j--) {
-                        double t = s[j];
-                        s[j] = s[j - 1];
-                        s[j - 1] = t;
-                }
-        return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static double spread(const double *v, size_t n) {
-        double lo = v[0], hi = v[0], m = median(v, n);
-
-        for (size_t i = 1; i < n; i++) {
-                lo = MIN(lo, v[i]);
-                hi = MAX(hi, v[i]);
-        }
-        return m > 0 ? (hi - lo) / m : 0;
-}
-
-static void add_row(const char *name, const char *placement, const char *baseline, Unit unit, const double *ours,
-                    const double *base, size_t n, Goal goal, double target) {
-        if (n_rows >= ELEMENTSOF(rows))
-                return;
-        if (verbose && n > 1) {
-                fprintf(stderr, "bench: %s, %s: rounds", name, placement);
-                for (size_t i = 0; i < n; i++)
-                        fprintf(stderr, " %.2f", ours[i]);
-                fprintf(stderr, " | %s:", baseline);
-                for (size_t i = 0; i < n; i++)
-                        fprintf(stderr, " %.2f", base[i]);
-                fputc('\n', stderr);
-        }
-        rows[n_rows++] = (Row) {
-                .name = name,
-                .placement = placement,
-                .baseline = baseline,
-                .unit = unit,
-                .ours = median(ours, n),
-                .base = median(base, n),
-                .spread_ours = spread(ours, n),
-                .spread_base = spread(base, n),
-                .goal = goal,
-                .target = target,
-        };
-}
-
-static void format_value(char *buf, size_t len, Unit unit, double v) {
-        switch (unit) {
-        case UNIT_USEC:
-                snprintf(buf, len, "%.2f us", v);
-                break;
-        case UNIT_RPS:
-                snprintf(buf, len, "%.1fk/s", v / 1000.0);
-                break;
-        case UNIT_KIB:
-                snprintf(buf, len, "%.0f KiB", v);
-                break;
-        }
-}
-
-static void print_table(unsigned *met, unsigned *missed) {
-        printf("\n%-40s %-9s %11s %11s %-16s %6s %7s %-6s %s\n", "case", "placement", "ours", "baseline",
-               "(baseline is)", "ratio", "target", "result", "spread");
-        for (size_t i = 0; i < 122; i++)
-                putchar('-');
-        putchar('\n');
-        for (size_t i = 0; i < n_rows; i++) {
-                const Row *w = &rows[i];
-                char ours[32], base[32], target[16], spr[32];
-                double ratio = w->base > 0 ? w->ours / w->base : 0;
-                const char *result = "info";
-
-                format_value(ours, sizeof(ours), w->unit, w->ours);
-                format_value(base, sizeof(base), w->unit, w->base);
-                if (w->goal == GOAL_AT_MOST) {
-                        snprintf(target, sizeof(target), "<=%.2fx", w->target);
-                        result = ratio <= w->target ? "PASS" : "MISS";
-                } else if (w->goal == GOAL_AT_LEAST) {
-                        snprintf(target, sizeof(target), ">=%.2fx", w->target);
-                        result = ratio >= w->target ? "PASS" : "MISS";
-                } else
-                        snprintf(target, sizeof(target), "-");
-                if (w->goal != GOAL_INFO)
-                        (*(strcmp(result, "PASS") == 0 ? met : missed))++;
-                snprintf(spr, sizeof(spr), "%.0f%%/%.0f%%", w->spread_ours * 100, w->spread_base * 100);
-                printf("%-40s %-9s %11s %11s %-16s %5.2fx %7s %-6s %s\n", w->name, w->placement, ours, base,
-                       w->baseline, ratio, target, result, spr);
-        }
-}
-
 /* ---- The bench's state ------------------------------------------------------------------ */
 
 typedef struct Bench {
         char dir[256]; /* our temporary directory */
         TestDaemon main_d, big_d, cares_d;
         bool main_started, big_started, cares_started;
-        pid_t echo_pid, dnsmasq_pid, nscd_pid;
+        BenchEcho echo;
+        pid_t dnsmasq_pid, nscd_pid;
         bool nscd_mounted;
-        char echo_socket[300];
         uint8_t request[PROTO_MAX_MSG]; /* the library's RESOLVE request for HIT_NAME, AF_INET */
         size_t request_size;
         uint8_t reply[PROTO_MAX_MSG]; /* the daemon's reply to it */
@@ -292,79 +135,25 @@ typedef struct Bench {
         unsigned miss_failures;
 } Bench;
 
-static Bench bench = { .echo_pid = -1, .dnsmasq_pid = -1, .nscd_pid = -1 };
-
-static void drain_notify(TestDaemon *d) {
-        char buf[4096];
-
-        while (d->notify_fd >= 0 && recv(d->notify_fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
-                ;
-}
+static Bench bench = { .echo.pid = -1, .dnsmasq_pid = -1, .nscd_pid = -1 };
 
 static void drain_all(Bench *b) {
-        drain_notify(&b->main_d);
-        drain_notify(&b->big_d);
-        drain_notify(&b->cares_d);
+        bench_drain_notify(&b->main_d);
+        bench_drain_notify(&b->big_d);
+        bench_drain_notify(&b->cares_d);
 }
-
-static int pin_pid(pid_t pid, const cpu_set_t *set) {
-        char path[64];
-        struct dirent *de;
-        DIR *d;
-        int r = 0;
-
-        if (pid <= 0)
-                return 0;
-        snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
-        d = opendir(path);
-        if (!d)
-                return -errno;
-        while ((de = readdir(d))) {
-                pid_t tid = (pid_t) atoi(de->d_name);
-                if (tid <= 0)
-                        continue;
-                if (sched_setaffinity(tid, sizeof(*set), set) < 0 && errno != ESRCH) {
-                        r = -errno;
-                        break;
-                }
-        }
-        closedir(d);
-        return r;
-}
-
-typedef enum Placement {
-        PLACE_SAME_CPU,
-        PLACE_CROSS_CPU,
-        PLACE_UNPINNED,
-        _PLACE_MAX,
-} Placement;
-
-static const char *const placement_label[_PLACE_MAX] = {
-        [PLACE_SAME_CPU] = "same-cpu",
-        [PLACE_CROSS_CPU] = "cross-cpu",
-        [PLACE_UNPINNED] = "unpinned",
-};
 
 /* Pins every server we run (daemons, echo, nscd; dnsmasq too) and ourselves. */
-static int place(Bench *b, Placement p) {
+static int place(Bench *b, BenchPlacement p) {
         cpu_set_t servers, clients;
-        pid_t pids[] = { b->main_d.pid, b->big_d.pid, b->cares_d.pid, b->echo_pid, b->nscd_pid, b->dnsmasq_pid };
+        pid_t pids[] = { b->main_d.pid, b->big_d.pid, b->cares_d.pid, b->echo.pid, b->nscd_pid, b->dnsmasq_pid };
         int r;
 
-        CPU_ZERO(&servers);
-        CPU_ZERO(&clients);
-        if (p == PLACE_SAME_CPU) {
-                CPU_SET(b->cpu[0], &servers);
-                CPU_SET(b->cpu[0], &clients);
-        } else if (p == PLACE_CROSS_CPU) {
-                CPU_SET(b->cpu[1], &servers);
-                CPU_SET(b->cpu[0], &clients);
-        } else
-                servers = clients = b->all_cpus;
+        (void) bench_placement_cpus(p, &b->all_cpus, b->cpu, &servers, &clients);
         for (size_t i = 0; i < ELEMENTSOF(pids); i++)
-                if ((r = pin_pid(pids[i], &servers)) < 0)
+                if (pids[i] > 0 && (r = bench_pin_pid(pids[i], &servers)) < 0)
                         return r;
-        return pin_pid(getpid(), &clients);
+        return bench_pin_pid(getpid(), &clients);
 }
 
 /* ---- Raw protocol: the captured request bytes under a fresh serial ------------------------- */
@@ -376,23 +165,6 @@ typedef struct RawConn {
         size_t req_size;
         uint8_t buf[PROTO_MAX_MSG];
 } RawConn;
-
-static int unix_connect(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_(closep) int fd = -EBADF;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-                return -errno;
-        return TAKE_FD(fd);
-}
 
 static RawConn *raw_free(RawConn *c) {
         if (c) {
@@ -410,7 +182,7 @@ static int raw_open(const Bench *b, const char *path, RawConn **ret) {
                 return -ENOMEM;
         memcpy(c->req, b->request, b->request_size);
         c->req_size = b->request_size;
-        r = unix_connect(path);
+        r = bench_unix_connect(path, SOCK_SEQPACKET);
         if (r < 0) {
                 free(c);
                 return r;
@@ -429,7 +201,7 @@ static int raw_send(RawConn *c, uint32_t serial) {
                         continue;
                 if (errno != EAGAIN)
                         return -errno;
-                int r = wait_fd(c->fd, POLLOUT);
+                int r = bench_wait_fd(c->fd, POLLOUT, BENCH_IO_TIMEOUT_MS);
                 if (r < 0)
                         return r;
         }
@@ -470,7 +242,7 @@ static int raw_roundtrips(RawConn *c, unsigned n) {
                 if (r < 0)
                         return r;
                 for (;;) {
-                        r = wait_fd(c->fd, POLLIN);
+                        r = bench_wait_fd(c->fd, POLLIN, BENCH_IO_TIMEOUT_MS);
                         if (r < 0)
                                 return r;
                         r = raw_recv(c, &got);
@@ -500,12 +272,12 @@ static int raw_pipeline(RawConn *c, unsigned total, unsigned depth, double *ret_
         base = c->serial + 1;
         c->serial += total;
 
-        t0 = now_nsec();
+        t0 = bench_now_nsec();
         for (; sent < depth && sent < total; sent++)
                 if ((r = raw_send(c, base + sent)) < 0)
                         return r;
         while (done < total) {
-                r = wait_fd(c->fd, POLLIN);
+                r = bench_wait_fd(c->fd, POLLIN, BENCH_IO_TIMEOUT_MS);
                 if (r < 0)
                         return r;
                 for (;;) {
@@ -528,7 +300,7 @@ static int raw_pipeline(RawConn *c, unsigned total, unsigned depth, double *ret_
                         }
                 }
         }
-        *ret_sec = seconds_since(t0, now_nsec());
+        *ret_sec = bench_seconds_since(t0, bench_now_nsec());
         return 0;
 }
 
@@ -581,6 +353,10 @@ static void async_done(netutil_client *c, int error, netutil_address *addresses,
         free(addresses);
         a->done++;
         if (error < 0 || n == 0) {
+                /* The first failure of a run says why, in the verbose log. */
+                if (a->failed == 0 && getenv("BENCH_VERBOSE"))
+                        fprintf(stderr, "bench: a resolve failed: %s (%s)\n", error < 0 ? strerror(-error) : "no address",
+                                c && netutil_client_error_message(c) ? netutil_client_error_message(c) : "-");
                 a->failed++;
                 if (!a->tolerate && a->error == 0)
                         a->error = error < 0 ? error : -EADDRNOTAVAIL;
@@ -599,7 +375,7 @@ static int lib_pipeline(Bench *b, netutil_client *c, sd_event *e, const char *ho
         uint64_t t0;
         int r;
 
-        t0 = now_nsec();
+        t0 = bench_now_nsec();
         while (a.sent < depth && a.sent < total)
                 if ((r = async_issue(&a)) < 0)
                         return r;
@@ -610,7 +386,7 @@ static int lib_pipeline(Bench *b, netutil_client *c, sd_event *e, const char *ho
         }
         if (a.error < 0)
                 return a.error;
-        *ret_sec = seconds_since(t0, now_nsec());
+        *ret_sec = bench_seconds_since(t0, bench_now_nsec());
         if (ret_failed)
                 *ret_failed = a.failed;
         return 0;
@@ -666,16 +442,16 @@ static int capture(Bench *b) {
                 return -errno;
         if (bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0)
                 return -errno;
-        dfd = unix_connect(b->main_d.socket);
+        dfd = bench_unix_connect(b->main_d.socket, SOCK_SEQPACKET);
         if (dfd < 0)
                 return dfd;
         r = -pthread_create(&t, NULL, capture_client, &args);
         if (r < 0)
                 return r;
-        if ((r = wait_fd(lfd, POLLIN)) < 0)
+        if ((r = bench_wait_fd(lfd, POLLIN, BENCH_IO_TIMEOUT_MS)) < 0)
                 goto join;
         cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (cfd < 0 || (r = wait_fd(cfd, POLLIN)) < 0) {
+        if (cfd < 0 || (r = bench_wait_fd(cfd, POLLIN, BENCH_IO_TIMEOUT_MS)) < 0) {
                 r = cfd < 0 ? -errno : r;
                 goto join;
         }
@@ -685,7 +461,8 @@ static int capture(Bench *b) {
                 goto join;
         }
         b->request_size = (size_t) n;
-        if (send(dfd, b->request, b->request_size, MSG_NOSIGNAL) < 0 || (r = wait_fd(dfd, POLLIN)) < 0) {
+        if (send(dfd, b->request, b->request_size, MSG_NOSIGNAL) < 0 ||
+            (r = bench_wait_fd(dfd, POLLIN, BENCH_IO_TIMEOUT_MS)) < 0) {
                 r = r < 0 ? r : -errno;
                 goto join;
         }
@@ -705,170 +482,13 @@ join:
         return r < 0 ? r : args.result;
 }
 
-/* ---- The echo server ------------------------------------------------------------------ */
-
-static int echo_send(int fd, const void *buf, size_t len) {
-        for (;;) {
-                if (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
-                        return 0;
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN)
-                        return -errno;
-                int r = wait_fd(fd, POLLOUT);
-                if (r < 0)
-                        return r;
-        }
-}
-
-static void echo_conn(int ep, int fd, uint32_t events, uint8_t *reply, size_t reply_size) {
-        static uint8_t buf[PROTO_MAX_MSG];
-        bool dead = false;
-
-        if (events & EPOLLIN) {
-                for (unsigned i = 0; i < ECHO_READ_BATCH && !dead; i++) {
-                        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-                        if (n < 0) {
-                                if (errno == EAGAIN)
-                                        break;
-                                if (errno != EINTR)
-                                        dead = true;
-                                continue;
-                        }
-                        if (n == 0 && (events & (EPOLLHUP | EPOLLRDHUP))) {
-                                dead = true;
-                                break;
-                        }
-                        if ((size_t) n >= PROTO_HEADER_SIZE)
-                                memcpy(reply + offsetof(ProtoHeader, serial), buf + offsetof(ProtoHeader, serial),
-                                       sizeof(uint32_t));
-                        if (echo_send(fd, reply, reply_size) < 0)
-                                dead = true;
-                }
-        } else if (events & (EPOLLHUP | EPOLLERR))
-                dead = true;
-        if (dead) {
-                (void) epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-                safe_close(fd);
-        }
-}
-
-static int echo_serve(int lfd, const char *reply_path) {
-        static uint8_t reply[PROTO_MAX_MSG];
-        struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
-        _cleanup_(closep) int ep = -EBADF, rfd = -EBADF;
-        ssize_t size;
-
-        (void) prctl(PR_SET_NAME, "bench-echo");
-        rfd = open(reply_path, O_RDONLY | O_CLOEXEC);
-        if (rfd < 0)
-                return -errno;
-        size = read(rfd, reply, sizeof(reply));
-        if (size < (ssize_t) PROTO_HEADER_SIZE)
-                return size < 0 ? -errno : -EBADMSG;
-        rfd = safe_close(rfd);
-        ep = epoll_create1(EPOLL_CLOEXEC);
-        if (ep < 0)
-                return -errno;
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
-                return -errno;
-        for (;;) {
-                struct epoll_event events[64];
-                int n = epoll_wait(ep, events, (int) ELEMENTSOF(events), -1);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                for (int i = 0; i < n; i++) {
-                        if (events[i].data.fd != lfd) {
-                                echo_conn(ep, events[i].data.fd, events[i].events, reply, (size_t) size);
-                                continue;
-                        }
-                        for (unsigned k = 0; k < ECHO_READ_BATCH; k++) {
-                                struct epoll_event cev = { .events = EPOLLIN | EPOLLRDHUP };
-                                int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-                                if (cfd < 0)
-                                        break;
-                                cev.data.fd = cfd;
-                                if (epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &cev) < 0)
-                                        safe_close(cfd);
-                        }
-                }
-        }
-}
-
-static int write_file(const char *path, const void *data, size_t len) {
-        _cleanup_(closep) int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-        if (fd < 0)
-                return -errno;
-        if (write(fd, data, len) != (ssize_t) len)
-                return -EIO;
-        return 0;
-}
-
-static int echo_start(Bench *b) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_(closep) int lfd = -EBADF;
-        char reply_path[300];
-        int r;
-
-        snprintf(b->echo_socket, sizeof(b->echo_socket), "%s/echo.sock", b->dir);
-        snprintf(reply_path, sizeof(reply_path), "%s/reply", b->dir);
-        strcpy(sa.sun_path, b->echo_socket);
-        r = write_file(reply_path, b->reply, b->reply_size);
-        if (r < 0)
-                return r;
-        lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (lfd < 0)
-                return -errno;
-        if (bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(lfd, SOMAXCONN) < 0)
-                return -errno;
-        b->echo_pid = fork();
-        if (b->echo_pid < 0)
-                return -errno;
-        if (b->echo_pid == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                if (lfd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(lfd, 3) < 0)
-                        _exit(127);
-                execl("/proc/self/exe", "bench-resolve", "--echo-server", "3", reply_path, (char *) NULL);
-                _exit(127);
-        }
-        return 0;
-}
-
-/* Stops a child of ours by its pid: SIGTERM, then SIGKILL after STOP_TIMEOUT_MS. Returns 0 if
- * it exited with 0 or died of our SIGTERM, else -ECHILD or -ETIMEDOUT. */
+/* Stops a child of ours by its pid: SIGTERM, then SIGKILL after BENCH_STOP_TIMEOUT_MS. Returns
+ * 0 if it exited with 0 or died of our SIGTERM, else -ECHILD or -ETIMEDOUT. */
 static int stop_child(pid_t *pid) {
-        uint64_t deadline = now_nsec() + STOP_TIMEOUT_MS * 1000000ULL;
-        int status = 0, r = 0;
+        int status, r = bench_stop_child(pid, &status);
 
-        if (*pid <= 0)
-                return 0;
-        (void) kill(*pid, SIGTERM);
-        for (;;) {
-                pid_t w = waitpid(*pid, &status, WNOHANG);
-                if (w == *pid)
-                        break;
-                if (w < 0 && errno != EINTR) {
-                        r = -errno;
-                        break;
-                }
-                if (now_nsec() > deadline) {
-                        (void) kill(*pid, SIGKILL);
-                        (void) waitpid(*pid, &status, 0);
-                        r = -ETIMEDOUT;
-                        break;
-                }
-                usleep(2000);
-        }
-        if (r == 0 && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) &&
-            !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        if (r == 0 && status != 0 && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
                 r = -ECHILD;
-        *pid = -1;
         return r;
 }
 
@@ -879,7 +499,7 @@ static int mount_text_over(Bench *b, const char *target, const char *text) {
         int r;
 
         snprintf(path, sizeof(path), "%s/mnt-over", b->dir);
-        r = write_file(path, text, strlen(text));
+        r = bench_write_file(path, text, strlen(text));
         if (r < 0)
                 return r;
         r = mount(path, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
@@ -995,7 +615,7 @@ static int nscd_start(Bench *b, char *conf, size_t conf_len) {
         int r;
 
         snprintf(conf, conf_len, "%s/nscd.conf", b->dir);
-        r = write_file(conf, text, sizeof(text) - 1);
+        r = bench_write_file(conf, text, sizeof(text) - 1);
         if (r < 0)
                 return r;
         r = spawn_quiet((const char *const[]) { NSCD_BIN, "-F", "-f", conf, NULL }, &b->nscd_pid);
@@ -1017,7 +637,7 @@ static int nscd_start(Bench *b, char *conf, size_t conf_len) {
 
 static int write_daemon_config(Bench *b, const char *name, const char *text, char *path, size_t len) {
         snprintf(path, len, "%s/%s", b->dir, name);
-        return write_file(path, text, strlen(text));
+        return bench_write_file(path, text, strlen(text));
 }
 
 /* ---- (1a), (2) round trips ----------------------------------------------------------------- */
@@ -1025,48 +645,48 @@ static int write_daemon_config(Bench *b, const char *name, const char *text, cha
 static int case_latency(Bench *b, const char *placement) {
         _cleanup_(netutil_client_closep) netutil_client *lib = NULL;
         RawConn *raw = NULL, *echo = NULL;
-        double us[4][ROUNDS];
+        double us[4][BENCH_ROUNDS];
         int r;
 
         /* 0: library AF_INET, 1: raw protocol to the daemon, 2: echo raw, 3: library AF_UNSPEC */
         if ((r = netutil_client_open(b->main_d.socket, &lib)) < 0 || (r = raw_open(b, b->main_d.socket, &raw)) < 0 ||
-            (r = raw_open(b, b->echo_socket, &echo)) < 0)
+            (r = raw_open(b, b->echo.socket, &echo)) < 0)
                 goto finish;
         if ((r = lib_resolves(lib, HIT_NAME, AF_INET, LAT_WARMUP)) < 0 ||
             (r = lib_resolves(lib, HIT_NAME, AF_UNSPEC, LAT_WARMUP)) < 0 || (r = raw_roundtrips(raw, LAT_WARMUP)) < 0 ||
             (r = raw_roundtrips(echo, LAT_WARMUP)) < 0)
                 goto finish;
-        for (unsigned round = 0; round < ROUNDS; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
                 double sec[4] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
                         for (unsigned k = 0; k < 4; k++) {
                                 unsigned i = (round + slice + k) % 4;
                                 uint64_t t0;
 
                                 drain_all(b);
-                                t0 = now_nsec();
+                                t0 = bench_now_nsec();
                                 if (i == 0)
-                                        r = lib_resolves(lib, HIT_NAME, AF_INET, LAT_ITERS / SLICES);
+                                        r = lib_resolves(lib, HIT_NAME, AF_INET, LAT_ITERS / BENCH_SLICES);
                                 else if (i == 1)
-                                        r = raw_roundtrips(raw, LAT_ITERS / SLICES);
+                                        r = raw_roundtrips(raw, LAT_ITERS / BENCH_SLICES);
                                 else if (i == 2)
-                                        r = raw_roundtrips(echo, LAT_ITERS / SLICES);
+                                        r = raw_roundtrips(echo, LAT_ITERS / BENCH_SLICES);
                                 else
-                                        r = lib_resolves(lib, HIT_NAME, AF_UNSPEC, LAT_ITERS / SLICES);
+                                        r = lib_resolves(lib, HIT_NAME, AF_UNSPEC, LAT_ITERS / BENCH_SLICES);
                                 if (r < 0)
                                         goto finish;
-                                sec[i] += seconds_since(t0, now_nsec());
+                                sec[i] += bench_seconds_since(t0, bench_now_nsec());
                         }
                 for (unsigned i = 0; i < 4; i++)
-                        us[i][round] = sec[i] * 1e6 / (LAT_ITERS / SLICES * SLICES);
+                        us[i][round] = sec[i] * 1e6 / (LAT_ITERS / BENCH_SLICES * BENCH_SLICES);
         }
-        add_row("(1a) hit round trip: netutil_resolve()", placement, "echo", UNIT_USEC, us[0], us[2], ROUNDS,
-                GOAL_AT_MOST, 1.5);
-        add_row("(1a) hit round trip: raw protocol", placement, "echo", UNIT_USEC, us[1], us[2], ROUNDS, GOAL_INFO,
-                0);
-        add_row("(2) hit AF_UNSPEC vs AF_INET (library)", placement, "AF_INET", UNIT_USEC, us[3], us[0], ROUNDS,
-                GOAL_AT_MOST, 1.25);
+        bench_add_row("(1a) hit round trip: netutil_resolve()", placement, "echo", BENCH_UNIT_USEC, us[0],
+                      us[2], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.5);
+        bench_add_row("(1a) hit round trip: raw protocol", placement, "echo", BENCH_UNIT_USEC, us[1], us[2],
+                      BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
+        bench_add_row("(2) hit AF_UNSPEC vs AF_INET (library)", placement, "AF_INET", BENCH_UNIT_USEC, us[3],
+                      us[0], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.25);
 finish:
         if (r < 0)
                 fprintf(stderr, "bench: (1a) %s: %s\n", placement, strerror(-r));
@@ -1081,11 +701,11 @@ static int case_pipelined(Bench *b, const char *placement) {
         netutil_client *lib = NULL;
         sd_event *e = NULL;
         RawConn *raw = NULL, *echo = NULL;
-        double rps[3][ROUNDS], ignored;
-        const unsigned per_slice = PIPE_ITERS / SLICES;
+        double rps[3][BENCH_ROUNDS], ignored;
+        const unsigned per_slice = PIPE_ITERS / BENCH_SLICES;
         int r;
 
-        if ((r = raw_open(b, b->main_d.socket, &raw)) < 0 || (r = raw_open(b, b->echo_socket, &echo)) < 0 ||
+        if ((r = raw_open(b, b->main_d.socket, &raw)) < 0 || (r = raw_open(b, b->echo.socket, &echo)) < 0 ||
             (r = lib_open_async(b->main_d.socket, &lib, &e)) < 0)
                 goto finish;
         if ((r = raw_pipeline(raw, PIPE_WARMUP, PIPE_DEPTH, &ignored)) < 0 ||
@@ -1093,10 +713,10 @@ static int case_pipelined(Bench *b, const char *placement) {
             (r = lib_pipeline(b, lib, e, HIT_NAME, PIPE_WARMUP, PIPE_DEPTH, &ignored, NULL)) < 0)
                 goto finish;
         /* 0: library async, 1: raw to the daemon, 2: echo raw */
-        for (unsigned round = 0; round < ROUNDS; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
                 double sec[3] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
                         for (unsigned k = 0; k < 3; k++) {
                                 unsigned i = (round + slice + k) % 3;
                                 double s = 0;
@@ -1111,12 +731,12 @@ static int case_pipelined(Bench *b, const char *placement) {
                                 sec[i] += s;
                         }
                 for (unsigned i = 0; i < 3; i++)
-                        rps[i][round] = per_slice * SLICES / sec[i];
+                        rps[i][round] = per_slice * BENCH_SLICES / sec[i];
         }
-        add_row("(1b) hit x64 in flight: library async", placement, "echo x64", UNIT_RPS, rps[0], rps[2], ROUNDS,
-                GOAL_AT_LEAST, 0.5);
-        add_row("(1b) hit x64 in flight: raw protocol", placement, "echo x64", UNIT_RPS, rps[1], rps[2], ROUNDS,
-                GOAL_INFO, 0);
+        bench_add_row("(1b) hit x64 in flight: library async", placement, "echo x64", BENCH_UNIT_RPS, rps[0],
+                      rps[2], BENCH_ROUNDS, BENCH_GOAL_AT_LEAST, 0.5);
+        bench_add_row("(1b) hit x64 in flight: raw protocol", placement, "echo x64", BENCH_UNIT_RPS, rps[1],
+                      rps[2], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
 finish:
         if (r < 0)
                 fprintf(stderr, "bench: (1b) %s: %s\n", placement, strerror(-r));
@@ -1143,9 +763,9 @@ static void *worker_main(void *userdata) {
         Worker *w = userdata;
 
         pthread_barrier_wait(w->start);
-        w->t0 = now_nsec();
+        w->t0 = bench_now_nsec();
         w->error = w->lib ? lib_resolves(w->lib, HIT_NAME, AF_INET, w->iters) : raw_roundtrips(w->raw, w->iters);
-        w->t1 = now_nsec();
+        w->t1 = bench_now_nsec();
         return NULL;
 }
 
@@ -1178,27 +798,27 @@ static int crew_slice(Worker *w, unsigned n, unsigned iters, double *sec) {
                 t1 = MAX(t1, w[i].t1);
         }
         pthread_barrier_destroy(&start);
-        *sec += seconds_since(t0, t1);
+        *sec += bench_seconds_since(t0, t1);
         return r;
 }
 
 static int case_clients(Bench *b, const char *placement) {
         Worker lib[N_CLIENTS] = { 0 }, echo[N_CLIENTS] = { 0 };
-        const unsigned per_slice = MULTI_ITERS / SLICES;
-        double rps[2][ROUNDS];
+        const unsigned per_slice = MULTI_ITERS / BENCH_SLICES;
+        double rps[2][BENCH_ROUNDS];
         int r = 0;
 
         for (unsigned i = 0; i < N_CLIENTS && r >= 0; i++) {
                 r = netutil_client_open(b->main_d.socket, &lib[i].lib);
                 if (r >= 0)
-                        r = raw_open(b, b->echo_socket, &echo[i].raw);
+                        r = raw_open(b, b->echo.socket, &echo[i].raw);
         }
         if (r < 0)
                 goto finish;
-        for (unsigned round = 0; round < ROUNDS && r >= 0; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS && r >= 0; round++) {
                 double sec[2] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES && r >= 0; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES && r >= 0; slice++)
                         for (unsigned k = 0; k < 2 && r >= 0; k++) {
                                 unsigned g = (round + slice + k) % 2;
 
@@ -1206,11 +826,11 @@ static int case_clients(Bench *b, const char *placement) {
                                 r = crew_slice(g == 0 ? lib : echo, N_CLIENTS, per_slice, &sec[g]);
                         }
                 for (unsigned g = 0; g < 2; g++)
-                        rps[g][round] = (double) N_CLIENTS * per_slice * SLICES / sec[g];
+                        rps[g][round] = (double) N_CLIENTS * per_slice * BENCH_SLICES / sec[g];
         }
         if (r >= 0)
-                add_row("(1c) hit, 8 clients: netutil_resolve()", placement, "echo, 8 cl.", UNIT_RPS, rps[0], rps[1],
-                        ROUNDS, GOAL_AT_LEAST, 0.6);
+                bench_add_row("(1c) hit, 8 clients: netutil_resolve()", placement, "echo, 8 cl.",
+                              BENCH_UNIT_RPS, rps[0], rps[1], BENCH_ROUNDS, BENCH_GOAL_AT_LEAST, 0.6);
 finish:
         if (r < 0)
                 fprintf(stderr, "bench: (1c) %s: %s\n", placement, strerror(-r));
@@ -1273,15 +893,15 @@ static int case_big_fill(Bench *b) {
 
         rss0 = test_rss_kib(b->big_d.pid);
         anon0 = rss_anon_kib(b->big_d.pid);
-        t0 = now_nsec();
+        t0 = bench_now_nsec();
         /* In ten chunks, to show whether setting a rule gets slower as the table grows. */
         r = 0;
         for (unsigned k = 0; k < 10 && r >= 0; k++) {
-                uint64_t t = now_nsec();
+                uint64_t t = bench_now_nsec();
 
                 r = add_overrides(b->big_d.socket, k * (N_BIG / 10), MIN((k + 1) * (N_BIG / 10), N_BIG - 1));
-                drain_notify(&b->big_d);
-                chunk_us[k] = seconds_since(t, now_nsec()) * 1e6 / (N_BIG / 10);
+                bench_drain_notify(&b->big_d);
+                chunk_us[k] = bench_seconds_since(t, bench_now_nsec()) * 1e6 / (N_BIG / 10);
         }
         if (r >= 0)
                 r = set_hit(b->big_d.socket);
@@ -1290,7 +910,7 @@ static int case_big_fill(Bench *b) {
                 return r;
         }
         fprintf(stderr, "bench: (3) %u overrides set in %.1f s (%.1f us each, blocking, with TTL)\n", N_BIG,
-                seconds_since(t0, now_nsec()), seconds_since(t0, now_nsec()) * 1e6 / N_BIG);
+                bench_seconds_since(t0, bench_now_nsec()), bench_seconds_since(t0, bench_now_nsec()) * 1e6 / N_BIG);
         fprintf(stderr, "bench: (3) us per rule set, by tenth of the table:");
         for (unsigned k = 0; k < 10; k++)
                 fprintf(stderr, " %.0f", chunk_us[k]);
@@ -1301,15 +921,16 @@ static int case_big_fill(Bench *b) {
                 return -EIO;
         added = (double) (rss1 - rss0);
         anon = (double) (anon1 - anon0);
-        add_row("(3) RSS added by 100 000 overrides", "-", "budget 32 MiB", UNIT_KIB, &added, &budget, 1, GOAL_AT_MOST,
-                1.0);
-        add_row("(3) RssAnon added by 100 000 overrides", "-", "(none)", UNIT_KIB, &anon, &zero, 1, GOAL_INFO, 0);
+        bench_add_row("(3) RSS added by 100 000 overrides", "-", "budget 32 MiB", BENCH_UNIT_KIB, &added,
+                      &budget, 1, BENCH_GOAL_AT_MOST, 1.0);
+        bench_add_row("(3) RssAnon added by 100 000 overrides", "-", "(none)", BENCH_UNIT_KIB, &anon, &zero,
+                      1, BENCH_GOAL_INFO, 0);
         return 0;
 }
 
 static int case_big_lookup(Bench *b, const char *placement) {
         _cleanup_(netutil_client_closep) netutil_client *small = NULL, *big = NULL;
-        double us[2][ROUNDS];
+        double us[2][BENCH_ROUNDS];
         int r;
 
         if ((r = netutil_client_open(b->main_d.socket, &small)) < 0 ||
@@ -1317,26 +938,26 @@ static int case_big_lookup(Bench *b, const char *placement) {
             (r = lib_resolves(small, HIT_NAME, AF_INET, LAT_WARMUP)) < 0 ||
             (r = lib_resolves(big, HIT_NAME, AF_INET, LAT_WARMUP)) < 0)
                 goto finish;
-        for (unsigned round = 0; round < ROUNDS; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
                 double sec[2] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
                         for (unsigned k = 0; k < 2; k++) {
                                 unsigned i = (round + slice + k) % 2;
                                 uint64_t t0;
 
                                 drain_all(b);
-                                t0 = now_nsec();
-                                r = lib_resolves(i == 0 ? big : small, HIT_NAME, AF_INET, LAT_ITERS / SLICES);
+                                t0 = bench_now_nsec();
+                                r = lib_resolves(i == 0 ? big : small, HIT_NAME, AF_INET, LAT_ITERS / BENCH_SLICES);
                                 if (r < 0)
                                         goto finish;
-                                sec[i] += seconds_since(t0, now_nsec());
+                                sec[i] += bench_seconds_since(t0, bench_now_nsec());
                         }
                 for (unsigned i = 0; i < 2; i++)
-                        us[i][round] = sec[i] * 1e6 / (LAT_ITERS / SLICES * SLICES);
+                        us[i][round] = sec[i] * 1e6 / (LAT_ITERS / BENCH_SLICES * BENCH_SLICES);
         }
-        add_row("(3) hit with 100 000 rules vs 10", placement, "10 rules", UNIT_USEC, us[0], us[1], ROUNDS,
-                GOAL_AT_MOST, 1.2);
+        bench_add_row("(3) hit with 100 000 rules vs 10", placement, "10 rules", BENCH_UNIT_USEC, us[0],
+                      us[1], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.2);
 finish:
         if (r < 0)
                 fprintf(stderr, "bench: (3) %s: %s\n", placement, strerror(-r));
@@ -1356,33 +977,33 @@ static int gai_many(const char *host, unsigned n) {
 
 static int case_nscd(Bench *b, const char *placement) {
         _cleanup_(netutil_client_closep) netutil_client *lib = NULL;
-        double us[2][ROUNDS];
+        double us[2][BENCH_ROUNDS];
         int r;
 
         if ((r = netutil_client_open(b->main_d.socket, &lib)) < 0 ||
             (r = lib_resolves(lib, HIT_NAME, AF_INET, LAT_WARMUP)) < 0 || (r = gai_many(NSCD_NAME, LAT_WARMUP)) < 0)
                 goto finish;
-        for (unsigned round = 0; round < ROUNDS; round++) {
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
                 double sec[2] = { 0 };
 
-                for (unsigned slice = 0; slice < SLICES; slice++)
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
                         for (unsigned k = 0; k < 2; k++) {
                                 unsigned i = (round + slice + k) % 2;
                                 uint64_t t0;
 
                                 drain_all(b);
-                                t0 = now_nsec();
-                                r = i == 0 ? lib_resolves(lib, HIT_NAME, AF_INET, LAT_ITERS / SLICES)
-                                           : gai_many(NSCD_NAME, LAT_ITERS / SLICES);
+                                t0 = bench_now_nsec();
+                                r = i == 0 ? lib_resolves(lib, HIT_NAME, AF_INET, LAT_ITERS / BENCH_SLICES)
+                                           : gai_many(NSCD_NAME, LAT_ITERS / BENCH_SLICES);
                                 if (r < 0)
                                         goto finish;
-                                sec[i] += seconds_since(t0, now_nsec());
+                                sec[i] += bench_seconds_since(t0, bench_now_nsec());
                         }
                 for (unsigned i = 0; i < 2; i++)
-                        us[i][round] = sec[i] * 1e6 / (LAT_ITERS / SLICES * SLICES);
+                        us[i][round] = sec[i] * 1e6 / (LAT_ITERS / BENCH_SLICES * BENCH_SLICES);
         }
-        add_row("(4) hit: netutil_resolve() vs nscd", placement, "nscd getaddrinfo", UNIT_USEC, us[0], us[1], ROUNDS,
-                GOAL_AT_MOST, 0.5);
+        bench_add_row("(4) hit: netutil_resolve() vs nscd", placement, "nscd getaddrinfo", BENCH_UNIT_USEC,
+                      us[0], us[1], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 0.5);
 finish:
         if (r < 0)
                 fprintf(stderr, "bench: (4) %s: %s\n", placement, strerror(-r));
@@ -1441,8 +1062,9 @@ static int run_dnsperf(const char *file, unsigned depth, double *ret_qps, unsign
 static int case_misses(Bench *b, const char *dnsperf_file) {
         static const unsigned depths[] = { 1, 100, 1000 };
         static const unsigned totals[] = { 300, 3000, 6000 };
-        static const char *const names_tp[] = { "(5) miss x1: threadpool vs cares", "(5) miss x100: threadpool vs cares",
-                                                "(5) miss x1000: threadpool vs cares" };
+        static const char *const names_tp[] = {"(5) miss x1: threadpool vs cares",
+                                               "(5) miss x100: threadpool vs cares",
+                                               "(5) miss x1000: threadpool vs cares"};
         netutil_client *cl[2] = { NULL, NULL };
         sd_event *ev[2] = { NULL, NULL };
         unsigned long dnsperf_lost = 0;
@@ -1453,7 +1075,7 @@ static int case_misses(Bench *b, const char *dnsperf_file) {
             (r = lib_open_async(b->main_d.socket, &cl[1], &ev[1])) < 0)
                 goto finish;
         for (size_t d = 0; d < ELEMENTSOF(depths); d++) {
-                double rps[3][ROUNDS], ignored;
+                double rps[3][BENCH_ROUNDS], ignored;
                 bool with_dnsperf = depths[d] == 1000;
                 unsigned n = with_dnsperf ? 3 : 2;
 
@@ -1464,7 +1086,7 @@ static int case_misses(Bench *b, const char *dnsperf_file) {
                         if (r < 0)
                                 goto finish;
                 }
-                for (unsigned round = 0; round < ROUNDS; round++)
+                for (unsigned round = 0; round < BENCH_ROUNDS; round++)
                         for (unsigned k = 0; k < n; k++) {
                                 unsigned i = (round + k) % n, failed = 0;
                                 double s = 0;
@@ -1486,9 +1108,10 @@ static int case_misses(Bench *b, const char *dnsperf_file) {
                                 rps[i][round] = totals[d] / s;
                         }
                 if (with_dnsperf)
-                        add_row("(5) miss x1000: cares vs dnsperf", "unpinned", "dnsperf -q1000", UNIT_RPS, rps[0],
-                                rps[2], ROUNDS, GOAL_AT_LEAST, 0.5);
-                add_row(names_tp[d], "unpinned", "cares", UNIT_RPS, rps[1], rps[0], ROUNDS, GOAL_INFO, 0);
+                        bench_add_row("(5) miss x1000: cares vs dnsperf", "unpinned", "dnsperf -q1000",
+                                      BENCH_UNIT_RPS, rps[0], rps[2], BENCH_ROUNDS, BENCH_GOAL_AT_LEAST, 0.5);
+                bench_add_row(names_tp[d], "unpinned", "cares", BENCH_UNIT_RPS, rps[1], rps[0], BENCH_ROUNDS,
+                              BENCH_GOAL_INFO, 0);
         }
         printf("(5) failed resolves of misses (both backends, every depth): %u (target 0: %s); dnsperf lost %lu "
                "queries\n",
@@ -1513,7 +1136,7 @@ static int write_dnsperf_file(Bench *b, char *path, size_t len) {
                 return -ENOMEM;
         for (unsigned i = 0; i < 200000u; i++)
                 used += (size_t) snprintf(text + used, cap - used, "d-%u.bench.test A\n", i);
-        return write_file(path, text, used);
+        return bench_write_file(path, text, used);
 }
 
 /* ---- main --------------------------------------------------------------------------------- */
@@ -1538,7 +1161,7 @@ static int start_daemon(Bench *b, TestDaemon *d, bool *started, const char *conf
 
 static int run(Bench *b) {
         char dnsperf_file[300] = "", nscd_conf[300] = "";
-        uint64_t t0 = now_nsec();
+        uint64_t t0 = bench_now_nsec();
         long hits0 = -1, hits1 = -1;
         int r;
 
@@ -1569,7 +1192,7 @@ static int run(Bench *b) {
                 fprintf(stderr, "bench: capturing the RESOLVE exchange: %s\n", strerror(-r));
                 return r;
         }
-        if ((r = echo_start(b)) < 0) {
+        if ((r = bench_echo_start(&b->echo, b->dir, "bench-resolve", b->reply, b->reply_size)) < 0) {
                 fprintf(stderr, "bench: the echo server did not start: %s\n", strerror(-r));
                 return r;
         }
@@ -1577,7 +1200,7 @@ static int run(Bench *b) {
                "server answers the same); %u rounds per measurement, the median shown; (1a) %u round trips per\n"
                "round, (1b) %u per round %u in flight, (1c) %u clients x %u; same-cpu = servers and clients on\n"
                "CPU %d, cross-cpu = servers on CPU %d, clients on CPU %d.\n",
-               HIT_NAME, HIT_TARGET, b->request_size, b->reply_size, ROUNDS, LAT_ITERS, PIPE_ITERS, PIPE_DEPTH,
+               HIT_NAME, HIT_TARGET, b->request_size, b->reply_size, BENCH_ROUNDS, LAT_ITERS, PIPE_ITERS, PIPE_DEPTH,
                N_CLIENTS, MULTI_ITERS, b->cpu[0], b->cpu[1], b->cpu[0]);
 
         /* (3) first fill: it needs no pinning and the lookups below want the table full. */
@@ -1585,10 +1208,10 @@ static int run(Bench *b) {
         if ((r = case_big_fill(b)) < 0)
                 return r;
 
-        for (Placement p = PLACE_SAME_CPU; p <= PLACE_CROSS_CPU; p++) {
-                const char *label = placement_label[p];
+        for (BenchPlacement p = BENCH_PLACE_SAME_CPU; p <= BENCH_PLACE_CROSS_CPU; p++) {
+                const char *label = bench_placement_label[p];
 
-                if (p == PLACE_CROSS_CPU && b->cpu[1] < 0)
+                if (p == BENCH_PLACE_CROSS_CPU && b->cpu[1] < 0)
                         continue;
                 if ((r = place(b, p)) < 0) {
                         fprintf(stderr, "bench: cannot set CPU affinity: %s\n", strerror(-r));
@@ -1609,7 +1232,7 @@ static int run(Bench *b) {
         }
 
         /* (5) before nscd runs: the threadpool's getaddrinfo() would otherwise go through it. */
-        if ((r = place(b, PLACE_UNPINNED)) < 0)
+        if ((r = place(b, BENCH_PLACE_UNPINNED)) < 0)
                 return r;
         fprintf(stderr, "bench: (5) misses against dnsmasq...\n");
         if ((r = write_dnsperf_file(b, dnsperf_file, sizeof(dnsperf_file))) < 0 ||
@@ -1628,11 +1251,11 @@ static int run(Bench *b) {
         }
         if (gai_once(NSCD_NAME) == 0)
                 hits0 = nscd_hits(nscd_conf);
-        for (Placement p = PLACE_SAME_CPU; p <= PLACE_CROSS_CPU && r >= 0; p++) {
-                if (p == PLACE_CROSS_CPU && b->cpu[1] < 0)
+        for (BenchPlacement p = BENCH_PLACE_SAME_CPU; p <= BENCH_PLACE_CROSS_CPU && r >= 0; p++) {
+                if (p == BENCH_PLACE_CROSS_CPU && b->cpu[1] < 0)
                         continue;
                 if ((r = place(b, p)) >= 0)
-                        r = case_nscd(b, placement_label[p]);
+                        r = case_nscd(b, bench_placement_label[p]);
         }
         if (r >= 0) {
                 hits1 = nscd_hits(nscd_conf);
@@ -1643,7 +1266,7 @@ static int run(Bench *b) {
         (void) unlink(nscd_conf);
         if (r < 0)
                 return r;
-        fprintf(stderr, "bench: done in %.1f s\n", seconds_since(t0, now_nsec()));
+        fprintf(stderr, "bench: done in %.1f s\n", bench_seconds_since(t0, bench_now_nsec()));
         return 0;
 }
 
@@ -1663,11 +1286,11 @@ static int stop_daemon(TestDaemon *d, bool *started, const char *what) {
 
 int main(int argc, char *argv[]) {
         Bench *b = &bench;
-        unsigned met = 0, missed = 0;
+        BenchTally t = { 0 };
         int r, r2;
 
         if (argc == 4 && strcmp(argv[1], "--echo-server") == 0) {
-                r = echo_serve(atoi(argv[2]), argv[3]);
+                r = bench_echo_serve(atoi(argv[2]), argv[3], -1);
                 fprintf(stderr, "bench: echo server: %s\n", strerror(-r));
                 return EXIT_FAILURE;
         }
@@ -1675,18 +1298,11 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "Usage: %s\n(NETUTILD_BIN names the daemon binary; default ./netutild)\n", argv[0]);
                 return EXIT_FAILURE;
         }
-        setvbuf(stdout, NULL, _IOLBF, 0);
-        verbose = getenv("BENCH_VERBOSE") && *getenv("BENCH_VERBOSE") && strcmp(getenv("BENCH_VERBOSE"), "0") != 0;
-        if (sched_getaffinity(0, sizeof(b->all_cpus), &b->all_cpus) < 0) {
-                fprintf(stderr, "bench: sched_getaffinity: %m\n");
+        bench_setup(&(const BenchTableStyle) {
+                .name_width = 40, .baseline_width = 16, .rule_width = 122, .coloc = false, .round_decimals = 2 });
+        if (bench_get_cpus(&b->all_cpus, b->cpu) < 0)
                 return EXIT_FAILURE;
-        }
-        b->cpu[0] = b->cpu[1] = -1;
-        for (int i = 0, k = 0; i < CPU_SETSIZE && k < 2; i++)
-                if (CPU_ISSET(i, &b->all_cpus))
-                        b->cpu[k++] = i;
-        snprintf(b->dir, sizeof(b->dir), "/tmp/netutil-bench-resolve.XXXXXX");
-        if (!mkdtemp(b->dir)) {
+        if (bench_make_temp_dir(b->dir, sizeof(b->dir)) < 0) {
                 fprintf(stderr, "bench: mkdtemp: %m\n");
                 return EXIT_FAILURE;
         }
@@ -1698,7 +1314,7 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "bench: nscd did not stop cleanly: %s\n", strerror(-r2));
         if (r >= 0 && r2 < 0)
                 r = r2;
-        if ((r2 = stop_child(&b->echo_pid)) < 0)
+        if ((r2 = bench_echo_stop(&b->echo)) < 0)
                 fprintf(stderr, "bench: the echo server did not stop cleanly: %s\n", strerror(-r2));
         if (r >= 0 && r2 < 0)
                 r = r2;
@@ -1717,14 +1333,6 @@ int main(int argc, char *argv[]) {
                 r = r2;
         if (b->nscd_mounted)
                 (void) umount2(NSCD_DIR, MNT_DETACH);
-        {
-                char p[sizeof(b->dir) + 16];
-
-                snprintf(p, sizeof(p), "%.255s/echo.sock", b->dir);
-                (void) unlink(p);
-                snprintf(p, sizeof(p), "%.255s/reply", b->dir);
-                (void) unlink(p);
-        }
         if (rmdir(b->dir) < 0) {
                 fprintf(stderr, "bench: removing %s: %m\n", b->dir);
                 if (r >= 0)
@@ -1734,11 +1342,11 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "bench: FAILED: %s\n", strerror(-r));
                 return EXIT_FAILURE;
         }
-        print_table(&met, &missed);
+        bench_print_table(&t);
         printf("\nTargets: %u met, %u missed (the (5) failure count above is a target too).\n"
                "ratio: ours/baseline, only ever within one placement. spread: (max - min) / median of the\n"
                "rounds, ours/baseline. The 100 000 rules have a TTL: rules without one are written to the\n"
                "state file on every change. Timings never fail this program.\n",
-               met, missed);
+               t.met, t.missed);
         return EXIT_SUCCESS;
 }
