@@ -67,6 +67,7 @@ enum {
         PROTO_MSG_BIND_UNIX = 3,    /* bind_unix_socket() on the client's behalf; one item */
         PROTO_MSG_HOLD_LIST = 4,    /* held sockets visible to the client; items, no fds */
         PROTO_MSG_HOLD_RELEASE = 5, /* close a held name */
+        PROTO_MSG_TAKEOVER = 6,     /* successor hand-over: control listener and held sockets */
         /* 16..31: resolution and overrides */
         PROTO_MSG_RESOLVE = 16,        /* host, port, family[, scope] → addresses (items) */
         PROTO_MSG_OVERRIDE_SET = 17,   /* add or replace one rule */
@@ -129,6 +130,7 @@ enum {
         PROTO_ATTR_TARGET = 53,      /* string: the host an override maps to */
         PROTO_ATTR_TARGET_PORT = 54, /* u32: the port an override maps to */
         PROTO_ATTR_TTL_USEC = 55,    /* u64: an override's lifetime (set) or what is left (list) */
+        PROTO_ATTR_OVERRIDE_ONLY = 56, /* u32: 1 = answer only through a host-only rule (NSS) */
         /* PROTO_ATTR_FAMILY (32) is the requested family in RESOLVE and an override's key
          * family; PROTO_ATTR_SOCKADDR (41) carries each resolved address. */
 
