@@ -11,10 +11,14 @@
  * Waiters, each with its own port; a waiter whose client leaves is freed at once.
  *
  * The lookup is Tornado's shared one, as the other backends do it (reference §5.3):
- * ares_getaddrinfo() with SOCK_STREAM and no flags, so /etc/hosts then DNS as
- * /etc/nsswitch.conf says, A and AAAA for family any, results in c-ares's order (RFC 6724
- * sorted, like glibc), one per address. Only addresses are kept; the port is put in when
- * a request is answered.
+ * ares_getaddrinfo() with SOCK_STREAM, /etc/hosts first, then DNS, A and AAAA for family
+ * any. The file is asked only for names it has (etc-hosts.c knows them without reading it
+ * per lookup), on a channel that reads nothing else and so answers inline; its answers are
+ * not cached (the file is). DNS is asked on a channel that reads no file. Results come one per address in c-ares's order: RFC 6724 sorted for family any, as
+ * glibc does; for one family, the DNS answer's order, as Tornado's CaresResolver gave it
+ * (ARES_AI_NOSORT: c-ares's sort costs a socket, connect and close per address, and
+ * orders nothing for the usual single answer). Only addresses are kept; the port is put in
+ * when a request is answered.
  */
 
 #include <ares.h>
@@ -33,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "etc-hosts.h"
 #include "gai.h"
 #include "list.h"
 #include "log.h"
@@ -69,13 +74,6 @@ struct Channel {
         LIST_FIELDS(Channel, channels);
 };
 
-typedef enum EntryState {
-        ENTRY_IDLE, /* new, or answered and about to be cached or freed: in no list */
-        ENTRY_QUEUED,
-        ENTRY_RUNNING,
-        ENTRY_CACHED,
-} EntryState;
-
 typedef struct Address {
         socklen_t len;
         union {
@@ -84,6 +82,13 @@ typedef struct Address {
                 struct sockaddr_in6 in6;
         };
 } Address;
+
+typedef enum EntryState {
+        ENTRY_IDLE, /* new, or answered and about to be cached or freed: in no list */
+        ENTRY_QUEUED,
+        ENTRY_RUNNING,
+        ENTRY_CACHED,
+} EntryState;
 
 struct Waiter {
         Request *req;
@@ -127,6 +132,8 @@ struct CaresResolver {
         bool freeing;
         uint64_t last_log_usec;
         uint64_t n_refused;
+        EtcHosts hosts;       /* which names /etc/hosts has */
+        ares_channel files;   /* lookups "f": answers those names, inline */
 };
 
 /* Rate limit for warnings that a flood of requests could otherwise repeat. */
@@ -468,18 +475,63 @@ static void lookup_done(void *arg, int status, int timeouts, struct ares_addrinf
                 entry_free(e);
 }
 
+static struct ares_addrinfo_hints lookup_hints(int family) {
+        return (struct ares_addrinfo_hints) { .ai_family = family,
+                                              .ai_socktype = SOCK_STREAM,
+                                              .ai_flags = family == AF_UNSPEC ? 0 : ARES_AI_NOSORT };
+}
+
 static void entry_start(Entry *e) {
         CaresResolver *r = e->resolver;
         Channel *ch = r->current;
-        struct ares_addrinfo_hints hints = { .ai_family = e->family, .ai_socktype = SOCK_STREAM };
+        struct ares_addrinfo_hints hints = lookup_hints(e->family);
 
         e->state = ENTRY_RUNNING;
         e->channel = ch;
         ch->n_running++;
         r->n_running++;
-        /* May call lookup_done() before it returns (an /etc/hosts answer, an error): e is
-         * not ours to touch after this. */
+        /* May call lookup_done() before it returns (an error): e is not ours to touch
+         * after this. */
         ares_getaddrinfo(ch->channel, e->name, NULL, &hints, lookup_done, e);
+}
+
+typedef struct FilesAnswer {
+        bool done;
+        int status;
+        struct ares_addrinfo *res;
+} FilesAnswer;
+
+static void files_done(void *arg, int status, int timeouts, struct ares_addrinfo *res) {
+        FilesAnswer *a = arg;
+
+        *a = (FilesAnswer) { .done = true, .status = status, .res = res };
+}
+
+/* Answers req from /etc/hosts through the files channel, which calls back before
+ * ares_getaddrinfo() returns (it has no server to wait for). Returns true if it answered;
+ * false if the file no longer has the name (DNS is next, as for getaddrinfo()). */
+static bool files_answer(CaresResolver *r, Request *req, const char *host, int family, uint16_t port) {
+        struct ares_addrinfo_hints hints = lookup_hints(family);
+        FilesAnswer a = {};
+        _cleanup_(freep) Address *addresses = NULL;
+        ssize_t n;
+        int ttl;
+
+        ares_getaddrinfo(r->files, host, NULL, &hints, files_done, &a);
+        if (!a.done)
+                ares_cancel(r->files); /* never expected; calls back with ARES_ECANCELLED */
+        if (a.status != ARES_SUCCESS || !a.res) {
+                if (a.res)
+                        ares_freeaddrinfo(a.res);
+                return false;
+        }
+        n = copy_addresses(a.res, &addresses, &ttl);
+        ares_freeaddrinfo(a.res);
+        if (n <= 0)
+                answer_gai(req, n < 0 ? EAI_MEMORY : EAI_NODATA);
+        else
+                answer_addresses(req, addresses, (size_t) n, port);
+        return true;
 }
 
 /* ---- channels and the event loop ----------------------------------------------------- */
@@ -680,8 +732,9 @@ static int channel_new(CaresResolver *r, Channel **ret) {
         opts.sock_state_cb_data = ch;
         opts.timeout = timeout_sec * 1000;
         opts.tries = tries;
+        opts.lookups = (char *) "b"; /* DNS only: cares_resolve() asked /etc/hosts */
         status = ares_init_options(&ch->channel, &opts,
-                                   ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+                                   ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS);
         if (status != ARES_SUCCESS) {
                 ch->channel = NULL;
                 log_error("Failed to set up c-ares: %s", ares_strerror(status));
@@ -727,6 +780,13 @@ int cares_resolver_new(sd_event *e, CaresResolver **ret) {
                 cares_resolver_free(r);
                 return -ENOMEM;
         }
+        k = ares_init_options(&r->files, &(struct ares_options) { .lookups = (char *) "f" }, ARES_OPT_LOOKUPS);
+        if (k != ARES_SUCCESS) {
+                r->files = NULL;
+                log_error("Failed to set up c-ares: %s", ares_strerror(k));
+                cares_resolver_free(r);
+                return k == ARES_ENOMEM ? -ENOMEM : -EIO;
+        }
         k = channel_new(r, &r->current);
         if (k < 0) {
                 cares_resolver_free(r);
@@ -759,6 +819,9 @@ CaresResolver *cares_resolver_free(CaresResolver *r) {
         if (r->buckets)
                 cache_flush(r);
         free(r->buckets);
+        etc_hosts_clear(&r->hosts);
+        if (r->files)
+                ares_destroy(r->files);
         sd_event_unref(r->event);
         free(r);
         ares_library_cleanup();
@@ -773,6 +836,7 @@ int cares_resolver_reload(CaresResolver *r) {
         if (k < 0)
                 return k;
         cache_flush(r);
+        etc_hosts_clear(&r->hosts); /* read again at the next lookup */
         if (r->current->n_running == 0)
                 channel_free(r->current);
         else {
@@ -794,6 +858,8 @@ int cares_resolve(CaresResolver *r, Request *req, const char *host, int family, 
                 answer_gai(req, EAI_NONAME);
                 return 0;
         }
+        if (etc_hosts_has(&r->hosts, host, family) && files_answer(r, req, host, family, port))
+                return 0;
         hash = key_hash(r, host, family);
         e = entry_find(r, host, family, hash);
         if (e && e->state == ENTRY_CACHED) {
@@ -828,7 +894,7 @@ int cares_resolve(CaresResolver *r, Request *req, const char *host, int family, 
         }
         e->state = ENTRY_QUEUED;
         fifo_push(&r->queue, e);
-        /* Starts it now if a slot is free; an /etc/hosts answer comes at once. */
+        /* Starts it now if a slot is free; some errors come at once. */
         resolver_pump(r);
         if (answered)
                 return 0; /* req may be gone already */

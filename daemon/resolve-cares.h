@@ -8,7 +8,8 @@
  * an answer past its DNS TTL, the coalescing of identical lookups in flight, and the cap
  * on lookups in flight upstream with its bounded queue. Must not see overrides or IP
  * literals (resolve.c answers and substitutes those first) and must not block: the only
- * file I/O is c-ares reading /etc/hosts, and /etc/resolv.conf at (re)load.
+ * file I/O is reading /etc/hosts when it changed (etc-hosts.c), and /etc/resolv.conf at
+ * (re)load.
  */
 
 #include <stdint.h>

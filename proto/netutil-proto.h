@@ -207,7 +207,7 @@ typedef struct ProtoMsg {
         size_t allocated;
         size_t nest[PROTO_MAX_NESTING]; /* offsets of open nested attributes */
         unsigned n_nest;
-        int fds[PROTO_MAX_FDS];
+        int *fds;      /* room for PROTO_MAX_FDS, allocated with the first fd */
         unsigned n_fds;
 } ProtoMsg;
 

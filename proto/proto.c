@@ -52,6 +52,7 @@ static const struct {
         [PROTO_ATTR_TARGET] = { PROTO_KIND_STRING, PROTO_MAX_HOST + 1 },
         [PROTO_ATTR_TARGET_PORT] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_TTL_USEC] = { PROTO_KIND_U64, 0 },
+        [PROTO_ATTR_OVERRIDE_ONLY] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_ITEM] = { PROTO_KIND_NESTED, 0 },
         [PROTO_ATTR_FD_INDEX] = { PROTO_KIND_U32, 0 },
 };
@@ -121,6 +122,7 @@ ProtoMsg *proto_msg_free(ProtoMsg *m) {
                 return NULL;
         for (unsigned i = 0; i < m->n_fds; i++)
                 safe_close(m->fds[i]);
+        free(m->fds);
         free(m->data);
         free(m);
         return NULL;
@@ -207,12 +209,27 @@ int proto_msg_close_nested(ProtoMsg *m) {
         return 0;
 }
 
+/* The fd array is separate so that a message without fds (most) stays small enough for
+ * malloc's per-thread cache: with 253 ints inline, allocating one cost ~900 instructions. */
+static int msg_reserve_fd(ProtoMsg *m) {
+        if (!m->fds) {
+                m->fds = malloc(sizeof(int) * PROTO_MAX_FDS);
+                if (!m->fds)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int proto_msg_push_fd(ProtoMsg *m, int fd) {
         if (fd < 0)
                 return -EBADF;
         if (m->n_fds >= PROTO_MAX_FDS) {
                 safe_close(fd);
                 return -ETOOMANYREFS;
+        }
+        if (msg_reserve_fd(m) < 0) {
+                safe_close(fd);
+                return -ENOMEM;
         }
         m->fds[m->n_fds] = fd;
         return (int) m->n_fds++;
@@ -294,6 +311,8 @@ static int reply_append_item(ProtoMsg *m, const void *attrs, size_t len, int fd)
         if (m->size + 4 + PROTO_ALIGN(len) + (fd >= 0 ? 8 : 0) > PROTO_MAX_MSG ||
             (fd >= 0 && m->n_fds >= PROTO_MAX_FDS))
                 return -ENOSPC;
+        if (fd >= 0 && (r = msg_reserve_fd(m)) < 0)
+                return r;
 
         r = proto_msg_open_nested(m, PROTO_ATTR_ITEM);
         if (r < 0)
