@@ -216,3 +216,103 @@ _public_ int netutil_resolve_async(netutil_client *c, const char *host, unsigned
                 free(call);
         return r;
 }
+
+typedef struct OverrideCall {
+        netutil_override_list_handler_t list;
+        netutil_done_handler_t done;
+        void *userdata;
+} OverrideCall;
+
+static void override_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
+        _cleanup_(freep) OverrideCall *call = userdata;
+        netutil_override *o = NULL;
+        int n = 0;
+
+        if (!c)
+                return; /* cancelled */
+        if (call->done) {
+                call->done(c, error, call->userdata);
+                return;
+        }
+        if (error == 0)
+                n = error = client_parse_overrides(*reply, &o);
+        call->list(c, error < 0 ? error : 0, error < 0 ? NULL : o, error < 0 ? 0 : (size_t) n, call->userdata);
+}
+
+/* Sends m (consumed) and calls back how says. */
+static int override_call_async(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec, OverrideCall how,
+                               netutil_request **ret_request) {
+        OverrideCall *call = malloc(sizeof(*call));
+        int r;
+
+        if (!call) {
+                proto_msg_free(m);
+                return -ENOMEM;
+        }
+        *call = how;
+        r = client_call_async(c, m, timeout_usec, override_done, call, ret_request);
+        if (r < 0)
+                free(call);
+        return r;
+}
+
+_public_ int netutil_override_set_async(netutil_client *c, const char *scope, const char *host, int port, int family,
+                                        const char *target, int target_port, uint64_t ttl_usec,
+                                        uint64_t timeout_usec, netutil_done_handler_t callback, void *userdata,
+                                        netutil_request **ret_request) {
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !callback)
+                return -EINVAL;
+        r = client_override_set_request(c, scope, host, port, family, target, target_port, ttl_usec, &m);
+        if (r < 0)
+                return r;
+        return override_call_async(c, m, timeout_usec, (OverrideCall) { .done = callback, .userdata = userdata },
+                                   ret_request);
+}
+
+_public_ int netutil_override_del_async(netutil_client *c, const char *scope, const char *host, int port, int family,
+                                        uint64_t timeout_usec, netutil_done_handler_t callback, void *userdata,
+                                        netutil_request **ret_request) {
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !host || !callback)
+                return -EINVAL;
+        r = client_override_request(c, PROTO_MSG_OVERRIDE_DEL, scope, host, port, family, &m);
+        if (r < 0)
+                return r;
+        return override_call_async(c, m, timeout_usec, (OverrideCall) { .done = callback, .userdata = userdata },
+                                   ret_request);
+}
+
+_public_ int netutil_override_clear_async(netutil_client *c, const char *scope, uint64_t timeout_usec,
+                                          netutil_done_handler_t callback, void *userdata,
+                                          netutil_request **ret_request) {
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !callback)
+                return -EINVAL;
+        r = client_override_request(c, PROTO_MSG_OVERRIDE_CLEAR, scope, NULL, -1, -1, &m);
+        if (r < 0)
+                return r;
+        return override_call_async(c, m, timeout_usec, (OverrideCall) { .done = callback, .userdata = userdata },
+                                   ret_request);
+}
+
+_public_ int netutil_override_list_async(netutil_client *c, const char *scope, uint64_t timeout_usec,
+                                         netutil_override_list_handler_t callback, void *userdata,
+                                         netutil_request **ret_request) {
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c || !callback)
+                return -EINVAL;
+        r = client_override_request(c, PROTO_MSG_OVERRIDE_LIST, scope, NULL, -1, -1, &m);
+        if (r < 0)
+                return r;
+        return override_call_async(c, m, timeout_usec, (OverrideCall) { .list = callback, .userdata = userdata },
+                                   ret_request);
+}

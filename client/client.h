@@ -101,6 +101,13 @@ int client_release_request(netutil_client *c, const char *name, ProtoMsg **ret);
 int client_resolve_request(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
                            ProtoMsg **ret);
 int client_parse_addresses(const ClientReply *reply, netutil_address **ret);
+/* OVERRIDE_* requests for the key (host, port, family) of scope; absent parts left out. */
+int client_override_request(netutil_client *c, uint16_t type, const char *scope, const char *host, int port,
+                            int family, ProtoMsg **ret);
+int client_override_set_request(netutil_client *c, const char *scope, const char *host, int port, int family,
+                                const char *target, int target_port, uint64_t ttl_usec, ProtoMsg **ret);
+/* The rules of an OVERRIDE_LIST reply: their count and a new array in *ret. */
+int client_parse_overrides(const ClientReply *reply, netutil_override **ret);
 
 /* Reply items (family, socktype, sockaddr, fd) as netutil_socket; takes their fds. */
 int client_parse_sockets(ClientReply *reply, netutil_socket **ret, size_t *ret_n);

@@ -268,6 +268,23 @@ int netutil_override_list(netutil_client *c, const char *scope, uint64_t timeout
 /* Removes every rule of a table (a scope goes with its last rule): 0, -ENOENT, -EPERM. */
 int netutil_override_clear(netutil_client *c, const char *scope, uint64_t timeout_usec);
 
+/* Asynchronous forms, with the arguments and errors of the blocking ones; set, del and
+ * clear call back with the error only (netutil_done_handler_t), list with the rules, which
+ * the callback owns (netutil_overrides_free()). */
+typedef void (*netutil_override_list_handler_t)(netutil_client *c, int error, netutil_override *overrides,
+                                                size_t n, void *userdata);
+int netutil_override_set_async(netutil_client *c, const char *scope, const char *host, int port, int family,
+                               const char *target, int target_port, uint64_t ttl_usec, uint64_t timeout_usec,
+                               netutil_done_handler_t callback, void *userdata, netutil_request **ret_request);
+int netutil_override_del_async(netutil_client *c, const char *scope, const char *host, int port, int family,
+                               uint64_t timeout_usec, netutil_done_handler_t callback, void *userdata,
+                               netutil_request **ret_request);
+int netutil_override_clear_async(netutil_client *c, const char *scope, uint64_t timeout_usec,
+                                 netutil_done_handler_t callback, void *userdata, netutil_request **ret_request);
+int netutil_override_list_async(netutil_client *c, const char *scope, uint64_t timeout_usec,
+                                netutil_override_list_handler_t callback, void *userdata,
+                                netutil_request **ret_request);
+
 /* ---- In-process helpers: no daemon involved ----------------------------------------- */
 
 /* Tornado's is_valid_ip(): 1 if ip is an IPv4 or IPv6 address literal as the libc's

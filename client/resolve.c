@@ -99,7 +99,7 @@ _public_ netutil_override *netutil_overrides_free(netutil_override *o, size_t n)
 }
 
 /* A request for the table scope with the key (host, port, family); absent parts left out. */
-static int override_request(netutil_client *c, uint16_t type, const char *scope, const char *host, int port,
+int client_override_request(netutil_client *c, uint16_t type, const char *scope, const char *host, int port,
                             int family, ProtoMsg **ret) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
         int r;
@@ -124,21 +124,35 @@ static int call_simple(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec) {
         return client_call(c, m, timeout_usec, &reply);
 }
 
-_public_ int netutil_override_set(netutil_client *c, const char *scope, const char *host, int port, int family,
-                                  const char *target, int target_port, uint64_t ttl_usec, uint64_t timeout_usec) {
+int client_override_set_request(netutil_client *c, const char *scope, const char *host, int port, int family,
+                                const char *target, int target_port, uint64_t ttl_usec, ProtoMsg **ret) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
         int r;
 
-        if (!c || !host || !target || target_port > 65535 || (port < 0) != (target_port < 0))
+        if (!host || !target || target_port > 65535 || (port < 0) != (target_port < 0))
                 return -EINVAL;
-        r = override_request(c, PROTO_MSG_OVERRIDE_SET, scope, host, port, family, &m);
+        r = client_override_request(c, PROTO_MSG_OVERRIDE_SET, scope, host, port, family, &m);
         if (r < 0)
                 return r;
         if ((r = proto_msg_append_string(m, PROTO_ATTR_TARGET, target)) < 0 ||
             (target_port >= 0 && (r = proto_msg_append_u32(m, PROTO_ATTR_TARGET_PORT, (uint32_t) target_port)) < 0) ||
             (ttl_usec > 0 && (r = proto_msg_append_u64(m, PROTO_ATTR_TTL_USEC, ttl_usec)) < 0))
                 return r == -EINVAL ? -ENAMETOOLONG : r;
-        return call_simple(c, TAKE_PTR(m), timeout_usec);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+_public_ int netutil_override_set(netutil_client *c, const char *scope, const char *host, int port, int family,
+                                  const char *target, int target_port, uint64_t ttl_usec, uint64_t timeout_usec) {
+        ProtoMsg *m = NULL;
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        r = client_override_set_request(c, scope, host, port, family, target, target_port, ttl_usec, &m);
+        if (r < 0)
+                return r;
+        return call_simple(c, m, timeout_usec);
 }
 
 _public_ int netutil_override_del(netutil_client *c, const char *scope, const char *host, int port, int family,
@@ -148,7 +162,7 @@ _public_ int netutil_override_del(netutil_client *c, const char *scope, const ch
 
         if (!c || !host)
                 return -EINVAL;
-        r = override_request(c, PROTO_MSG_OVERRIDE_DEL, scope, host, port, family, &m);
+        r = client_override_request(c, PROTO_MSG_OVERRIDE_DEL, scope, host, port, family, &m);
         if (r < 0)
                 return r;
         return call_simple(c, m, timeout_usec);
@@ -160,7 +174,7 @@ _public_ int netutil_override_clear(netutil_client *c, const char *scope, uint64
 
         if (!c)
                 return -EINVAL;
-        r = override_request(c, PROTO_MSG_OVERRIDE_CLEAR, scope, NULL, -1, -1, &m);
+        r = client_override_request(c, PROTO_MSG_OVERRIDE_CLEAR, scope, NULL, -1, -1, &m);
         if (r < 0)
                 return r;
         return call_simple(c, m, timeout_usec);
@@ -169,19 +183,24 @@ _public_ int netutil_override_clear(netutil_client *c, const char *scope, uint64
 _public_ int netutil_override_list(netutil_client *c, const char *scope, uint64_t timeout_usec,
                                    netutil_override **ret) {
         _cleanup_(client_reply_freep) ClientReply *reply = NULL;
-        netutil_override *o = NULL;
         ProtoMsg *m = NULL;
-        size_t n = 0;
         int r;
 
         if (!c || !ret)
                 return -EINVAL;
-        r = override_request(c, PROTO_MSG_OVERRIDE_LIST, scope, NULL, -1, -1, &m);
+        r = client_override_request(c, PROTO_MSG_OVERRIDE_LIST, scope, NULL, -1, -1, &m);
         if (r < 0)
                 return r;
         r = client_call(c, m, timeout_usec, &reply);
         if (r < 0)
                 return r;
+        return client_parse_overrides(reply, ret);
+}
+
+int client_parse_overrides(const ClientReply *reply, netutil_override **ret) {
+        netutil_override *o = NULL;
+        size_t n = 0;
+        int r;
 
         for (size_t p = 0; p < reply->n_parts; p++) {
                 ProtoIter it;

@@ -1979,6 +1979,104 @@ static void on_resolve(netutil_client *c, int error, netutil_address *addresses,
         r->n = n;
 }
 
+typedef struct OverrideResult {
+        int calls, error;
+        netutil_override *o;
+        size_t n;
+} OverrideResult;
+
+static void on_override_done(netutil_client *c, int error, void *userdata) {
+        OverrideResult *r = userdata;
+
+        r->calls++;
+        r->error = error;
+}
+
+static void on_override_list(netutil_client *c, int error, netutil_override *o, size_t n, void *userdata) {
+        OverrideResult *r = userdata;
+
+        r->calls++;
+        r->error = error;
+        r->o = o;
+        r->n = n;
+}
+
+/* Runs e until r has its one callback (5 s at most). */
+static void wait_override(sd_event *e, OverrideResult *r) {
+        long long deadline = now_ms() + 5000;
+
+        while (r->calls == 0) {
+                ck_assert_msg(now_ms() < deadline, "no callback within 5 s");
+                ck_assert_int_ge(sd_event_run(e, 100000), 0);
+        }
+        ck_assert_int_eq(r->calls, 1);
+}
+
+START_TEST(test_async_override_calls_set_list_del_and_clear) {
+        OverrideResult set = {}, list = {}, del = {}, del_again = {}, clear = {}, clear_none = {};
+        netutil_client *c;
+        sd_event *e = NULL;
+        char got[512];
+
+        start_daemon_for(_i, NULL, NULL);
+        c = open_client();
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        ck_assert_int_eq(netutil_client_attach_event(c, e, 0), 0);
+
+        ck_assert_int_eq(netutil_override_set_async(c, "run1", "api.test", 443, AF_INET6, "::1", 8443, 0, 0,
+                                                    on_override_done, &set, NULL),
+                         0);
+        wait_override(e, &set);
+        ck_assert_int_eq(set.error, 0);
+        lib_resolve(c, "api.test", 443, AF_INET6, "run1", got, sizeof(got));
+        ck_assert_str_eq(got, "ipv6 ::1 8443\n");
+
+        ck_assert_int_eq(netutil_override_list_async(c, "run1", 0, on_override_list, &list, NULL), 0);
+        wait_override(e, &list);
+        ck_assert_int_eq(list.error, 0);
+        ck_assert_uint_eq(list.n, 1);
+        ck_assert_str_eq(list.o[0].scope, "run1");
+        ck_assert_str_eq(list.o[0].host, "api.test");
+        ck_assert_int_eq(list.o[0].port, 443);
+        ck_assert_int_eq(list.o[0].family, AF_INET6);
+        ck_assert_str_eq(list.o[0].target, "::1");
+        ck_assert_int_eq(list.o[0].target_port, 8443);
+        ck_assert_int_eq(list.o[0].expires_in_usec, -1);
+        netutil_overrides_free(list.o, list.n);
+
+        ck_assert_int_eq(netutil_override_del_async(c, "run1", "api.test", 443, AF_INET6, 0, on_override_done, &del,
+                                                    NULL),
+                         0);
+        wait_override(e, &del);
+        ck_assert_int_eq(del.error, 0);
+        ck_assert_int_eq(netutil_override_del_async(c, "run1", "api.test", 443, AF_INET6, 0, on_override_done,
+                                                    &del_again, NULL),
+                         0);
+        wait_override(e, &del_again);
+        ck_assert_int_eq(del_again.error, -ENOENT);
+
+        /* clear: a rule set, then the table gone; clearing it again is ENOENT. */
+        ck_assert_int_eq(netutil_override_set(c, "run1", "web.test", -1, -1, "127.0.0.1", -1, 0, CALL_TIMEOUT_USEC), 0);
+        ck_assert_int_eq(netutil_override_clear_async(c, "run1", 0, on_override_done, &clear, NULL), 0);
+        wait_override(e, &clear);
+        ck_assert_int_eq(clear.error, 0);
+        ck_assert_int_eq(netutil_override_clear_async(c, "run1", 0, on_override_done, &clear_none, NULL), 0);
+        wait_override(e, &clear_none);
+        ck_assert_int_eq(clear_none.error, -ENOENT);
+
+        /* Bad arguments are refused before anything is sent. */
+        ck_assert_int_eq(netutil_override_set_async(c, NULL, "x.test", 80, -1, "1.2.3.4", -1, 0, 0, on_override_done,
+                                                    &set, NULL),
+                         -EINVAL);
+        ck_assert_int_eq(netutil_override_list_async(c, NULL, 0, NULL, NULL, NULL), -EINVAL);
+
+        netutil_client_close(c);
+        sd_event_unref(e);
+        assert_fds_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
 START_TEST(test_2000_pipelined_async_resolves_are_all_answered_correctly) {
         enum { N = 2000 };
         static ResolveResult res[N];
@@ -2626,6 +2724,7 @@ static Suite *resolve_suite(void) {
         add_per_backend(tc, test_override_resolver_upstream_mapping);
 
         tc = tcase(s, "override-keys");
+        tcase_add_test(tc, test_async_override_calls_set_list_del_and_clear);
         add_per_backend(tc, test_triple_beats_pair_beats_host);
         add_per_backend(tc, test_host_rule_keeps_the_asked_port);
         add_per_backend(tc, test_one_substitution_only_not_recursive);
