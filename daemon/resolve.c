@@ -7,6 +7,9 @@
  * AI_ADDRCONFIG, results in the backend's order, neither sorted nor de-duplicated. IP
  * literals never reach a backend: a numeric lookup cannot block, so it runs inline.
  *
+ * OVERRIDE_ONLY (the NSS module's request) consults host-only rules alone and answers ENOENT
+ * at once when none applies: no backend sees a name that no rule maps.
+ *
  * Backends: "threadpool" (getaddrinfo in the worker pool), "cares" (c-ares in the event
  * loop, resolve-cares.c; the thread pool answers only if its setup failed at a reload, and
  * status then says so), "blocking" (inline, for debugging).
@@ -98,12 +101,24 @@ static void resolve_done(void *userdata, bool cancelled) {
         resolve_answer(j);
 }
 
+/* OVERRIDE_ONLY (the NSS module): t's host-only rule for host if it has not expired (an
+ * expired one is dropped, as override_lookup() does), else NULL. */
+static const Override *host_only_rule(Manager *m, OverrideTable *t, const char *host) {
+        Override *o = override_find(t, host, OVERRIDE_ANY, OVERRIDE_ANY);
+
+        if (o && o->expires_usec != 0 && o->expires_usec <= now_usec()) {
+                (void) override_del(m, t, host, OVERRIDE_ANY, OVERRIDE_ANY);
+                return NULL;
+        }
+        return o;
+}
+
 int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         _cleanup_(resolve_job_freep) ResolveJob *j = NULL;
         Manager *m = req->manager;
         const char *host, *scope = NULL;
         const Override *o = NULL;
-        uint32_t port = 0, family = AF_UNSPEC, target_port;
+        uint32_t port = 0, family = AF_UNSPEC, target_port, only = 0;
         int r;
 
         if (proto_get_string(v, PROTO_ATTR_HOST, &host) < 0)
@@ -111,19 +126,37 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         (void) proto_get_u32(v, PROTO_ATTR_PORT, &port);
         (void) proto_get_u32(v, PROTO_ATTR_FAMILY, &family);
         (void) proto_get_string(v, PROTO_ATTR_SCOPE, &scope);
+        (void) proto_get_u32(v, PROTO_ATTR_OVERRIDE_ONLY, &only);
+        if (only && port != 0)
+                return request_error(req, EINVAL, "OVERRIDE_ONLY takes no port");
         if (port > 65535)
                 return request_error(req, EINVAL, "Port %u is out of range (0-65535)", port);
         if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
                 return request_error_gai(req, EAFNOSUPPORT, EAI_FAMILY, "%s", gai_strerror(EAI_FAMILY));
 
+        /* OVERRIDE_ONLY (every getaddrinfo() on the machine, through the NSS module): host-only
+         * rules, the scope's table then the global one; no rule is ENOENT at once, before any
+         * backend work, so that the common case costs one round trip. */
+        if (only) {
+                OverrideTable *t = scope ? override_table_find(m, scope) : NULL;
+
+                o = host_only_rule(m, t, host);
+                if (!o && t)
+                        override_scope_gc(m, t);
+                if (!o)
+                        o = host_only_rule(m, override_table_find(m, NULL), host);
+                if (!o)
+                        return request_error(req, ENOENT, "No override applies");
+        }
+
         /* One substitution: the scope's table, then the global one; never recursive. */
-        if (scope) {
+        if (scope && !only) {
                 OverrideTable *t = override_table_find(m, scope);
                 o = override_lookup(m, t, host, port, (int) family);
                 if (!o)
                         override_scope_gc(m, t); /* its last rules may have just expired */
         }
-        if (!o)
+        if (!o && !only)
                 o = override_lookup(m, override_table_find(m, NULL), host, port, (int) family);
 
         j = calloc(1, sizeof(*j));

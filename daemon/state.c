@@ -58,6 +58,7 @@
 #include "conf.h"
 #include "log.h"
 #include "macro.h"
+#include "names-index.h"
 #include "netutil-proto.h"
 #include "override.h"
 #include "state.h"
@@ -818,6 +819,9 @@ static int load_dropins(Manager *m) {
 int state_load(Manager *m) {
         int r;
 
+        /* Made first, so that it sees every rule loaded below. */
+        if (names_index_new(m) < 0)
+                return log_oom();
         if (m->state_dir) {
                 r = load_state_file(m);
                 if (r < 0)
@@ -826,6 +830,9 @@ int state_load(Manager *m) {
         r = load_dropins(m);
         if (r < 0)
                 return log_oom();
+        /* The NSS module's index: now if the daemon serves (a takeover), else at the first
+         * loop iteration. */
+        names_index_flush(m);
         return 0;
 }
 
@@ -833,5 +840,6 @@ void state_reload_dropins(Manager *m) {
         override_remove_read_only(m);
         if (load_dropins(m) < 0)
                 (void) log_oom();
+        names_index_flush(m); /* the drop-ins' names are visible through NSS once READY=1 says so */
         manager_status_changed(m);
 }
