@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "fdstore.h"
 #include "group.h"
 #include "handlers.h"
 #include "log.h"
@@ -105,6 +106,42 @@ int group_create(Manager *m, const char *name, uid_t owner, const BoundSocket *m
         LIST_PREPEND(groups, m->groups, g);
         log_info("Created reuseport group '%s' of uid %u with %zu address%s.", name, (unsigned) owner, n,
                  n == 1 ? "" : "es");
+        fdstore_push_group(m, g);
+        return 0;
+}
+
+int group_adopt(Manager *m, const char *name, uid_t owner, const BoundSocket *anchors, size_t n, int backlog,
+                bool push) {
+        Group *g;
+
+        if (group_find(m, name))
+                return -EEXIST;
+        g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        g->owner = owner;
+        g->backlog = backlog < 0 ? 0 : backlog;
+        g->name = strdup(name);
+        g->anchors = calloc(n ? n : 1, sizeof(BoundSocket));
+        if (!g->name || !g->anchors) {
+                group_free(g);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                g->anchors[i] = anchors[i];
+                g->anchors[i].fd = fcntl(anchors[i].fd, F_DUPFD_CLOEXEC, 3);
+                if (g->anchors[i].fd < 0) {
+                        int r = -errno;
+                        g->n_anchors = i;
+                        group_free(g);
+                        return r;
+                }
+        }
+        g->n_anchors = n;
+        g->manager = m;
+        LIST_PREPEND(groups, m->groups, g);
+        if (push)
+                fdstore_push_group(m, g);
         return 0;
 }
 
@@ -118,8 +155,9 @@ int group_answer_member(Request *req, Group *g) {
                 for (size_t i = 0; i < g->n_anchors; i++)
                         if (policy_check_bind_rule(req->manager->policy, creds, (struct sockaddr *) &g->anchors[i].addr,
                                                    SOCK_STREAM, reason, sizeof(reason)) < 0) {
-                                log_notice("Refused joining reuseport group '%s' of uid %u for uid %u pid %d.",
-                                           g->name, (unsigned) g->owner, (unsigned) creds->uid, (int) creds->pid);
+                                log_refusal(creds->uid, creds->pid, "BIND",
+                                            "Refused joining reuseport group '%s' of uid %u for uid %u pid %d.",
+                                            g->name, (unsigned) g->owner, (unsigned) creds->uid, (int) creds->pid);
                                 return request_error(req, EPERM,
                                                      "Permission denied by policy: the reuseport group '%s' belongs "
                                                      "to uid %u; joining it needs an AllowBind rule for its port",

@@ -5,6 +5,7 @@
  * lives in its module (status.c, and the hand-over and resolver modules to come).
  */
 
+#include "fdstore.h"
 #include "handlers.h"
 #include "held.h"
 #include "override.h"
@@ -15,6 +16,7 @@ static const Handler handlers[_PROTO_MSG_MAX] = {
         [PROTO_MSG_BIND_UNIX] = { .func = bind_unix_handle, .max_fds = 0 },
         [PROTO_MSG_HOLD_LIST] = { .func = hold_list_handle, .max_fds = 0 },
         [PROTO_MSG_HOLD_RELEASE] = { .func = hold_release_handle, .max_fds = 0 },
+        [PROTO_MSG_TAKEOVER] = { .func = takeover_handle, .max_fds = 0 },
         [PROTO_MSG_RESOLVE] = { .func = resolve_handle, .max_fds = 0 },
         [PROTO_MSG_OVERRIDE_SET] = { .func = override_set_handle, .max_fds = 0 },
         [PROTO_MSG_OVERRIDE_DEL] = { .func = override_del_handle, .max_fds = 0 },

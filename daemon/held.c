@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "fdstore.h"
 #include "group.h"
 #include "handlers.h"
 #include "held.h"
@@ -102,7 +103,10 @@ static int held_watch_cb(sd_event_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
-int held_add(Manager *m, const char *name, uid_t owner, const BoundSocket *sockets, size_t n, int backlog) {
+/* adopt: sockets that were held before a restart or a hand-over (fdstore.c): no quota (they
+ * were admitted once; they still count) and, unless push, not sent to the fd store again. */
+static int held_add_full(Manager *m, const char *name, uid_t owner, const BoundSocket *sockets, size_t n,
+                         int backlog, bool adopt, bool push) {
         Held *h;
         int r;
 
@@ -110,7 +114,7 @@ int held_add(Manager *m, const char *name, uid_t owner, const BoundSocket *socke
                 return -EEXIST;
         if (n > HELD_MAX_SOCKETS_PER_NAME)
                 return -E2BIG;
-        if (owner != 0 && held_count_owned(m, owner) >= HELD_MAX_NAMES_PER_UID)
+        if (!adopt && owner != 0 && held_count_owned(m, owner) >= HELD_MAX_NAMES_PER_UID)
                 return -EDQUOT;
 
         h = calloc(1, sizeof(*h));
@@ -156,8 +160,20 @@ int held_add(Manager *m, const char *name, uid_t owner, const BoundSocket *socke
         LIST_PREPEND(held, m->held, h);
         m->n_held_sockets += n;
         manager_status_changed(m);
-        log_info("Holding %zu socket%s as '%s' for uid %u.", n, n == 1 ? "" : "s", name, (unsigned) owner);
+        if (push)
+                fdstore_push_held(m, h);
+        if (!adopt)
+                log_info("Holding %zu socket%s as '%s' for uid %u.", n, n == 1 ? "" : "s", name, (unsigned) owner);
         return 0;
+}
+
+int held_add(Manager *m, const char *name, uid_t owner, const BoundSocket *sockets, size_t n, int backlog) {
+        return held_add_full(m, name, owner, sockets, n, backlog, false, true);
+}
+
+int held_adopt(Manager *m, const char *name, uid_t owner, const BoundSocket *sockets, size_t n, int backlog,
+               bool push) {
+        return held_add_full(m, name, owner, sockets, n, backlog, true, push);
 }
 
 int held_reply_add(const Held *h, ProtoReply *reply) {
@@ -231,6 +247,7 @@ int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 if (g && (creds->uid == 0 || creds->uid == g->owner)) {
                         log_info("Releasing reuseport group '%s' at the request of uid %u.", g->name,
                                  (unsigned) creds->uid);
+                        fdstore_remove_group(req->manager, g);
                         group_free(g);
                         return request_reply_empty(req);
                 }
@@ -241,6 +258,7 @@ int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
 
         log_info("Releasing held socket '%s' of uid %u at the request of uid %u.", h->name, (unsigned) h->owner,
                  (unsigned) creds->uid);
+        fdstore_remove_held(req->manager, h);
         held_free(h);
         return request_reply_empty(req);
 }

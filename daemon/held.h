@@ -42,8 +42,9 @@ typedef struct Held {
         LIST_FIELDS(struct Held, held);
 } Held;
 
-/* Checks a name given by a client: 1..255 printable ASCII bytes, no ':' (the separator of
- * LISTEN_FDNAMES) and no whitespace. Returns 0 or -EINVAL with the reason in reason. */
+/* Checks a name given by a client: 1..PROTO_MAX_SOCKET_NAME - 1 (199) printable ASCII bytes,
+ * no ':' (the separator of LISTEN_FDNAMES) and no whitespace: what fits in an fd store name
+ * (fdstore.c). Returns 0 or -EINVAL with the reason in reason. */
 int held_name_check(const char *name, char *reason, size_t reason_len);
 
 Held *held_find(Manager *m, const char *name);
@@ -55,6 +56,10 @@ unsigned held_count_owned(Manager *m, uid_t uid);
 /* Keeps dup()s of sockets[0..n) under name for owner. The caller keeps its fds.
  * Returns 0, -EEXIST, -EDQUOT (quota), -E2BIG or -errno. */
 int held_add(Manager *m, const char *name, uid_t owner, const BoundSocket *sockets, size_t n, int backlog);
+/* The same for sockets held before a restart or a hand-over (fdstore.c): no quota check,
+ * sent to the fd store only if push. */
+int held_adopt(Manager *m, const char *name, uid_t owner, const BoundSocket *sockets, size_t n, int backlog,
+               bool push);
 /* Closes a held name's sockets and forgets it. */
 void held_free(Held *h);
 void held_free_all(Manager *m);

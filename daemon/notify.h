@@ -8,6 +8,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "macro.h"
 
@@ -19,5 +20,13 @@
  * NOTIFY_WAIT_MSEC for room; otherwise (routine STATUS=) drop it if the queue is full.
  * Returns 1 sent, 0 no $NOTIFY_SOCKET, or -errno. */
 int notify_send(bool must_arrive, const char *format, ...) _printf_(2, 3);
+/* Sends text with fds[0..n) (SCM_RIGHTS, n <= PROTO_MAX_FDS = the kernel's SCM_MAX_FD) if
+ * $NOTIFY_SOCKET is set: for FDSTORE=1 and FDSTOREREMOVE=1 (fdstore.c). The fds stay the
+ * caller's. Uses a socket of its own, connected and closed again within the call, so that
+ * a full queue can be waited for (poll() on an unconnected datagram socket says nothing
+ * about the receiver) and no fd stays open between calls. must_arrive: wait at most
+ * NOTIFY_WAIT_MSEC for room; otherwise -EAGAIN at once. Returns 1 sent, 0 no
+ * $NOTIFY_SOCKET, or -errno (-E2BIG past PROTO_MAX_FDS, -ETIMEDOUT, -EAGAIN). */
+int notify_send_fds(bool must_arrive, const char *text, const int *fds, size_t n);
 /* Closes the socket (at exit). */
 void notify_close(void);
