@@ -82,8 +82,9 @@ static int bind_path(Request *req, const char *path, mode_t mode, int backlog, i
         r = policy_check_unix(req->manager->policy, creds, path, &dir, msg, msg_len);
         if (r < 0) {
                 if (r == -EPERM)
-                        log_notice("Refused BIND_UNIX for uid %u pid %d: %s", (unsigned) creds->uid,
-                                   (int) creds->pid, msg);
+                        log_refusal(creds->uid, creds->pid, "BIND_UNIX",
+                                    "Refused BIND_UNIX for uid %u pid %d: %s", (unsigned) creds->uid,
+                                    (int) creds->pid, msg);
                 return r;
         }
 
@@ -114,7 +115,9 @@ static int bind_path(Request *req, const char *path, mode_t mode, int backlog, i
                 if (creds->uid != 0 && old.st_uid != creds->uid) {
                         snprintf(msg, msg_len, "Socket %s belongs to uid %u and cannot be replaced by uid %u", path,
                                  (unsigned) old.st_uid, (unsigned) creds->uid);
-                        return -EPERM;
+                        return log_refusal(creds->uid, creds->pid, "BIND_UNIX",
+                                           "Refused BIND_UNIX for uid %u pid %d: %s", (unsigned) creds->uid,
+                                           (int) creds->pid, msg);
                 }
                 replace = true;
         } else if (errno != ENOENT)

@@ -101,8 +101,8 @@ static void bind_answer(BindJob *j) {
                 unsigned port = 0;
 
                 if (j->r == -EPERM && j->reason[0]) {
-                        log_notice("Refused BIND for uid %u pid %d: %s", (unsigned) j->creds.uid, (int) j->creds.pid,
-                                   j->reason);
+                        log_refusal(j->creds.uid, j->creds.pid, "BIND", "Refused BIND for uid %u pid %d: %s",
+                                    (unsigned) j->creds.uid, (int) j->creds.pid, j->reason);
                         request_error(req, EPERM, "%s", j->reason);
                         return;
                 }
