@@ -2,11 +2,14 @@
 
 /*
  * netutilctl — the command line of CLI.md. Owns option parsing, the exit status
- * contract (0 ok, 1 failed, 2 usage), text and --json output. Talks to the daemon only
- * through libnetutil's public API.
+ * contract (0 ok, 1 failed, 2 usage), the help of every command, text and --json output,
+ * and status's look at this machine's NSS setup (module files, nsswitch.conf: read
+ * only). Talks to the daemon only through libnetutil's public API; must not write
+ * anything but stdout and stderr.
  */
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,9 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json.h"
+#include "macro.h"
 #include "netutil.h"
 
 #define EXIT_USAGE 2
@@ -41,6 +46,9 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
         fputs("\nTry 'netutilctl --help'.\n", stderr);
         return EXIT_USAGE;
 }
+
+static int command_help(const char *verb);
+static bool is_help_option(const char *s);
 
 /* Reports a failed operation: "netutilctl: message" on stderr, and with --json the error
  * object of CLI.md on stdout. Returns EXIT_FAILURE. */
@@ -74,7 +82,10 @@ static int fail(netutil_client *c, int error, const char *context) {
         return EXIT_FAILURE;
 }
 
-static int connect_daemon(netutil_client **ret) {
+/* Connects to the daemon at --socket or the default path. On success, *ret_path (if not
+ * NULL) gets the path used, malloc()ed and the caller's. Returns 0 or EXIT_FAILURE (after
+ * reporting). */
+static int connect_daemon(netutil_client **ret, char **ret_path) {
         char *path = NULL, ctx[4200];
         int r;
 
@@ -89,6 +100,13 @@ static int connect_daemon(netutil_client **ret) {
                 snprintf(ctx, sizeof(ctx), "Cannot connect to netutild at '%s'", arg_socket ?: path);
                 free(path);
                 return fail(NULL, r, ctx);
+        }
+        if (ret_path) {
+                if (!path && !(path = strdup(arg_socket))) {
+                        *ret = netutil_client_close(*ret);
+                        return fail(NULL, -ENOMEM, NULL);
+                }
+                *ret_path = TAKE_PTR(path);
         }
         free(path);
         return 0;
@@ -108,22 +126,191 @@ static void format_duration(char *buf, size_t len, uint64_t usec) {
                 snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 "s", s, usec / 1000 % 1000);
 }
 
+/* ---- the NSS module, as glibc would find it ------------------------------------------ */
+
+/* The module glibc loads for the service "netutil" (dlopen("libnss_netutil.so.2")). */
+#define NSS_SERVICE "netutil"
+#define NSS_MODULE "libnss_" NSS_SERVICE ".so.2"
+#define NSSWITCH_CONF "/etc/nsswitch.conf"
+#define LD_SO_CACHE "/etc/ld.so.cache"
+/* ld.so.cache is read whole to look for the module's path: a few hundred KiB on a system
+ * with thousands of libraries; a larger file is not a cache we should be reading. */
+#define LD_SO_CACHE_MAX (16u * 1024u * 1024u)
+
+static bool is_regular_file(const char *path) {
+        struct stat st;
+
+        return stat(path, &st) >= 0 && S_ISREG(st.st_mode);
+}
+
+/* Looks for "/…/libnss_netutil.so.2" in ld.so.cache, where ldconfig lists every library
+ * of the directories in ld.so.conf (/usr/local/lib included on Debian). The cache's string
+ * table holds each library's full path NUL-terminated, so the path is the string that
+ * ends with "/" NSS_MODULE; it counts only if the file is still there. */
+static bool nss_find_in_ld_cache(char *path, size_t len) {
+        static const char needle[] = "/" NSS_MODULE; /* sizeof includes the NUL: a whole name */
+        _cleanup_(closep) int fd = -EBADF;
+        _cleanup_(freep) char *buf = NULL;
+        struct stat st;
+        size_t n = 0;
+
+        fd = open(LD_SO_CACHE, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+            (uintmax_t) st.st_size > LD_SO_CACHE_MAX)
+                return false;
+        buf = malloc((size_t) st.st_size);
+        if (!buf)
+                return false;
+        while (n < (size_t) st.st_size) {
+                ssize_t k = read(fd, buf + n, (size_t) st.st_size - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+        }
+        for (const char *p = buf; (p = memmem(p, n - (size_t) (p - buf), needle, sizeof(needle))); p++) {
+                const char *start = p;
+                size_t l;
+
+                while (start > buf && start[-1] != '\0')
+                        start--;
+                l = (size_t) (p - start) + sizeof(needle) - 1;
+                if (*start != '/' || l >= len)
+                        continue;
+                memcpy(path, start, l);
+                path[l] = '\0';
+                if (is_regular_file(path))
+                        return true;
+        }
+        return false;
+}
+
+/* Whether glibc would find the module: in the loader's own directories (the multiarch
+ * ones of this build first, then the generic ones), or through ld.so.cache. On success
+ * path holds where it is. */
+static bool nss_find_module(char *path, size_t len) {
+        static const char *const generic[] = { "/lib64", "/usr/lib64", "/lib", "/usr/lib" };
+        const char *multiarch = NETUTILCTL_MULTIARCH; /* "x86_64-linux-gnu", or "" off Debian */
+
+        for (size_t i = 0; multiarch[0] && i < 2; i++) {
+                snprintf(path, len, "%s/%s/%s", i == 0 ? "/lib" : "/usr/lib", multiarch, NSS_MODULE);
+                if (is_regular_file(path))
+                        return true;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(generic); i++) {
+                snprintf(path, len, "%s/%s", generic[i], NSS_MODULE);
+                if (is_regular_file(path))
+                        return true;
+        }
+        if (nss_find_in_ld_cache(path, len))
+                return true;
+        path[0] = '\0';
+        return false;
+}
+
+/* Whether the services of one database line (what follows "hosts:") name service, read
+ * as glibc's __nss_action_parse() reads them: words ending at whitespace or '[', each
+ * optionally followed by one "[STATUS=ACTION ...]" group. A malformed line, which glibc
+ * refuses, names nothing. */
+static bool nss_services_name(const char *p, const char *service) {
+        size_t want = strlen(service);
+        bool found = false;
+
+        for (;;) {
+                const char *word;
+
+                while (isspace((unsigned char) *p))
+                        p++;
+                if (*p == '\0')
+                        return found;
+                word = p;
+                while (*p && !isspace((unsigned char) *p) && *p != '[')
+                        p++;
+                if (p == word) /* an action group without a service before it */
+                        return false;
+                if ((size_t) (p - word) == want && strncmp(word, service, want) == 0)
+                        found = true;
+                while (isspace((unsigned char) *p))
+                        p++;
+                if (*p == '[') {
+                        const char *close = strchr(p, ']');
+                        if (!close) /* unterminated action group */
+                                return false;
+                        p = close + 1;
+                }
+        }
+}
+
+/* Whether nsswitch.conf has comments inside a line. glibc 2.33 rewrote its reader
+ * (nss/nss_database.c), which knows none: in "hosts: files # netutil", "#" is a service
+ * (whose module fails to load) and netutil the next one, consulted. A line that starts with
+ * '#' is still skipped there, as "#hosts" names no database. Older glibc cut every line at
+ * its first '#'. */
+#if __GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33)
+#define NSSWITCH_INLINE_COMMENTS 0
+#else
+#define NSSWITCH_INLINE_COMMENTS 1
+#endif
+
+/* Whether service is named on the hosts line of file, parsed as the glibc we are built
+ * against parses it: a line is a database name, then any whitespace and colons, then the
+ * services; the last "hosts" line wins. A missing file means glibc's built-in default,
+ * which has no netutil. Returns 1, 0 or -errno. */
+static int nss_configured(const char *file, const char *service) {
+        _cleanup_(freep) char *line = NULL;
+        FILE *f = NULL;
+        size_t cap = 0;
+        int found = 0;
+
+        f = fopen(file, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        /* Lines of any length, as glibc reads them; the file is the administrator's. */
+        while (getline(&line, &cap, f) >= 0) {
+                char *p = line, *name = NULL, *hash = strchr(line, '#');
+
+                if (hash && NSSWITCH_INLINE_COMMENTS)
+                        *hash = '\0';
+                while (isspace((unsigned char) *p))
+                        p++;
+                name = p;
+                while (*p && !isspace((unsigned char) *p) && *p != ':')
+                        p++;
+                if (*p == '\0' || p - name != 5 || strncmp(name, "hosts", 5) != 0)
+                        continue;
+                while (*p && (isspace((unsigned char) *p) || *p == ':'))
+                        p++;
+                found = nss_services_name(p, service);
+        }
+        fclose(f);
+        return found;
+}
+
 static int verb_status(int argc, char *argv[]) {
         netutil_client *c = NULL;
         netutil_status *s = NULL;
-        int r;
+        char *socket_path = NULL, nss_path[4096];
+        bool nss_installed;
+        int r, nss_conf;
 
+        if (argc == 2 && is_help_option(argv[1]))
+                return command_help("status");
         if (argc > 1)
                 return usage_error("status takes no arguments");
-        r = connect_daemon(&c);
+        r = connect_daemon(&c, &socket_path);
         if (r != 0)
                 return r;
         r = netutil_status_get(c, arg_timeout_usec, &s);
         if (r < 0) {
                 r = fail(c, r, "Failed to get the daemon status");
                 netutil_client_close(c);
+                free(socket_path);
                 return r;
         }
+        netutil_client_close(c);
+        nss_installed = nss_find_module(nss_path, sizeof(nss_path));
+        nss_conf = nss_configured(NSSWITCH_CONF, NSS_SERVICE);
 
         if (arg_json) {
                 JsonWriter w = { .f = stdout };
@@ -139,6 +326,16 @@ static int verb_status(int argc, char *argv[]) {
                 json_uint(&w, "policy_rules", s->policy_rules);
                 json_uint(&w, "max_clients", s->max_clients);
                 json_uint(&w, "requests", s->requests);
+                json_string(&w, "socket", socket_path);
+                json_begin_object(&w, "nss");
+                json_bool(&w, "installed", nss_installed);
+                json_string(&w, "path", nss_installed ? nss_path : NULL);
+                /* null: nsswitch.conf exists but cannot be read */
+                if (nss_conf < 0)
+                        json_null(&w, "configured");
+                else
+                        json_bool(&w, "configured", nss_conf > 0);
+                json_end_object(&w);
                 json_end_object(&w);
                 json_finish(&w);
         } else {
@@ -146,6 +343,7 @@ static int verb_status(int argc, char *argv[]) {
                 format_duration(up, sizeof(up), s->uptime_usec);
                 printf("     Version: netutild %s\n"
                        "         PID: %" PRIu32 " (%s mode)\n"
+                       "      Socket: %s\n"
                        "      Uptime: %s\n"
                        "     Clients: %" PRIu32 " (max %" PRIu32 ")\n"
                        "    Requests: %" PRIu64 "\n"
@@ -153,12 +351,16 @@ static int verb_status(int argc, char *argv[]) {
                        "   Overrides: %" PRIu32 "\n"
                        "    Resolver: %s\n"
                        "      Policy: %" PRIu32 " rule%s\n",
-                       s->version, s->pid, s->mode, up, s->clients, s->max_clients, s->requests, s->held,
-                       s->held == 1 ? "" : "s", s->overrides, s->resolver, s->policy_rules,
+                       s->version, s->pid, s->mode, socket_path, up, s->clients, s->max_clients, s->requests,
+                       s->held, s->held == 1 ? "" : "s", s->overrides, s->resolver, s->policy_rules,
                        s->policy_rules == 1 ? "" : "s");
+                printf("  NSS module: %s; %s\n", nss_installed ? nss_path : "not installed",
+                       nss_conf > 0    ? "named on the hosts: line of " NSSWITCH_CONF
+                       : nss_conf == 0 ? "not named on the hosts: line of " NSSWITCH_CONF
+                                       : "cannot read " NSSWITCH_CONF);
         }
         netutil_status_free(s);
-        netutil_client_close(c);
+        free(socket_path);
         return 0;
 }
 
@@ -295,6 +497,9 @@ static int verb_hold(int argc, char *argv[]) {
         netutil_client *c = NULL;
         int r;
 
+        for (int i = 1; i < argc; i++)
+                if (is_help_option(argv[i]))
+                        return command_help("hold");
         if (argc < 2)
                 return usage_error("hold: expected 'list' or 'release NAME'");
         if (strcmp(argv[1], "list") == 0) {
@@ -304,7 +509,7 @@ static int verb_hold(int argc, char *argv[]) {
 
                 if (argc != 2)
                         return usage_error("hold list takes no arguments");
-                r = connect_daemon(&c);
+                r = connect_daemon(&c, NULL);
                 if (r != 0)
                         return r;
                 n = netutil_hold_list(c, arg_timeout_usec, &h);
@@ -344,7 +549,7 @@ static int verb_hold(int argc, char *argv[]) {
         if (strcmp(argv[1], "release") == 0) {
                 if (argc != 3)
                         return usage_error("hold release takes one NAME");
-                r = connect_daemon(&c);
+                r = connect_daemon(&c, NULL);
                 if (r != 0)
                         return r;
                 r = netutil_hold_release(c, argv[2], arg_timeout_usec);
@@ -441,8 +646,12 @@ static int finish_bind(netutil_client *c, int n, netutil_socket *s, const char *
                 return r;
         }
         netutil_client_close(c);
-        if (command)
-                return exec_with_sockets(s, (size_t) n, name ? name : "netutil", command);
+        if (command) {
+                /* Returns only if the exec failed: the sockets go, as after printing. */
+                r = exec_with_sockets(s, (size_t) n, name ? name : "netutil", command);
+                netutil_sockets_free(s, (size_t) n);
+                return r;
+        }
         print_sockets(s, (size_t) n);
         netutil_sockets_free(s, (size_t) n);
         return 0;
@@ -454,7 +663,7 @@ static int verb_bind(int argc, char *argv[]) {
                 { "udp", no_argument, NULL, 'u' },           { "backlog", required_argument, NULL, 'b' },
                 { "flags", required_argument, NULL, 'F' },   { "reuse-port", no_argument, NULL, 'r' },
                 { "name", required_argument, NULL, 'n' },    { "hold", no_argument, NULL, 'H' },
-                {},
+                { "help", no_argument, NULL, 'h' },          {},
         };
         netutil_bind_options o = NETUTIL_BIND_OPTIONS_INIT;
         netutil_client *c = NULL;
@@ -467,7 +676,7 @@ static int verb_bind(int argc, char *argv[]) {
                 return usage_error("bind: missing command after '--'");
 
         optind = 0;
-        while ((ch = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+        while ((ch = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (ch) {
                 case 'a':
                         o.address = optarg;
@@ -498,6 +707,8 @@ static int verb_bind(int argc, char *argv[]) {
                 case 'H':
                         o.hold = 1;
                         break;
+                case 'h':
+                        return command_help("bind");
                 default:
                         return usage_error("bind: unknown option '%s'", argv[optind - 1]);
                 }
@@ -508,7 +719,7 @@ static int verb_bind(int argc, char *argv[]) {
         if (o.hold && !o.name)
                 return usage_error("bind: --hold needs --name");
 
-        r = connect_daemon(&c);
+        r = connect_daemon(&c, NULL);
         if (r != 0)
                 return r;
         n = netutil_bind(c, &o, arg_timeout_usec, &s);
@@ -519,7 +730,7 @@ static int verb_bind_unix(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "mode", required_argument, NULL, 'm' }, { "backlog", required_argument, NULL, 'b' },
                 { "name", required_argument, NULL, 'n' }, { "hold", no_argument, NULL, 'H' },
-                {},
+                { "help", no_argument, NULL, 'h' },       {},
         };
         netutil_bind_unix_options o = NETUTIL_BIND_UNIX_OPTIONS_INIT;
         netutil_client *c = NULL;
@@ -532,7 +743,7 @@ static int verb_bind_unix(int argc, char *argv[]) {
                 return usage_error("bind-unix: missing command after '--'");
 
         optind = 0;
-        while ((ch = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+        while ((ch = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (ch) {
                 case 'm': {
                         char *end;
@@ -554,6 +765,8 @@ static int verb_bind_unix(int argc, char *argv[]) {
                 case 'H':
                         o.hold = 1;
                         break;
+                case 'h':
+                        return command_help("bind-unix");
                 default:
                         return usage_error("bind-unix: unknown option '%s'", argv[optind - 1]);
                 }
@@ -574,7 +787,7 @@ static int verb_bind_unix(int argc, char *argv[]) {
                 o.path_len = len;
         }
 
-        r = connect_daemon(&c);
+        r = connect_daemon(&c, NULL);
         if (r != 0)
                 return r;
         n = netutil_bind_unix(c, &o, arg_timeout_usec, &s);
@@ -626,6 +839,7 @@ static int verb_resolve(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "family", required_argument, NULL, 'f' },
                 { "scope", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *scope = NULL;
@@ -634,7 +848,7 @@ static int verb_resolve(int argc, char *argv[]) {
         int ch, r, n, family = AF_UNSPEC, port = 0;
 
         optind = 0;
-        while ((ch = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+        while ((ch = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (ch) {
                 case 'f':
                         if (parse_family(optarg, &family) < 0)
@@ -643,6 +857,8 @@ static int verb_resolve(int argc, char *argv[]) {
                 case 's':
                         scope = optarg;
                         break;
+                case 'h':
+                        return command_help("resolve");
                 default:
                         return usage_error("resolve: unknown option '%s'", argv[optind - 1]);
                 }
@@ -652,7 +868,7 @@ static int verb_resolve(int argc, char *argv[]) {
         if (argc - optind == 2 && parse_int(argv[optind + 1], 0, 65535, &port) < 0)
                 return usage_error("resolve: invalid PORT '%s': expected 0-65535", argv[optind + 1]);
 
-        r = connect_daemon(&c);
+        r = connect_daemon(&c, NULL);
         if (r != 0)
                 return r;
         n = netutil_resolve(c, argv[optind], (unsigned) port, family, scope, arg_timeout_usec, &a);
@@ -701,20 +917,23 @@ static int verb_override(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "scope", required_argument, NULL, 's' }, { "port", required_argument, NULL, 'p' },
                 { "family", required_argument, NULL, 'f' }, { "to-port", required_argument, NULL, 't' },
-                { "ttl", required_argument, NULL, 'T' },     {},
+                { "ttl", required_argument, NULL, 'T' },     { "help", no_argument, NULL, 'h' },
+                {},
         };
         const char *scope = NULL, *sub;
         int ch, r, port = -1, family = -1, to_port = -1, n_args;
         uint64_t ttl = 0;
         netutil_client *c = NULL;
 
+        if (argc >= 2 && is_help_option(argv[1]))
+                return command_help("override");
         if (argc < 2)
                 return usage_error("override: expected set, del, list or clear");
         sub = argv[1];
         argc--;
         argv++;
         optind = 0;
-        while ((ch = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+        while ((ch = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (ch) {
                 case 's':
                         if (!*optarg)
@@ -743,6 +962,8 @@ static int verb_override(int argc, char *argv[]) {
                         ttl = (uint64_t) (t * 1e6);
                         break;
                 }
+                case 'h':
+                        return command_help("override");
                 default:
                         return usage_error("override: unknown option '%s'", argv[optind - 1]);
                 }
@@ -767,7 +988,7 @@ static int verb_override(int argc, char *argv[]) {
         } else
                 return usage_error("override: unknown subcommand '%s'", sub);
 
-        r = connect_daemon(&c);
+        r = connect_daemon(&c, NULL);
         if (r != 0)
                 return r;
         if (strcmp(sub, "set") == 0)
@@ -813,6 +1034,8 @@ static int verb_override(int argc, char *argv[]) {
                                         json_uint(&w, "expires_in", ((uint64_t) o[i].expires_in_usec + 999999) / 1000000);
                                 else
                                         json_null(&w, "expires_in");
+                                if (o[i].source) /* only drop-in rules: the others' shape is CLI.md's */
+                                        json_string(&w, "source", o[i].source);
                                 json_end_object(&w);
                         } else {
                                 printf("%s %s", o[i].scope ? o[i].scope : "global", o[i].host);
@@ -826,6 +1049,8 @@ static int verb_override(int argc, char *argv[]) {
                                 if (o[i].expires_in_usec >= 0)
                                         printf(" (expires in %" PRIu64 "s)",
                                                ((uint64_t) o[i].expires_in_usec + 999999) / 1000000);
+                                if (o[i].source)
+                                        printf(" (read-only, %s)", o[i].source);
                                 putchar('\n');
                         }
                 }
@@ -853,11 +1078,14 @@ static int verb_override(int argc, char *argv[]) {
         return 0;
 }
 
+/* ---- help ---------------------------------------------------------------------------- */
+
 static void help(void) {
         printf("Usage: netutilctl [OPTIONS] COMMAND ...\n\n"
                "Control netutild: sockets bound for you, names resolved with overrides.\n\n"
                "Commands:\n"
-               "  status                 show the daemon's version, clients and counters\n"
+               "  status                 show the daemon's version, uptime, clients, held sockets,\n"
+               "                         overrides, resolver, policy, and the NSS module's state\n"
                "  bind [OPTIONS] PORT [-- COMMAND [ARG...]]\n"
                "                         sockets bound by the daemon, as Tornado's bind_sockets();\n"
                "                         printed, or passed to COMMAND as fds 3... (LISTEN_FDS)\n"
@@ -885,30 +1113,190 @@ static void help(void) {
                "  override clear [--scope S]\n"
                "                         central overrides (no --scope: the global table)\n"
                "  is-valid-ip STRING     \"yes\" (exit 0) if STRING is an IPv4 or IPv6 address\n"
-               "                         literal, as Tornado's is_valid_ip(); else \"no\" (exit 1)\n\n"
+               "                         literal, as Tornado's is_valid_ip(); else \"no\" (exit 1)\n"
+               "  help [COMMAND]         this help, or one command's (also: COMMAND --help)\n\n"
                "Options:\n"
                "  -s, --socket PATH      daemon socket (default: $NETUTILD_SOCKET, then\n"
-               "                         /run/netutild/netutild.sock for root, else\n"
+               "                         " NETUTILD_SOCKET_PATH " for root, else\n"
                "                         $XDG_RUNTIME_DIR/netutild/netutild.sock)\n"
                "  -j, --json             print one JSON object (errors too)\n"
                "  -t, --timeout SECONDS  give up on the daemon after this long (default 25)\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n\n"
-               "Exit status: 0 success, 1 the operation failed (is-valid-ip: \"no\"), 2 usage error.\n");
+               "Exit status: 0 success, 1 the operation failed (is-valid-ip: \"no\"), 2 usage error.\n"
+               "See 'netutilctl help COMMAND' for a command's options and examples, and\n"
+               "netutilctl(1).\n");
 }
+
+/* One command's help: usage, what it does, options, examples. Global options (--socket,
+ * --json, --timeout) go before the command and are in the main help. */
+static const char help_status[] =
+        "Usage: netutilctl [--socket PATH] [--json] status\n\n"
+        "Show what the daemon is and how busy it is: version, pid and mode, the socket\n"
+        "used, uptime, connected clients (this one included) and MaxClients=, requests\n"
+        "served, held sockets, override rules, the resolver backend and the number of\n"
+        "policy rules; and, from this machine, whether the NSS module libnss_netutil.so.2\n"
+        "is installed where glibc looks and named on the hosts: line of /etc/nsswitch.conf.\n"
+        "--json prints one object: version, pid, uptime_s, clients, held, overrides,\n"
+        "resolver, mode, policy_rules, max_clients, requests, socket and\n"
+        "nss {installed, path, configured}.\n\n"
+        "Options:\n"
+        "  -h, --help             show this help\n\n"
+        "Examples:\n"
+        "  netutilctl status\n"
+        "  netutilctl --json status\n";
+
+static const char help_bind[] =
+        "Usage: netutilctl bind [OPTIONS] PORT [-- COMMAND [ARG...]]\n\n"
+        "Bind sockets in the daemon, under its policy, as Tornado's bind_sockets(PORT,\n"
+        "ADDR, family, backlog, flags, reuse_port) would, and print them; with COMMAND,\n"
+        "execute it (no fork) with the sockets as fds 3, 4, ... and LISTEN_FDS,\n"
+        "LISTEN_PID and LISTEN_FDNAMES set as systemd sets them. PORT 0 is an ephemeral\n"
+        "port shared by every family.\n\n"
+        "Options:\n"
+        "      --address ADDR     address or host name (default: all interfaces)\n"
+        "      --family FAMILY    any (default), ipv4 or ipv6\n"
+        "      --udp              datagram sockets (no listen)\n"
+        "      --backlog N        listen() backlog (default 128)\n"
+        "      --flags LIST       getaddrinfo flags, comma-separated: passive, canonname,\n"
+        "                         numerichost, numericserv, v4mapped, all, addrconfig; 0 for\n"
+        "                         none (default passive)\n"
+        "      --reuse-port       SO_REUSEPORT; with --name, a new member of group NAME\n"
+        "      --name NAME        name of the socket(s): held name, group, LISTEN_FDNAMES\n"
+        "      --hold             keep the socket(s) in the daemon under NAME (needs --name)\n"
+        "  -h, --help             show this help\n\n"
+        "Examples:\n"
+        "  netutilctl bind 0\n"
+        "  netutilctl bind --address 127.0.0.1 8080 -- ./app\n"
+        "  netutilctl bind --name web --hold 443 -- ./app\n";
+
+static const char help_bind_unix[] =
+        "Usage: netutilctl bind-unix [OPTIONS] PATH [-- COMMAND [ARG...]]\n\n"
+        "Make a listening unix socket at PATH in the daemon, owned by you, as Tornado's\n"
+        "bind_unix_socket(PATH, mode, backlog): an existing socket is replaced, any other\n"
+        "file is an error; PATH must lie below a directory an AllowUnix= rule gives you.\n"
+        "@NAME is the abstract name NAME. Printed, or passed to COMMAND as for bind.\n\n"
+        "Options:\n"
+        "      --mode OCTAL       node permissions (default 0600)\n"
+        "      --backlog N        listen() backlog (default 128)\n"
+        "      --name NAME        name of the socket: held name, LISTEN_FDNAMES\n"
+        "      --hold             keep the socket in the daemon under NAME (needs --name)\n"
+        "  -h, --help             show this help\n\n"
+        "Examples:\n"
+        "  netutilctl bind-unix --mode 0660 /run/app/app.sock\n"
+        "  netutilctl bind-unix @app -- ./app\n";
+
+static const char help_hold[] =
+        "Usage: netutilctl hold list\n"
+        "       netutilctl hold release NAME\n\n"
+        "List the held sockets and reuseport groups you may use (name, owner uid, sockets),\n"
+        "or close the daemon's copy of NAME; sockets already handed out keep working.\n\n"
+        "Options:\n"
+        "  -h, --help             show this help\n\n"
+        "Examples:\n"
+        "  netutilctl hold list\n"
+        "  netutilctl --json hold list\n"
+        "  netutilctl hold release web\n";
+
+static const char help_resolve[] =
+        "Usage: netutilctl resolve [--family any|ipv4|ipv6] [--scope SCOPE] HOST [PORT]\n\n"
+        "Resolve HOST (and PORT, default 0) in the daemon, with the overrides applied as\n"
+        "Tornado's OverrideResolver applies them: (HOST, PORT, FAMILY), then (HOST, PORT),\n"
+        "then HOST, in the scope's table and then the global one. One line per address,\n"
+        "\"FAMILY ADDRESS PORT\", in the backend's order.\n\n"
+        "Options:\n"
+        "      --family FAMILY    any (default), ipv4 or ipv6\n"
+        "      --scope SCOPE      override scope (default: $NETUTIL_SCOPE, else the global\n"
+        "                         table only)\n"
+        "  -h, --help             show this help\n\n"
+        "Examples:\n"
+        "  netutilctl resolve example.com 443\n"
+        "  netutilctl resolve --family ipv6 --scope run42 api.example.com 443\n";
+
+static const char help_override[] =
+        "Usage: netutilctl override set [--scope SCOPE] [--port PORT [--family F] --to-port PORT]\n"
+        "                               [--ttl SECONDS] HOST TARGET\n"
+        "       netutilctl override del [--scope SCOPE] [--port PORT [--family F]] HOST\n"
+        "       netutilctl override list [--scope SCOPE]\n"
+        "       netutilctl override clear [--scope SCOPE]\n\n"
+        "Change or show the central overrides: HOST -> TARGET; with --port and --to-port,\n"
+        "(HOST, PORT) -> (TARGET, TO-PORT); adding --family, (HOST, PORT, FAMILY) ->\n"
+        "(TARGET, TO-PORT). set replaces a rule with the same key. Without --scope, the\n"
+        "global table (root, or an AllowOverride= rule). Rules without --ttl survive a\n"
+        "daemon restart.\n\n"
+        "Options:\n"
+        "      --scope SCOPE      the scope's table instead of the global one\n"
+        "      --port PORT        the rule's key port (0-65535)\n"
+        "      --family FAMILY    the rule's key family: ipv4 or ipv6 (needs --port)\n"
+        "      --to-port PORT     the port the rule maps to (set; with --port)\n"
+        "      --ttl SECONDS      the rule expires after this long (set)\n"
+        "  -h, --help             show this help\n\n"
+        "Examples:\n"
+        "  netutilctl override set --scope run42 api.example.com 127.0.0.1\n"
+        "  netutilctl override set --port 443 --to-port 8443 api.example.com 127.0.0.1\n"
+        "  netutilctl override set --ttl 60 db.test 10.0.0.5\n"
+        "  netutilctl --json override list --scope run42\n";
+
+static const char help_is_valid_ip[] =
+        "Usage: netutilctl is-valid-ip STRING\n\n"
+        "Print \"yes\" and exit 0 if STRING is an IPv4 or IPv6 address literal, as Tornado's\n"
+        "is_valid_ip() decides (getaddrinfo with AI_NUMERICHOST), else \"no\" and exit 1.\n"
+        "Runs in this process, without the daemon. STRING is taken as it is, so\n"
+        "\"is-valid-ip --help\" answers \"no\": use \"netutilctl help is-valid-ip\".\n"
+        "--json prints {\"valid\": true|false}.\n\n"
+        "Examples:\n"
+        "  netutilctl is-valid-ip 2620:0:1cfe:face:b00c::3\n"
+        "  netutilctl is-valid-ip www.example.com\n";
+
+static const char help_help[] =
+        "Usage: netutilctl help [COMMAND]\n\n"
+        "Show the list of commands, or COMMAND's usage, options and examples.\n\n"
+        "Examples:\n"
+        "  netutilctl help\n"
+        "  netutilctl help override\n";
+
+static int verb_help(int argc, char *argv[]);
 
 static const struct {
         const char *name;
         int (*func)(int argc, char *argv[]);
+        const char *help;
 } verbs[] = {
-        { "status", verb_status },
-        { "bind", verb_bind },
-        { "hold", verb_hold },
-        { "bind-unix", verb_bind_unix },
-        { "resolve", verb_resolve },
-        { "override", verb_override },
-        { "is-valid-ip", verb_is_valid_ip },
+        { "status", verb_status, help_status },
+        { "bind", verb_bind, help_bind },
+        { "hold", verb_hold, help_hold },
+        { "bind-unix", verb_bind_unix, help_bind_unix },
+        { "resolve", verb_resolve, help_resolve },
+        { "override", verb_override, help_override },
+        { "is-valid-ip", verb_is_valid_ip, help_is_valid_ip },
+        { "help", verb_help, help_help },
 };
+
+/* Prints the help of command verb on stdout. Returns 0, or the usage error if there is no
+ * such command. */
+static int command_help(const char *verb) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(verbs[i].name, verb) == 0) {
+                        fputs(verbs[i].help, stdout);
+                        return 0;
+                }
+        return usage_error("help: unknown command '%s'", verb);
+}
+
+static int verb_help(int argc, char *argv[]) {
+        if (argc > 2)
+                return usage_error("help takes at most one COMMAND");
+        if (argc == 2 && strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0)
+                return command_help(argv[1]);
+        if (argc == 2)
+                return command_help("help");
+        help();
+        return 0;
+}
+
+static bool is_help_option(const char *s) {
+        return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0;
+}
 
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100 };
@@ -962,7 +1350,7 @@ int main(int argc, char *argv[]) {
 
         if (optind >= argc)
                 return usage_error("missing command");
-        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (strcmp(argv[optind], verbs[i].name) == 0)
                         return verbs[i].func(argc - optind, argv + optind);
         return usage_error("unknown command '%s'", argv[optind]);
