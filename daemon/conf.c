@@ -154,6 +154,14 @@ static int parse_assignment(Config *c, const char *section, const char *key, con
                         c->max_clients = u;
                         return 0;
                 }
+                if (strcmp(key, "MaxClientsPerUser") == 0) {
+                        if (parse_unsigned(value, 0, CONFIG_MAX_CLIENTS, &u) < 0)
+                                return parse_error(errbuf, errlen, file, line,
+                                                   "MaxClientsPerUser=%s: expected 0 (no limit)..%u", value,
+                                                   CONFIG_MAX_CLIENTS);
+                        c->max_clients_per_user = u;
+                        return 0;
+                }
         } else if (strcmp(section, "Policy") == 0) {
                 if (strcmp(key, "AllowBind") == 0 || strcmp(key, "AllowUnix") == 0 ||
                     strcmp(key, "AllowOverride") == 0) {

@@ -30,6 +30,7 @@ typedef struct Config {
         ResolverKind resolver;
         unsigned resolver_threads;
         unsigned max_clients;
+        unsigned max_clients_per_user; /* connections one uid (root excepted) may hold; 0: no limit */
         ConfigRule *rules;
         size_t n_rules;
 } Config;

@@ -184,6 +184,28 @@ START_TEST(test_directory_as_config_is_refused) {
 }
 END_TEST
 
+START_TEST(test_max_clients_per_user_parses_and_defaults_to_no_limit) {
+        _cleanup_(config_freep) Config *d = NULL;
+        char err[256] = "";
+        int r;
+        Config *c = parse("[Daemon]\nMaxClientsPerUser=5\n", &r, err, sizeof(err));
+
+        ck_assert_msg(r == 0, "%s", err);
+        ck_assert_uint_eq(c->max_clients_per_user, 5);
+        config_free(c);
+        c = parse("[Daemon]\nMaxClientsPerUser=0\n", &r, err, sizeof(err));
+        ck_assert_msg(r == 0, "%s", err);
+        ck_assert_uint_eq(c->max_clients_per_user, 0);
+        config_free(c);
+        ck_assert_int_eq(config_load(NULL, false, &d, err, sizeof(err)), 0);
+        ck_assert_uint_eq(d->max_clients_per_user, 0);
+        expect_error("[Daemon]\nMaxClientsPerUser=65537\n", "MaxClientsPerUser=65537: expected 0 (no limit)..65536", 2);
+        expect_error("[Daemon]\nMaxClientsPerUser=-1\n", "MaxClientsPerUser=-1", 2);
+        expect_error("[Daemon]\nMaxClientsPerUser=\n", "MaxClientsPerUser=", 2);
+        expect_error("[Daemon]\nMaxClientsPerUser=5x\n", "MaxClientsPerUser=5x", 2);
+}
+END_TEST
+
 static Suite *config_suite(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("parse");
@@ -195,6 +217,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_long_line_and_nul_are_refused);
         tcase_add_test(tc, test_dropins_apply_in_lexical_order);
         tcase_add_test(tc, test_directory_as_config_is_refused);
+        tcase_add_test(tc, test_max_clients_per_user_parses_and_defaults_to_no_limit);
         suite_add_tcase(s, tc);
         return s;
 }
