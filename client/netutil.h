@@ -249,6 +249,7 @@ typedef struct netutil_override {
         char *target;
         int target_port;          /* -1: the port is kept */
         int64_t expires_in_usec;  /* -1: never */
+        char *source;             /* a drop-in's "FILE:LINE": read-only; NULL: set by a client */
 } netutil_override;
 
 netutil_override *netutil_overrides_free(netutil_override *o, size_t n);

@@ -93,6 +93,7 @@ _public_ netutil_override *netutil_overrides_free(netutil_override *o, size_t n)
                 free(o[i].scope);
                 free(o[i].host);
                 free(o[i].target);
+                free(o[i].source);
         }
         free(o);
         return NULL;
@@ -245,6 +246,10 @@ int client_parse_overrides(const ClientReply *reply, netutil_override **ret) {
                                 o[n - 1].target_port = (int) u;
                         if (proto_get_u64(&item, PROTO_ATTR_TTL_USEC, &ttl) >= 0)
                                 o[n - 1].expires_in_usec = (int64_t) ttl;
+                        if (proto_get_string(&item, PROTO_ATTR_SOURCE, &s) >= 0 && !(o[n - 1].source = strdup(s))) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
                 }
         }
         *ret = o;

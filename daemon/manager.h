@@ -90,12 +90,24 @@ struct Manager {
         sd_event_source *status_timer;
         bool notify;         /* $NOTIFY_SOCKET is set */
 
+        /* fdstore.c: held sockets in the service manager's fd store, successor hand-over */
+        unsigned fdstore_max;    /* $FDSTORE with $NOTIFY_SOCKET: push held sockets; 0: do not */
+        struct FdStoreQueue *fdstore_queue; /* messages the service manager had no room for yet */
+        bool takeover;           /* --takeover: take everything over from a running instance */
+        bool paused;             /* a hand-over is under way: accept nothing, read only takeover_conn */
+        Conn *takeover_conn;     /* the successor's connection while it takes over */
+        Request *takeover_req;   /* its TAKEOVER, answered once nothing else is in flight */
+        bool takeover_prepared;  /* everything was handed over; a second TAKEOVER commits */
+        uint64_t takeover_deadline; /* CLOCK_MONOTONIC µs: give up the hand-over after this */
+        sd_event_source *takeover_timer;
+
         Held *held;              /* held.c */
         Group *groups;           /* group.c */
         OverrideTable *override_tables; /* override.c: every table, the global one included */
         OverrideTable *override_global;
         struct UidCount *override_uids;
         unsigned n_overrides;
+        struct NamesIndex *names_index; /* names-index.c: the NSS module's index of host-only rules */
         unsigned n_held_sockets;
 
         Conn *conns;
@@ -136,6 +148,12 @@ static inline void manager_freep(Manager **m) {
                 manager_free(*m);
 }
 int manager_listen(Manager *m);
+/* A successor takes over (fdstore.c): stop accepting and stop reading every connection but
+ * keep, or undo that. */
+void manager_pause(Manager *m, Conn *keep);
+void manager_resume(Manager *m);
+/* Requests read and not yet answered, over every connection. */
+unsigned manager_unanswered_requests(Manager *m);
 /* Creates every missing directory of path's parent, mode 0755 & ~umask. Returns 0 or -errno. */
 int mkdir_parents(const char *path);
 

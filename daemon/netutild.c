@@ -15,6 +15,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +46,33 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* The service manager's watchdog: WATCHDOG=1 every half of $WATCHDOG_USEC, from the event
+ * loop, so a stuck loop stops the pings. Not sd_event_set_watchdog(): it pings through
+ * libsystemd's sd_notify(), which blocks while the manager's queue is full; here a full
+ * queue costs one ping (the next comes half a period later, before the deadline). */
+static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
+        const uint64_t *period = userdata;
+
+        (void) notify_send(false, "WATCHDOG=1");
+        if (sd_event_source_set_time(s, usec + *period) < 0)
+                (void) sd_event_source_set_time_relative(s, *period);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static int watchdog_start(Manager *m) {
+        static uint64_t period; /* half of $WATCHDOG_USEC */
+        uint64_t usec = 0;
+        int r;
+
+        r = sd_watchdog_enabled(false, &usec); /* > 0: $WATCHDOG_USEC set, $WATCHDOG_PID ours or unset */
+        if (r <= 0)
+                return r;
+        period = usec / 2;
+        /* Accuracy a 20th of the period: late by that at most, still well before the deadline. */
+        return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, period, period / 20, on_watchdog,
+                                          &period);
+}
+
 static void help(void) {
         printf("Usage: netutild [OPTIONS]\n\n"
                "Binds sockets for other processes and resolves names with central overrides.\n\n"
@@ -55,6 +83,8 @@ static void help(void) {
                "  -S, --state-dir DIR   state directory (default %s/lib/netutild; user mode:\n"
                "                        $XDG_STATE_HOME/netutild)\n"
                "  -u, --user            user mode even as root: embedded default configuration\n"
+               "      --takeover        take the control socket and every held socket over from the\n"
+               "                        netutild running on the same --socket, which then exits\n"
                "      --dump-config     print the embedded default configuration and exit\n"
                "  -h, --help            show this help\n"
                "      --version         show the version\n",
@@ -84,13 +114,14 @@ static int user_path(const char *env, const char *home_fallback, const char *suf
 }
 
 static int parse_argv(Manager *m, int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_DUMP_CONFIG };
+        enum { ARG_VERSION = 0x100, ARG_DUMP_CONFIG, ARG_TAKEOVER };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "socket", required_argument, NULL, 's' },
                 { "state-dir", required_argument, NULL, 'S' },
                 { "user", no_argument, NULL, 'u' },
                 { "dump-config", no_argument, NULL, ARG_DUMP_CONFIG },
+                { "takeover", no_argument, NULL, ARG_TAKEOVER },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -114,6 +145,9 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                         break;
                 case 'u':
                         m->user_mode = true;
+                        break;
+                case ARG_TAKEOVER:
+                        m->takeover = true;
                         break;
                 case ARG_DUMP_CONFIG:
                         fputs(config_embedded_default, stdout);
@@ -161,6 +195,19 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
 
 static bool usage_error = false;
 
+/* Every client and held socket costs an fd: MaxClients=1024 alone passes the usual soft
+ * limit of 1024 (systemd's default LimitNOFILE=1024:524288). Nothing here uses select(),
+ * so the soft limit goes up to the hard one; what cannot be had is refused in words. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        log_warning_errno(errno, "Failed to raise the file descriptor limit: %m");
+        }
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
         char status[256];
@@ -196,9 +243,10 @@ static int run(int argc, char *argv[]) {
             (r = sd_event_add_signal(m->event, NULL, SIGINT, on_sigterm, m)) < 0 ||
             (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m)) < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
-        r = sd_event_set_watchdog(m->event, true);
+        r = watchdog_start(m);
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog: %m");
+        raise_fd_limit();
 
         r = manager_listen(m);
         if (r < 0)

@@ -13,6 +13,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "macro.h"
+#include "names-index.h"
 #include "override.h"
 #include "policy.h"
 #include "state.h"
@@ -66,6 +67,7 @@ static void rule_free(Manager *m, OverrideTable *t, Override *o) {
         size_t b = key_hash(o->host, o->port, o->family) % t->n_buckets;
         UidCount *u = uid_count(m, o->setter, false);
 
+        names_index_rule_removed(m, o);
         for (Override **p = &t->buckets[b]; *p; p = &(*p)->bucket_next)
                 if (*p == o) {
                         *p = o->bucket_next;
@@ -285,6 +287,7 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
         t->n_rules++;
         m->n_overrides++;
         u->rules++;
+        names_index_rule_added(m, o);
         return 0;
 }
 
@@ -403,7 +406,8 @@ static int check_write(Request *req, const char *scope, OverrideTable *t) {
                 return 0;
         if (policy_check_override(req->manager->policy, c, scope, reason, sizeof(reason)) >= 0)
                 return 0;
-        log_notice("Refused override change for uid %u pid %d: %s", (unsigned) c->uid, (int) c->pid, reason);
+        log_refusal(c->uid, c->pid, "OVERRIDE", "Refused override change for uid %u pid %d: %s", (unsigned) c->uid,
+                    (int) c->pid, reason);
         request_error(req, EPERM, "%s", reason);
         return 1;
 }
@@ -412,6 +416,9 @@ static int check_write(Request *req, const char *scope, OverrideTable *t) {
 static int refuse_read_only(Request *req, const Override *o) {
         if (!o || !o->source)
                 return 0;
+        log_refusal(req->conn->creds.uid, req->conn->creds.pid, "OVERRIDE",
+                    "Refused override change for uid %u pid %d: '%s' comes from %s and is read-only",
+                    (unsigned) req->conn->creds.uid, (int) req->conn->creds.pid, o->host, o->source);
         request_error(req, EPERM, "The override for '%s' comes from %s and is read-only", o->host, o->source);
         return 1;
 }
@@ -529,7 +536,8 @@ int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 }
         }
         manager_status_changed(m);
-        return request_reply_empty(req);
+        /* The NSS module's index shows the change before the reply (names-index.h). */
+        return names_index_reply_empty(req);
 }
 
 int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
@@ -557,7 +565,8 @@ int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         (void) override_del(m, t, k.host, k.port, k.family);
         override_scope_gc(m, t);
         manager_status_changed(m);
-        return request_reply_empty(req);
+        /* The NSS module's index shows the change before the reply (names-index.h). */
+        return names_index_reply_empty(req);
 }
 
 int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
@@ -588,7 +597,8 @@ int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return refuse_unsaved(req, r);
         (void) override_clear(m, t);
         manager_status_changed(m);
-        return request_reply_empty(req);
+        /* The NSS module's index shows the change before the reply (names-index.h). */
+        return names_index_reply_empty(req);
 }
 
 int override_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
@@ -627,7 +637,8 @@ int override_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                             (o->target_port != OVERRIDE_ANY &&
                              (r = proto_msg_append_u32(item, PROTO_ATTR_TARGET_PORT, (uint32_t) o->target_port)) < 0) ||
                             (o->expires_usec != 0 &&
-                             (r = proto_msg_append_u64(item, PROTO_ATTR_TTL_USEC, o->expires_usec - now)) < 0))
+                             (r = proto_msg_append_u64(item, PROTO_ATTR_TTL_USEC, o->expires_usec - now)) < 0) ||
+                            (o->source && (r = proto_msg_append_string(item, PROTO_ATTR_SOURCE, o->source)) < 0))
                                 return r;
                         attrs = proto_msg_attrs(item, &len);
                         r = proto_reply_add_item(reply, attrs, len, -EBADF);

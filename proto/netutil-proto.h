@@ -131,6 +131,7 @@ enum {
         PROTO_ATTR_TARGET_PORT = 54, /* u32: the port an override maps to */
         PROTO_ATTR_TTL_USEC = 55,    /* u64: an override's lifetime (set) or what is left (list) */
         PROTO_ATTR_OVERRIDE_ONLY = 56, /* u32: 1 = answer only through a host-only rule (NSS) */
+        PROTO_ATTR_SOURCE = 57,        /* string: "FILE:LINE" of a read-only drop-in rule (list) */
         /* PROTO_ATTR_FAMILY (32) is the requested family in RESOLVE and an override's key
          * family; PROTO_ATTR_SOCKADDR (41) carries each resolved address. */
 
@@ -156,8 +157,10 @@ enum {
 #define PROTO_MAX_HOST 255u
 /* Longest short name (version, resolver, mode), NUL included. */
 #define PROTO_MAX_NAME 64u
-/* Longest held-socket or group name, NUL included: a systemd FDNAME= is at most 255. */
-#define PROTO_MAX_SOCKET_NAME 256u
+/* Longest held-socket or group name, NUL included: a systemd FDNAME= is at most 255 bytes
+ * and the daemon's fd store names (daemon/fdstore.c) put up to 34 bytes of metadata in
+ * front of the name; 199 bytes leave room for one more field. */
+#define PROTO_MAX_SOCKET_NAME 200u
 /* Longest service string, NUL included: service names in /etc/services are short. */
 #define PROTO_MAX_SERVICE 64u
 /* Longest scope name, NUL included: a test run's id, not a document. */
@@ -209,6 +212,7 @@ typedef struct ProtoMsg {
         unsigned n_nest;
         int *fds;      /* room for PROTO_MAX_FDS, allocated with the first fd */
         unsigned n_fds;
+        unsigned n_attrs; /* attributes in it, nested ones included (≤ PROTO_MAX_ATTRS to parse) */
 } ProtoMsg;
 
 /* Returns 0 and a new message in *ret, or -ENOMEM. */

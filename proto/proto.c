@@ -53,6 +53,7 @@ static const struct {
         [PROTO_ATTR_TARGET_PORT] = { PROTO_KIND_U32, 0 },
         [PROTO_ATTR_TTL_USEC] = { PROTO_KIND_U64, 0 },
         [PROTO_ATTR_OVERRIDE_ONLY] = { PROTO_KIND_U32, 0 },
+        [PROTO_ATTR_SOURCE] = { PROTO_KIND_STRING, PROTO_MAX_STRING },
         [PROTO_ATTR_ITEM] = { PROTO_KIND_NESTED, 0 },
         [PROTO_ATTR_FD_INDEX] = { PROTO_KIND_U32, 0 },
 };
@@ -154,6 +155,7 @@ int proto_msg_append(ProtoMsg *m, uint16_t type, const void *data, size_t len) {
                 memcpy(m->data + m->size + sizeof(h), data, len);
         memset(m->data + m->size + sizeof(h) + len, 0, PROTO_ALIGN(len) - len);
         m->size += sizeof(h) + PROTO_ALIGN(len);
+        m->n_attrs++;
         msg_sync_length(m);
         return 0;
 }
@@ -303,13 +305,37 @@ static int reply_new_part(ProtoReply *r) {
         return 0;
 }
 
-static int reply_append_item(ProtoMsg *m, const void *attrs, size_t len, int fd) {
+/* The attributes in attrs[0..len), nested ones included, as proto_parse() counts them. attrs
+ * were built by us, so they are well-formed; a bad length only ends the walk. */
+static size_t count_attrs(const uint8_t *p, size_t len) {
+        size_t n = 0;
+
+        while (len >= sizeof(ProtoAttrHeader)) {
+                ProtoAttrHeader h;
+                size_t step;
+
+                memcpy(&h, p, sizeof(h));
+                n++;
+                if (h.length > len - sizeof(h))
+                        break;
+                if (proto_attr_kind(h.type, NULL) == PROTO_KIND_NESTED)
+                        n += count_attrs(p + sizeof(h), h.length);
+                step = MIN(sizeof(h) + PROTO_ALIGN(h.length), len);
+                p += step;
+                len -= step;
+        }
+        return n;
+}
+
+static int reply_append_item(ProtoMsg *m, const void *attrs, size_t len, size_t n_attrs, int fd) {
         size_t saved_size = m->size;
+        unsigned saved_attrs = m->n_attrs;
         int r;
 
-        /* ITEM header + attrs + FD_INDEX (4 + 4) must fit; check before touching m. */
+        /* ITEM header + attrs + FD_INDEX (4 + 4) must fit, in bytes, fds and attributes (the
+         * receiver refuses more than PROTO_MAX_ATTRS); check before touching m. */
         if (m->size + 4 + PROTO_ALIGN(len) + (fd >= 0 ? 8 : 0) > PROTO_MAX_MSG ||
-            (fd >= 0 && m->n_fds >= PROTO_MAX_FDS))
+            (fd >= 0 && m->n_fds >= PROTO_MAX_FDS) || m->n_attrs + n_attrs > PROTO_MAX_ATTRS)
                 return -ENOSPC;
         if (fd >= 0 && (r = msg_reserve_fd(m)) < 0)
                 return r;
@@ -323,6 +349,7 @@ static int reply_append_item(ProtoMsg *m, const void *attrs, size_t len, int fd)
         memcpy(m->data + m->size, attrs, len);
         memset(m->data + m->size + len, 0, PROTO_ALIGN(len) - len);
         m->size += PROTO_ALIGN(len);
+        m->n_attrs += (unsigned) (n_attrs - 1 - (fd >= 0)); /* ITEM and FD_INDEX count themselves */
         if (fd >= 0) {
                 r = proto_msg_append_u32(m, PROTO_ATTR_FD_INDEX, m->n_fds);
                 if (r < 0)
@@ -338,6 +365,7 @@ static int reply_append_item(ProtoMsg *m, const void *attrs, size_t len, int fd)
 
 fail:
         m->size = saved_size;
+        m->n_attrs = saved_attrs;
         m->n_nest = 0;
         msg_sync_length(m);
         return r;
@@ -345,18 +373,20 @@ fail:
 
 int proto_reply_add_item(ProtoReply *r, const void *attrs, size_t len, int fd) {
         _cleanup_(closep) int owned = fd;
+        /* ITEM, what it holds, and FD_INDEX. */
+        size_t n_attrs = 1 + count_attrs(attrs, len) + (fd >= 0);
         int k;
 
         /* An item that cannot fit even in an empty part is an error, not a new part. */
-        if (PROTO_HEADER_SIZE + 4 + PROTO_ALIGN(len) + (fd >= 0 ? 8 : 0) > PROTO_MAX_MSG)
+        if (PROTO_HEADER_SIZE + 4 + PROTO_ALIGN(len) + (fd >= 0 ? 8 : 0) > PROTO_MAX_MSG || n_attrs > PROTO_MAX_ATTRS)
                 return -EMSGSIZE;
 
-        k = reply_append_item(r->parts[r->n_parts - 1], attrs, len, owned);
+        k = reply_append_item(r->parts[r->n_parts - 1], attrs, len, n_attrs, owned);
         if (k == -ENOSPC) {
                 k = reply_new_part(r);
                 if (k < 0)
                         return k;
-                k = reply_append_item(r->parts[r->n_parts - 1], attrs, len, owned);
+                k = reply_append_item(r->parts[r->n_parts - 1], attrs, len, n_attrs, owned);
         }
         if (k < 0)
                 return k;

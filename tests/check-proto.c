@@ -1495,6 +1495,54 @@ START_TEST(test_reply_splits_items_by_bytes) {
 }
 END_TEST
 
+START_TEST(test_reply_splits_items_by_attribute_count) {
+        _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
+        unsigned items = 0;
+
+        /* Small items of three attributes (four with ITEM): 28 bytes each, so the receiver's
+         * PROTO_MAX_ATTRS, not the datagram size, is what a part runs out of first. */
+        ck_assert_int_eq(proto_reply_new(PROTO_MSG_OVERRIDE_LIST, 7, &reply), 0);
+        for (uint32_t i = 0; i < 3000; i++) {
+                _cleanup_(proto_msg_freep) ProtoMsg *item = NULL;
+                const void *attrs;
+                size_t len;
+
+                ck_assert_int_eq(proto_msg_new(0, 0, &item), 0);
+                ck_assert_int_eq(proto_msg_append_u32(item, PROTO_ATTR_PORT, i), 0);
+                ck_assert_int_eq(proto_msg_append_u32(item, PROTO_ATTR_FAMILY, AF_INET), 0);
+                ck_assert_int_eq(proto_msg_append_u32(item, PROTO_ATTR_TARGET_PORT, i + 1), 0);
+                attrs = proto_msg_attrs(item, &len);
+                ck_assert_int_eq(proto_reply_add_item(reply, attrs, len, -1), 0);
+        }
+        ck_assert_uint_eq(reply->n_parts, 3);
+        for (size_t i = 0; i < reply->n_parts; i++) {
+                ProtoMsg *part = reply->parts[i];
+                ProtoIter it;
+                ProtoAttr a;
+                ProtoView v;
+                unsigned n = 0;
+
+                /* Every part is one the receiving decoder takes. */
+                ck_assert_uint_le(part->n_attrs, PROTO_MAX_ATTRS);
+                ck_assert_int_eq(proto_parse(part->data, part->size, &v), 0);
+                proto_iter_init(&it, &v);
+                while (proto_iter_next(&it, &a)) {
+                        ProtoView item;
+                        uint32_t port;
+
+                        ck_assert_int_eq(a.type, PROTO_ATTR_ITEM);
+                        ck_assert_int_eq(proto_attr_nested(&a, &item), 0);
+                        ck_assert_int_eq(proto_get_u32(&item, PROTO_ATTR_PORT, &port), 0);
+                        ck_assert_uint_eq(port, items + n);
+                        n++;
+                }
+                ck_assert_uint_eq(n, i < 2 ? PROTO_MAX_ATTRS / 4 : 3000 - 2 * PROTO_MAX_ATTRS / 4);
+                items += n;
+        }
+        ck_assert_uint_eq(items, 3000);
+}
+END_TEST
+
 START_TEST(test_reply_item_larger_than_datagram_is_emsgsize_and_closes_fd) {
         int fds0 = count_fds();
         int p[2];
@@ -1532,7 +1580,14 @@ START_TEST(test_reply_item_larger_than_datagram_is_emsgsize_and_closes_fd) {
                 ck_assert_int_eq(count_fds(), fds0 + 2 + 1);
 
                 /* The largest item that fits with an fd takes a part of its own, exactly
-                 * PROTO_MAX_MSG bytes. */
+                 * PROTO_MAX_MSG bytes: one attribute of that size (zeros would be 16 000
+                 * empty attributes, more than a receiver takes: EMSGSIZE too). */
+                ck_assert_int_eq(proto_reply_add_item(reply, big, max_with_fd, dup_plain(p[0])), -EMSGSIZE);
+                {
+                        ProtoAttrHeader h = { .type = PROTO_ATTR_UNSPEC, .length = (uint16_t) (max_with_fd - 4) };
+
+                        memcpy(big, &h, sizeof(h));
+                }
                 ck_assert_int_eq(proto_reply_add_item(reply, big, max_with_fd, dup_plain(p[0])), 0);
                 ck_assert_uint_eq(reply->n_parts, 2);
                 ck_assert_uint_eq(reply->parts[1]->size, PROTO_MAX_MSG);
@@ -1610,6 +1665,7 @@ static Suite *proto_suite(void) {
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, test_reply_splits_items_by_fds_and_passes_them_all);
         tcase_add_test(tc, test_reply_splits_items_by_bytes);
+        tcase_add_test(tc, test_reply_splits_items_by_attribute_count);
         tcase_add_test(tc, test_reply_item_larger_than_datagram_is_emsgsize_and_closes_fd);
         suite_add_tcase(s, tc);
 

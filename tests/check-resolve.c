@@ -2077,6 +2077,31 @@ START_TEST(test_async_override_calls_set_list_del_and_clear) {
 }
 END_TEST
 
+START_TEST(test_override_list_of_3000_rules_comes_whole) {
+        netutil_override *o = NULL;
+        netutil_client *c;
+        char host[64];
+        int n;
+
+        start_daemon_for(_i, NULL, NULL);
+        c = open_client();
+        /* Short items: a reply part holds fewer of them than its bytes would (the receiver
+         * takes at most PROTO_MAX_ATTRS attributes per datagram). */
+        for (int i = 0; i < 3000; i++)
+                ck_assert_int_eq(netutil_override_set(c, "big", fmt(host, sizeof(host), "h%d.test", i), -1, -1,
+                                                      "127.0.0.1", -1, 600 * 1000000ULL, CALL_TIMEOUT_USEC),
+                                 0);
+        n = netutil_override_list(c, "big", CALL_TIMEOUT_USEC, &o);
+        ck_assert_int_eq(n, 3000);
+        for (int i = 0; i < n; i++)
+                ck_assert_str_eq(o[i].host, fmt(host, sizeof(host), "h%d.test", i));
+        netutil_overrides_free(o, (size_t) n);
+        netutil_client_close(c);
+        assert_fds_at_baseline();
+        stop_daemon_expect_clean_exit();
+}
+END_TEST
+
 START_TEST(test_2000_pipelined_async_resolves_are_all_answered_correctly) {
         enum { N = 2000 };
         static ResolveResult res[N];
@@ -2725,6 +2750,7 @@ static Suite *resolve_suite(void) {
 
         tc = tcase(s, "override-keys");
         tcase_add_test(tc, test_async_override_calls_set_list_del_and_clear);
+        tcase_add_test(tc, test_override_list_of_3000_rules_comes_whole);
         add_per_backend(tc, test_triple_beats_pair_beats_host);
         add_per_backend(tc, test_host_rule_keeps_the_asked_port);
         add_per_backend(tc, test_one_substitution_only_not_recursive);

@@ -349,6 +349,26 @@ static const char *read_only_message(char *buf, size_t len, const char *host, co
                    line);
 }
 
+/* `override list` gives want, in which "{FILE:LINE}" stands for the marker of a drop-in
+ * rule: " (read-only, DROPIN_DIR/FILE:LINE)". */
+static void expect_list(const char *const *args, const char *want) {
+        char expanded[4096];
+        size_t n = 0;
+
+        for (const char *p = want; *p; p++) {
+                const char *end = *p == '{' ? strchr(p, '}') : NULL;
+                int k = end ? snprintf(expanded + n, sizeof(expanded) - n, " (read-only, %s/%.*s)", dropin_dir,
+                                       (int) (end - p - 1), p + 1)
+                            : snprintf(expanded + n, sizeof(expanded) - n, "%c", *p);
+
+                ck_assert(k > 0 && (size_t) k < sizeof(expanded) - n);
+                n += (size_t) k;
+                if (end)
+                        p = end;
+        }
+        expect_ok(AS_ROOT, args, expanded);
+}
+
 /* ---- 1. restart ---------------------------------------------------------------------- */
 
 /* A host and a scope name that a line format splitting at spaces, '=', '#' or newlines, or
@@ -806,11 +826,18 @@ START_TEST(test_dropin_rules_apply_and_are_read_only) {
         expect_ok(AS_ROOT, ARGS("resolve", "web.test", "443"), "ipv4 127.0.0.6 8443\n");
         expect_ok(AS_ROOT, ARGS("resolve", "--family", "ipv6", "web.test", "443"), "ipv6 ::1 9443\n");
         expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "ci", "ci.test"), "ipv4 127.0.0.7 0\n");
-        expect_ok(AS_ROOT, ARGS("override", "list"),
-                  "global web.test -> 127.0.0.5\n"
-                  "global web.test port 443 -> 127.0.0.6 port 8443\n"
-                  "global web.test port 443 ipv6 -> ::1 port 9443\n");
-        expect_ok(AS_ROOT, ARGS("override", "list", "--scope", "ci"), "ci ci.test -> 127.0.0.7\n");
+        /* Listed with where they come from, which says they are read-only. */
+        expect_list(ARGS("override", "list"),
+                    "global web.test -> 127.0.0.5{10-web.conf:2}\n"
+                    "global web.test port 443 -> 127.0.0.6 port 8443{10-web.conf:3}\n"
+                    "global web.test port 443 ipv6 -> ::1 port 9443{10-web.conf:4}\n");
+        expect_list(ARGS("override", "list", "--scope", "ci"), "ci ci.test -> 127.0.0.7{10-web.conf:6}\n");
+        fmt(text, sizeof(text),
+            "{\"overrides\": [{\"scope\": \"ci\", \"host\": \"ci.test\", \"port\": null, \"family\": null, "
+            "\"target\": \"127.0.0.7\", \"target_port\": null, \"expires_in\": null, \"source\": "
+            "\"%s/10-web.conf:6\"}]}\n",
+            dropin_dir);
+        expect_run(ctl_full(AS_ROOT, true, ARGS("override", "list", "--scope", "ci")), 0, text, "");
 
         /* Read-only, even for root: each refusal names the file and line. */
         expect_fail(AS_ROOT, ARGS("override", "set", "web.test", "127.0.0.9"), EPERM,
@@ -843,13 +870,13 @@ START_TEST(test_dropin_rules_apply_and_are_read_only) {
 
         /* Both kinds come back, the drop-ins still read-only. */
         start_daemon(true);
-        expect_ok(AS_ROOT, ARGS("override", "list"),
-                  "global web.test port 80 -> 127.0.0.8 port 8080\n"
-                  "global web.test -> 127.0.0.5\n"
-                  "global web.test port 443 -> 127.0.0.6 port 8443\n"
-                  "global web.test port 443 ipv6 -> ::1 port 9443\n");
-        expect_ok(AS_ROOT, ARGS("override", "list", "--scope", "ci"),
-                  "ci root.test -> 127.0.0.9\nci ci.test -> 127.0.0.7\n");
+        expect_list(ARGS("override", "list"),
+                    "global web.test port 80 -> 127.0.0.8 port 8080\n"
+                    "global web.test -> 127.0.0.5{10-web.conf:2}\n"
+                    "global web.test port 443 -> 127.0.0.6 port 8443{10-web.conf:3}\n"
+                    "global web.test port 443 ipv6 -> ::1 port 9443{10-web.conf:4}\n");
+        expect_list(ARGS("override", "list", "--scope", "ci"),
+                    "ci root.test -> 127.0.0.9\nci ci.test -> 127.0.0.7{10-web.conf:6}\n");
         expect_fail(AS_ROOT, ARGS("override", "del", "web.test"), EPERM,
                     read_only_message(msg, sizeof(msg), "web.test", "10-web.conf", 2));
         expect_ok(AS_ROOT, ARGS("override", "del", "--port", "80", "web.test"), "");
@@ -866,10 +893,10 @@ START_TEST(test_dropins_are_replaced_on_sighup) {
         start_daemon(true);
         expect_ok(AS_ROOT, ARGS("override", "set", "own.test", "127.0.0.4"), "");
         expect_ok(AS_ROOT, ARGS("override", "set", "c.test", "127.0.0.40"), "");
-        expect_ok(AS_ROOT, ARGS("override", "list"),
-                  "global a.test -> 127.0.0.1\nglobal b.test -> 127.0.0.2\nglobal own.test -> 127.0.0.4\n"
-                  "global c.test -> 127.0.0.40\n");
-        expect_ok(AS_ROOT, ARGS("override", "list", "--scope", "only-a"), "only-a sa.test -> 127.0.0.11\n");
+        expect_list(ARGS("override", "list"),
+                    "global a.test -> 127.0.0.1{10-a.conf:1}\nglobal b.test -> 127.0.0.2{20-b.conf:1}\n"
+                    "global own.test -> 127.0.0.4\nglobal c.test -> 127.0.0.40\n");
+        expect_list(ARGS("override", "list", "--scope", "only-a"), "only-a sa.test -> 127.0.0.11{10-a.conf:3}\n");
 
         /* A removed file's rules go, a changed file's change, a new file's come; the new one
          * takes c.test over from the rule root set, which is gone for good. */
@@ -880,8 +907,9 @@ START_TEST(test_dropins_are_replaced_on_sighup) {
         write_dropin(".50-hidden.conf", "h.test 127.0.0.9\n");
         reload_daemon();
         /* c.test keeps its place in the listing; b.test is new. */
-        expect_ok(AS_ROOT, ARGS("override", "list"),
-                  "global own.test -> 127.0.0.4\nglobal c.test -> 127.0.0.3\nglobal b.test -> 127.0.0.22\n");
+        expect_list(ARGS("override", "list"),
+                    "global own.test -> 127.0.0.4\nglobal c.test -> 127.0.0.3{30-c.conf:1}\n"
+                    "global b.test -> 127.0.0.22{20-b.conf:2}\n");
         expect_ok(AS_ROOT, ARGS("override", "list", "--scope", "only-a"), "");
         expect_ok(AS_ROOT, ARGS("resolve", "b.test"), "ipv4 127.0.0.22 0\n");
         expect_fail(AS_ROOT, ARGS("override", "set", "b.test", "127.0.0.9"), EPERM,
@@ -899,13 +927,13 @@ START_TEST(test_dropins_are_replaced_on_sighup) {
         /* Without its drop-in, c.test does not come back: what root set was replaced. */
         ck_assert_int_eq(unlink(fmt(path, sizeof(path), "%s/30-c.conf", dropin_dir)), 0);
         reload_daemon();
-        expect_ok(AS_ROOT, ARGS("override", "list"),
-                  "global own.test -> 127.0.0.4\nglobal a.test -> 127.0.0.10\nglobal b.test -> 127.0.0.22\n");
+        expect_list(ARGS("override", "list"),
+                    "global own.test -> 127.0.0.4\nglobal a.test -> 127.0.0.10\nglobal b.test -> 127.0.0.22{20-b.conf:2}\n");
         assert_fds_at_baseline();
         stop_daemon();
         start_daemon(true);
-        expect_ok(AS_ROOT, ARGS("override", "list"),
-                  "global own.test -> 127.0.0.4\nglobal a.test -> 127.0.0.10\nglobal b.test -> 127.0.0.22\n");
+        expect_list(ARGS("override", "list"),
+                    "global own.test -> 127.0.0.4\nglobal a.test -> 127.0.0.10\nglobal b.test -> 127.0.0.22{20-b.conf:2}\n");
         assert_fds_at_baseline();
         stop_daemon();
 }
@@ -949,12 +977,12 @@ START_TEST(test_bad_dropin_lines_are_skipped_and_the_rest_loads) {
         /* A later file's rule with the same key wins. */
         write_dropin("20-next.conf", "good5.test 127.0.0.5\ngood1.test 127.0.0.51\n");
         start_daemon(true);
-        expect_ok(AS_ROOT, ARGS("override", "list"),
-                  "global good1.test -> 127.0.0.51\n"
-                  "global good2.test port 80 -> 127.0.0.2 port 81\n"
-                  "global good3.test port 80 any -> 127.0.0.3 port 82\n"
-                  "global good5.test -> 127.0.0.5\n");
-        expect_ok(AS_ROOT, ARGS("override", "list", "--scope", "s"), "s good4.test -> 127.0.0.4\n");
+        expect_list(ARGS("override", "list"),
+                    "global good1.test -> 127.0.0.51{20-next.conf:2}\n"
+                    "global good2.test port 80 -> 127.0.0.2 port 81{10-mixed.conf:7}\n"
+                    "global good3.test port 80 any -> 127.0.0.3 port 82{10-mixed.conf:15}\n"
+                    "global good5.test -> 127.0.0.5{20-next.conf:1}\n");
+        expect_list(ARGS("override", "list", "--scope", "s"), "s good4.test -> 127.0.0.4{10-mixed.conf:17}\n");
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_log_contains(
                         fmt(want, sizeof(want), "%s/10-mixed.conf:%u: %s", dropin_dir, bad[i].line, bad[i].message));

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netutil-proto.h"
 #include "testlib.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -685,4 +686,96 @@ int test_raw_connect(const char *path) {
         strcpy(sa.sun_path, path);
         ck_assert_int_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
         return fd;
+}
+
+/* ---- raw protocol clients (bad input, load, faults; issue 7) -------------------------- */
+
+int test_raw_send_fds(int fd, const void *buf, size_t len, const int *fds, unsigned n_fds) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * 253)];
+        } control;
+        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        if (n_fds > 253)
+                return -EINVAL;
+        if (n_fds > 0) {
+                memset(&control, 0, sizeof(control));
+                mh.msg_control = control.buf;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        }
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        if (n < 0)
+                return -errno;
+        return (size_t) n == len ? 0 : -EIO;
+}
+
+int test_raw_reply(int fd, int timeout_ms, int *ret_status, unsigned *ret_serial, char *msg, size_t msglen) {
+        static ProtoRecv rcv; /* 64 KiB: not on the stack */
+        long long deadline = now_ms() + timeout_ms;
+        int parts = 0;
+
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                long long left = deadline - now_ms();
+                const char *text = NULL;
+                ProtoView v;
+                ssize_t n;
+                int r;
+
+                r = poll(&p, 1, left > 0 ? (int) left : 0);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (r <= 0) {
+                        if (left <= 0)
+                                return -ETIMEDOUT;
+                        continue;
+                }
+                n = proto_recv(fd, &rcv);
+                if (n == -EAGAIN)
+                        continue;
+                proto_recv_clear(&rcv);
+                if (n < 0)
+                        return (int) n;
+                if (n == 0)
+                        return -ECONNRESET;
+                if (proto_parse(rcv.buf, (size_t) n, &v) < 0)
+                        return -EBADMSG;
+                parts++;
+                if (v.header.flags & PROTO_FLAG_MORE)
+                        continue;
+                if (ret_status)
+                        *ret_status = v.header.status;
+                if (ret_serial)
+                        *ret_serial = v.header.serial;
+                if (msg && msglen) {
+                        (void) proto_get_string(&v, PROTO_ATTR_ERROR_MESSAGE, &text);
+                        snprintf(msg, msglen, "%s", text ? text : "");
+                }
+                return parts;
+        }
+}
+
+int test_max_fd(pid_t pid) {
+        char path[64];
+        struct dirent *de;
+        int max = -1;
+        DIR *d;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && atoi(de->d_name) > max)
+                        max = atoi(de->d_name);
+        closedir(d);
+        return max;
 }

@@ -179,3 +179,17 @@ unsigned test_fd_port(int fd);
 int test_sockopt_int(int fd, int level, int name);
 /* Asserts: a SOCK_SEQPACKET connection to the unix socket path (the daemon's protocol). */
 int test_raw_connect(const char *path);
+
+/* ---- raw protocol clients (bad input, load, faults; issue 7) ---- */
+
+/* Sends buf[0..len) as one datagram with n_fds fds (at most 253; the fds stay ours).
+ * Returns 0 or -errno (never asserts: load and fault tests count failures themselves). */
+int test_raw_send_fds(int fd, const void *buf, size_t len, const int *fds, unsigned n_fds);
+/* The last part of one reply: waits up to timeout_ms for datagrams, closing every fd they
+ * carry, until one without PROTO_FLAG_MORE arrives. Stores its status (positive errno or 0),
+ * serial and error message (cut to msglen; "" if none). Returns the parts read (>= 1),
+ * -ETIMEDOUT, -ECONNRESET at end of stream, -EBADMSG for a reply that does not parse, or
+ * -errno. */
+int test_raw_reply(int fd, int timeout_ms, int *ret_status, unsigned *ret_serial, char *msg, size_t msglen);
+/* The daemon's highest open fd number (from /proc/PID/fd), or -errno. */
+int test_max_fd(pid_t pid);
