@@ -252,7 +252,12 @@ int client_call_async(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, c
                 return -ENOMEM;
         }
         if (t != UINT64_MAX) {
-                r = sd_event_add_time_relative(c->event, &q->timeout, CLOCK_MONOTONIC, t, 0, timeout_cb, q);
+                /* From now, not from sd_event_now(): that is the loop's last wake-up, which
+                 * may be seconds old when a program calls us before running its loop. */
+                uint64_t now = now_usec();
+
+                r = sd_event_add_time(c->event, &q->timeout, CLOCK_MONOTONIC, t < UINT64_MAX - now ? now + t : UINT64_MAX - 1,
+                                      0, timeout_cb, q);
                 if (r < 0) {
                         free(q->partial);
                         free(q);

@@ -61,6 +61,7 @@ struct Conn {
         int fd;
         Creds creds;
         sd_event_source *io;
+        uint32_t io_events; /* what io is armed for */
         Request *requests; /* read and not yet fully answered */
         unsigned n_in_flight;
         OutMsg *out_head, *out_tail;

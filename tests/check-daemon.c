@@ -325,6 +325,38 @@ START_TEST(test_library_async_status_and_cancel) {
 }
 END_TEST
 
+START_TEST(test_library_async_timeout_counts_from_the_call_not_the_loops_last_wakeup) {
+        netutil_client *c = NULL;
+        AsyncState warm = {}, st = {};
+        sd_event *e = NULL;
+
+        start_daemon(NULL);
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        ck_assert_int_eq(netutil_client_open(daemon_.socket, &c), 0);
+        ck_assert_int_eq(netutil_client_attach_event(c, e, 0), 0);
+        ck_assert_int_eq(netutil_status_get_async(c, 0, on_status, &warm, NULL), 0);
+        run_loop_bounded(e, &warm.calls, 5000000);
+        ck_assert_int_eq(warm.error, 0);
+        /* The loop sleeps longer than the next call's timeout, as a program busy elsewhere
+         * would; the call's 300 ms start when it is made. */
+        ck_assert_int_eq(kill(daemon_.pid, SIGSTOP), 0);
+        usleep(600 * 1000);
+        ck_assert_int_eq(netutil_status_get_async(c, 300000, on_status, &st, NULL), 0);
+        /* The daemon answers 100 ms late: within the 300 ms, after a deadline counted from
+         * the loop's last wake-up. */
+        for (long long end = test_now_ms() + 100; test_now_ms() < end && st.calls == 0;)
+                ck_assert_int_ge(sd_event_run(e, 10000), 0);
+        ck_assert_int_eq(kill(daemon_.pid, SIGCONT), 0);
+        run_loop_bounded(e, &st.calls, 5000000);
+        ck_assert_int_eq(st.calls, 1);
+        ck_assert_int_eq(st.error, 0);
+        netutil_client_close(c);
+        sd_event_unref(e);
+        assert_fds_at_baseline();
+        test_daemon_stop_expect_clean_exit(&daemon_);
+}
+END_TEST
+
 /* A listener that accepts and never answers: for timeouts. */
 static int silent_listener(char *path, size_t len, char *dir) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -805,6 +837,7 @@ static Suite *daemon_suite(void) {
         tcase_add_test(tc, test_default_socket_path_order);
         tcase_add_test(tc, test_library_async_status_and_cancel);
         tcase_add_test(tc, test_library_timeouts);
+        tcase_add_test(tc, test_library_async_timeout_counts_from_the_call_not_the_loops_last_wakeup);
         tcase_add_test(tc, test_library_daemon_gone_fails_pending);
         suite_add_tcase(s, tc);
 

@@ -1104,6 +1104,10 @@ static int case_misses(Bench *b, const char *dnsperf_file) {
                                 r = lib_pipeline(b, cl[i], ev[i], NULL, totals[d], depths[d], &s, &failed);
                                 if (r < 0)
                                         goto finish;
+                                if (failed > 0 && getenv("BENCH_VERBOSE"))
+                                        fprintf(stderr, "bench: (5) x%u round %u, %s: %u of %u failed in %.3f s\n",
+                                                depths[d], round, i == 0 ? "cares" : "threadpool", failed,
+                                                totals[d], s);
                                 b->miss_failures += failed;
                                 rps[i][round] = totals[d] / s;
                         }
