@@ -61,11 +61,17 @@ for d in /lib/systemd/system /usr/lib/systemd/system; do
         [ -f "$d/sysinit.target" ] && host_units=$d && break
 done
 [ -n "$host_units" ] || { echo "check-units: no systemd unit directory on this host, skipped"; exit 77; }
+# The installed units are verified from /etc/systemd/system in the root: systemd finds
+# units by name only in its own directories, and the configured unit directory need not be
+# one (make distcheck installs below its own prefix); the files are the installed ones.
+vdir=/etc/systemd/system
+mkdir -p "$root$vdir"
 for u in sysinit.target sockets.target basic.target shutdown.target; do
-        [ ! -f "$host_units/$u" ] || cp "$host_units/$u" "$root$unitdir/"
+        [ ! -f "$host_units/$u" ] || cp "$host_units/$u" "$root$vdir/"
 done
+[ "$unitdir" = "$vdir" ] || cp "$root$unitdir/netutild.socket" "$root$unitdir/netutild.service" "$root$vdir/"
 kill_cmd=$(sed -n 's/^ExecReload=\([^ ]*\).*/\1/p' "$service")
-mkdir -p "$root$(dirname "$kill_cmd")" "$root/opt/webapp/bin" "$root/etc/systemd/system"
+mkdir -p "$root$(dirname "$kill_cmd")" "$root/opt/webapp/bin"
 cp "$kill_cmd" "$root$kill_cmd"
 printf '#!/bin/sh\nexit 0\n' >"$root/opt/webapp/bin/webapp"
 chmod 755 "$root/opt/webapp/bin/webapp"
@@ -88,7 +94,7 @@ case $out in
 esac
 rm "$root/etc/systemd/system/netutild-broken.service"
 
-out=$(verify "$unitdir/netutild.socket" "$unitdir/netutild.service" /etc/systemd/system/webapp.service) ||
+out=$(verify "$vdir/netutild.socket" "$vdir/netutild.service" "$vdir/webapp.service") ||
         fail "systemd-analyze verify failed: [$out]"
 [ -z "$out" ] || fail "systemd-analyze verify: [$out]"
 echo "check-units: systemd-analyze verify: netutild.socket netutild.service webapp.service clean"
