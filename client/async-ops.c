@@ -13,74 +13,116 @@
 
 #include "client.h"
 
-typedef struct StatusCall {
-        netutil_status_handler_t callback;
-        void *userdata;
-} StatusCall;
+/* A typed call in flight: the user's callback, stored as a generic function pointer and
+ * cast back to its own type by the finisher that knows it (C allows the round trip). */
+typedef void (*any_handler_t)(void);
 
-static void status_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
-        _cleanup_(freep) StatusCall *call = userdata;
+typedef struct Call {
+        any_handler_t callback;
+        void *userdata;
+} Call;
+
+/* Sends m (consumed) and runs finish with a Call for callback and userdata. */
+static int call_async(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec, client_callback_t finish,
+                      any_handler_t callback, void *userdata, netutil_request **ret_request) {
+        Call *call = malloc(sizeof(*call));
+        int r;
+
+        if (!call) {
+                proto_msg_free(m);
+                return -ENOMEM;
+        }
+        *call = (Call) { callback, userdata };
+        r = client_call_async(c, m, timeout_usec, finish, call, ret_request);
+        if (r < 0)
+                free(call);
+        return r;
+}
+
+/* The finishers. c is NULL when the call was cancelled: the user asked not to be called. */
+
+static void finish_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
+        _cleanup_(freep) Call *call = userdata;
+
+        if (c)
+                ((netutil_done_handler_t) call->callback)(c, error, call->userdata);
+}
+
+static void finish_status(netutil_client *c, int error, ClientReply **reply, void *userdata) {
+        _cleanup_(freep) Call *call = userdata;
         _cleanup_(netutil_status_freep) netutil_status *s = NULL;
 
         if (!c)
-                return; /* cancelled: the user asked not to be called */
+                return;
         if (error == 0)
                 error = client_parse_status(*reply, &s);
-        call->callback(c, error, error < 0 ? NULL : s, call->userdata);
+        ((netutil_status_handler_t) call->callback)(c, error, error < 0 ? NULL : s, call->userdata);
 }
+
+static void finish_sockets(netutil_client *c, int error, ClientReply **reply, void *userdata) {
+        _cleanup_(freep) Call *call = userdata;
+        netutil_socket *s = NULL;
+        size_t n = 0;
+
+        if (!c)
+                return;
+        if (error == 0)
+                error = client_parse_sockets(*reply, &s, &n);
+        ((netutil_bind_handler_t) call->callback)(c, error, error < 0 ? NULL : s, error < 0 ? 0 : n, call->userdata);
+}
+
+static void finish_held(netutil_client *c, int error, ClientReply **reply, void *userdata) {
+        _cleanup_(freep) Call *call = userdata;
+        netutil_held *h = NULL;
+        int n = 0;
+
+        if (!c)
+                return;
+        if (error == 0)
+                n = error = client_parse_held(*reply, &h);
+        ((netutil_hold_list_handler_t) call->callback)(c, error < 0 ? error : 0, error < 0 ? NULL : h,
+                                                       error < 0 ? 0 : (size_t) n, call->userdata);
+}
+
+static void finish_addresses(netutil_client *c, int error, ClientReply **reply, void *userdata) {
+        _cleanup_(freep) Call *call = userdata;
+        netutil_address *a = NULL;
+        int n = 0;
+
+        if (!c)
+                return;
+        if (error == 0)
+                n = error = client_parse_addresses(*reply, &a);
+        ((netutil_resolve_handler_t) call->callback)(c, error < 0 ? error : 0, error < 0 ? NULL : a,
+                                                     error < 0 ? 0 : (size_t) n, call->userdata);
+}
+
+static void finish_overrides(netutil_client *c, int error, ClientReply **reply, void *userdata) {
+        _cleanup_(freep) Call *call = userdata;
+        netutil_override *o = NULL;
+        int n = 0;
+
+        if (!c)
+                return;
+        if (error == 0)
+                n = error = client_parse_overrides(*reply, &o);
+        ((netutil_override_list_handler_t) call->callback)(c, error < 0 ? error : 0, error < 0 ? NULL : o,
+                                                           error < 0 ? 0 : (size_t) n, call->userdata);
+}
+
+/* The calls. Each returns what building its request or call_async() returned. */
 
 _public_ int netutil_status_get_async(netutil_client *c, uint64_t timeout_usec, netutil_status_handler_t callback,
                                       void *userdata, netutil_request **ret_request) {
-        StatusCall *call;
         ProtoMsg *m = NULL;
         int r;
 
         if (!c || !callback)
                 return -EINVAL;
-        call = malloc(sizeof(*call));
-        if (!call)
-                return -ENOMEM;
-        *call = (StatusCall) { callback, userdata };
         r = client_new_request(c, PROTO_MSG_STATUS, &m);
-        if (r >= 0)
-                r = client_call_async(c, m, timeout_usec, status_done, call, ret_request);
         if (r < 0)
-                free(call);
-        return r;
-}
-
-typedef struct SocketsCall {
-        netutil_bind_handler_t callback;
-        void *userdata;
-} SocketsCall;
-
-static void sockets_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
-        _cleanup_(freep) SocketsCall *call = userdata;
-        netutil_socket *s = NULL;
-        size_t n = 0;
-
-        if (!c)
-                return; /* cancelled: the user asked not to be called */
-        if (error == 0)
-                error = client_parse_sockets(*reply, &s, &n);
-        call->callback(c, error, error < 0 ? NULL : s, error < 0 ? 0 : n, call->userdata);
-}
-
-static int sockets_call_async(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec, netutil_bind_handler_t callback,
-                              void *userdata, netutil_request **ret_request) {
-        SocketsCall *call;
-        int r;
-
-        call = malloc(sizeof(*call));
-        if (!call) {
-                proto_msg_free(m);
-                return -ENOMEM;
-        }
-        *call = (SocketsCall) { callback, userdata };
-        r = client_call_async(c, m, timeout_usec, sockets_done, call, ret_request);
-        if (r < 0)
-                free(call);
-        return r;
+                return r;
+        return call_async(c, m, timeout_usec, finish_status, (any_handler_t) callback, userdata, ret_request);
 }
 
 _public_ int netutil_bind_async(netutil_client *c, const netutil_bind_options *opts, uint64_t timeout_usec,
@@ -93,7 +135,7 @@ _public_ int netutil_bind_async(netutil_client *c, const netutil_bind_options *o
         r = client_bind_request(c, opts, &m);
         if (r < 0)
                 return r;
-        return sockets_call_async(c, m, timeout_usec, callback, userdata, ret_request);
+        return call_async(c, m, timeout_usec, finish_sockets, (any_handler_t) callback, userdata, ret_request);
 }
 
 _public_ int netutil_bind_unix_async(netutil_client *c, const netutil_bind_unix_options *opts, uint64_t timeout_usec,
@@ -106,45 +148,7 @@ _public_ int netutil_bind_unix_async(netutil_client *c, const netutil_bind_unix_
         r = client_bind_unix_request(c, opts, &m);
         if (r < 0)
                 return r;
-        return sockets_call_async(c, m, timeout_usec, callback, userdata, ret_request);
-}
-
-typedef struct HoldCall {
-        netutil_hold_list_handler_t list;
-        netutil_done_handler_t done;
-        void *userdata;
-} HoldCall;
-
-static void hold_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
-        _cleanup_(freep) HoldCall *call = userdata;
-        netutil_held *h = NULL;
-        int n = 0;
-
-        if (!c)
-                return; /* cancelled */
-        if (call->done) {
-                call->done(c, error, call->userdata);
-                return;
-        }
-        if (error == 0)
-                n = error = client_parse_held(*reply, &h);
-        call->list(c, error < 0 ? error : 0, error < 0 ? NULL : h, error < 0 ? 0 : (size_t) n, call->userdata);
-}
-
-static int hold_call_async(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec, HoldCall how,
-                           netutil_request **ret_request) {
-        HoldCall *call = malloc(sizeof(*call));
-        int r;
-
-        if (!call) {
-                proto_msg_free(m);
-                return -ENOMEM;
-        }
-        *call = how;
-        r = client_call_async(c, m, timeout_usec, hold_done, call, ret_request);
-        if (r < 0)
-                free(call);
-        return r;
+        return call_async(c, m, timeout_usec, finish_sockets, (any_handler_t) callback, userdata, ret_request);
 }
 
 _public_ int netutil_hold_list_async(netutil_client *c, uint64_t timeout_usec, netutil_hold_list_handler_t callback,
@@ -157,8 +161,7 @@ _public_ int netutil_hold_list_async(netutil_client *c, uint64_t timeout_usec, n
         r = client_new_request(c, PROTO_MSG_HOLD_LIST, &m);
         if (r < 0)
                 return r;
-        return hold_call_async(c, m, timeout_usec, (HoldCall) { .list = callback, .userdata = userdata },
-                               ret_request);
+        return call_async(c, m, timeout_usec, finish_held, (any_handler_t) callback, userdata, ret_request);
 }
 
 _public_ int netutil_hold_release_async(netutil_client *c, const char *name, uint64_t timeout_usec,
@@ -172,31 +175,12 @@ _public_ int netutil_hold_release_async(netutil_client *c, const char *name, uin
         r = client_release_request(c, name, &m);
         if (r < 0)
                 return r;
-        return hold_call_async(c, m, timeout_usec, (HoldCall) { .done = callback, .userdata = userdata },
-                               ret_request);
-}
-
-typedef struct ResolveCall {
-        netutil_resolve_handler_t callback;
-        void *userdata;
-} ResolveCall;
-
-static void resolve_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
-        _cleanup_(freep) ResolveCall *call = userdata;
-        netutil_address *a = NULL;
-        int n = 0;
-
-        if (!c)
-                return; /* cancelled */
-        if (error == 0)
-                n = error = client_parse_addresses(*reply, &a);
-        call->callback(c, error < 0 ? error : 0, error < 0 ? NULL : a, error < 0 ? 0 : (size_t) n, call->userdata);
+        return call_async(c, m, timeout_usec, finish_done, (any_handler_t) callback, userdata, ret_request);
 }
 
 _public_ int netutil_resolve_async(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
                                    uint64_t timeout_usec, netutil_resolve_handler_t callback, void *userdata,
                                    netutil_request **ret_request) {
-        ResolveCall *call;
         ProtoMsg *m = NULL;
         int r;
 
@@ -205,55 +189,7 @@ _public_ int netutil_resolve_async(netutil_client *c, const char *host, unsigned
         r = client_resolve_request(c, host, port, family, scope, &m);
         if (r < 0)
                 return r;
-        call = malloc(sizeof(*call));
-        if (!call) {
-                proto_msg_free(m);
-                return -ENOMEM;
-        }
-        *call = (ResolveCall) { callback, userdata };
-        r = client_call_async(c, m, timeout_usec, resolve_done, call, ret_request);
-        if (r < 0)
-                free(call);
-        return r;
-}
-
-typedef struct OverrideCall {
-        netutil_override_list_handler_t list;
-        netutil_done_handler_t done;
-        void *userdata;
-} OverrideCall;
-
-static void override_done(netutil_client *c, int error, ClientReply **reply, void *userdata) {
-        _cleanup_(freep) OverrideCall *call = userdata;
-        netutil_override *o = NULL;
-        int n = 0;
-
-        if (!c)
-                return; /* cancelled */
-        if (call->done) {
-                call->done(c, error, call->userdata);
-                return;
-        }
-        if (error == 0)
-                n = error = client_parse_overrides(*reply, &o);
-        call->list(c, error < 0 ? error : 0, error < 0 ? NULL : o, error < 0 ? 0 : (size_t) n, call->userdata);
-}
-
-/* Sends m (consumed) and calls back how says. */
-static int override_call_async(netutil_client *c, ProtoMsg *m, uint64_t timeout_usec, OverrideCall how,
-                               netutil_request **ret_request) {
-        OverrideCall *call = malloc(sizeof(*call));
-        int r;
-
-        if (!call) {
-                proto_msg_free(m);
-                return -ENOMEM;
-        }
-        *call = how;
-        r = client_call_async(c, m, timeout_usec, override_done, call, ret_request);
-        if (r < 0)
-                free(call);
-        return r;
+        return call_async(c, m, timeout_usec, finish_addresses, (any_handler_t) callback, userdata, ret_request);
 }
 
 _public_ int netutil_override_set_async(netutil_client *c, const char *scope, const char *host, int port, int family,
@@ -268,8 +204,7 @@ _public_ int netutil_override_set_async(netutil_client *c, const char *scope, co
         r = client_override_set_request(c, scope, host, port, family, target, target_port, ttl_usec, &m);
         if (r < 0)
                 return r;
-        return override_call_async(c, m, timeout_usec, (OverrideCall) { .done = callback, .userdata = userdata },
-                                   ret_request);
+        return call_async(c, m, timeout_usec, finish_done, (any_handler_t) callback, userdata, ret_request);
 }
 
 _public_ int netutil_override_del_async(netutil_client *c, const char *scope, const char *host, int port, int family,
@@ -283,8 +218,7 @@ _public_ int netutil_override_del_async(netutil_client *c, const char *scope, co
         r = client_override_request(c, PROTO_MSG_OVERRIDE_DEL, scope, host, port, family, &m);
         if (r < 0)
                 return r;
-        return override_call_async(c, m, timeout_usec, (OverrideCall) { .done = callback, .userdata = userdata },
-                                   ret_request);
+        return call_async(c, m, timeout_usec, finish_done, (any_handler_t) callback, userdata, ret_request);
 }
 
 _public_ int netutil_override_clear_async(netutil_client *c, const char *scope, uint64_t timeout_usec,
@@ -298,8 +232,7 @@ _public_ int netutil_override_clear_async(netutil_client *c, const char *scope, 
         r = client_override_request(c, PROTO_MSG_OVERRIDE_CLEAR, scope, NULL, -1, -1, &m);
         if (r < 0)
                 return r;
-        return override_call_async(c, m, timeout_usec, (OverrideCall) { .done = callback, .userdata = userdata },
-                                   ret_request);
+        return call_async(c, m, timeout_usec, finish_done, (any_handler_t) callback, userdata, ret_request);
 }
 
 _public_ int netutil_override_list_async(netutil_client *c, const char *scope, uint64_t timeout_usec,
@@ -313,6 +246,5 @@ _public_ int netutil_override_list_async(netutil_client *c, const char *scope, u
         r = client_override_request(c, PROTO_MSG_OVERRIDE_LIST, scope, NULL, -1, -1, &m);
         if (r < 0)
                 return r;
-        return override_call_async(c, m, timeout_usec, (OverrideCall) { .list = callback, .userdata = userdata },
-                                   ret_request);
+        return call_async(c, m, timeout_usec, finish_overrides, (any_handler_t) callback, userdata, ret_request);
 }
