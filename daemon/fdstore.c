@@ -61,6 +61,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "fdstore.h"
@@ -799,9 +800,14 @@ static int take_item(Manager *m, const ProtoView *item, ProtoRecv *rcv, Adoption
                         safe_close(fd);
                         return -EBADMSG;
                 }
+                if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+                        safe_close(fd);
+                        return -EBADMSG;
+                }
                 *listener = fd;
                 if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
                         return -errno;
+                manager_restamp_listener(fd);
                 *owns_node = proto_get_binary(item, PROTO_ATTR_PATH, &path, &path_len) >= 0 && m->socket_path &&
                              path_len == strlen(m->socket_path) && memcmp(path, m->socket_path, path_len) == 0;
                 return 0;
@@ -846,6 +852,18 @@ int fdstore_takeover(Manager *m) {
                 return log_error_errno(errno, "Failed to create a socket: %m");
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
                 return log_error_errno(errno, "No running netutild to take over at '%s': %m", m->socket_path);
+        /* What we adopt must come from a netutild of root or of our own uid, not from
+         * whoever could bind that path. */
+        {
+                struct ucred peer;
+                socklen_t len = sizeof(peer);
+
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+                        return log_error_errno(errno, "Failed to read the running instance's credentials: %m");
+                if (peer.uid != 0 && peer.uid != geteuid())
+                        return log_error_errno(-EPERM, "Refusing to take over from uid %u at '%s': not root or ours.",
+                                               (unsigned) peer.uid, m->socket_path);
+        }
         r = send_takeover(fd, 1);
         if (r < 0)
                 return log_error_errno(r, "Failed to ask the running netutild to hand over: %m");

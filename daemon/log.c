@@ -108,11 +108,20 @@ static int journal_send(int level, int error, const char *file, int line, bool c
 
 static void emit(int level, int error, const char *file, int line, bool client, uid_t uid, pid_t pid,
                  const char *operation, const char *text) {
+        char line_text[LOG_MESSAGE_MAX];
+        size_t i;
+
         if (target == TARGET_UNSET)
                 log_open();
         if (target == TARGET_JOURNAL &&
             journal_send(level, error, file, line, client, uid, pid, operation, text) >= 0)
                 return;
+        /* One line per message: a client's string (a path, a name) with a newline must not
+         * forge a line, with a "<0>" prefix of its own, in the stream. */
+        for (i = 0; text[i] && i < sizeof(line_text) - 1; i++)
+                line_text[i] = (unsigned char) text[i] < ' ' || text[i] == 0x7f ? '?' : text[i];
+        line_text[i] = '\0';
+        text = line_text;
         /* Not journald, or journald did not take it: stderr, which under journald is its
          * stream and understands the prefix. */
         if (target == TARGET_PLAIN)

@@ -55,6 +55,7 @@ struct OutMsg {
 /* ---- Requests ------------------------------------------------------------------------ */
 
 static void conn_update_events(Conn *c);
+static void conn_kill(Conn *c);
 
 static void request_free(Request *req) {
         Conn *c = req->conn;
@@ -79,7 +80,7 @@ static int request_queue(Request *req, ProtoMsg **msgs, size_t n) {
                         for (size_t j = i; j < n; j++)
                                 proto_msg_free(msgs[j]);
                         /* Nothing sensible can reach this client any more. */
-                        c->dead = true;
+                        conn_kill(c);
                         return -ENOMEM;
                 }
                 *o = (OutMsg) { .msg = msgs[i], .req = req };
@@ -154,7 +155,7 @@ _printf_(4, 0) static int request_error_va(Request *req, int error, int gai, con
                 proto_msg_free(m);
                 /* Out of memory for a reply: the client would wait forever, so drop it. */
                 if (req->conn)
-                        req->conn->dead = true;
+                        conn_kill(req->conn);
                 request_end(req, NULL, 0);
                 return r;
         }
@@ -198,6 +199,14 @@ int creds_copy(const Creds *src, Creds *dst) {
 
 static void manager_schedule_gc(Manager *m);
 
+/* For a connection found unusable outside conn_io(): shutting it down makes epoll report a
+ * hang-up, and conn_io() disconnects it, even when no read is armed. */
+static void conn_kill(Conn *c) {
+        c->dead = true;
+        if (c->fd >= 0)
+                (void) shutdown(c->fd, SHUT_RDWR);
+}
+
 static void conn_disconnect(Conn *c) {
         Manager *m = c->manager;
 
@@ -238,8 +247,8 @@ static void conn_disconnect(Conn *c) {
         manager_schedule_gc(m);
         manager_status_changed(m);
 
-        /* A freed fd may be what a paused accept was waiting for. */
-        if (m->accept_retry)
+        /* A freed fd may be what a paused accept was waiting for (not during a takeover). */
+        if (m->accept_retry && !m->paused)
                 (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
 }
 
@@ -283,7 +292,7 @@ static int conn_flush(Conn *c) {
                         /* EPIPE, ECONNRESET, ...: the client is gone. */
                         if (r != -EPIPE && r != -ECONNRESET)
                                 log_debug_errno(r, "Failed to send to client pid %d: %m", (int) c->creds.pid);
-                        c->dead = true;
+                        conn_kill(c);
                         break;
                 }
                 c->out_head = o->next;
@@ -487,6 +496,8 @@ static int accept_retry_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         m->accept_retry = sd_event_source_unref(m->accept_retry);
+        if (m->paused)
+                return 0; /* manager_resume() turns accepting on again */
         return sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
 }
 
@@ -791,6 +802,14 @@ static int manager_bind(Manager *m) {
         return 0;
 }
 
+void manager_restamp_listener(int fd) {
+        /* Clients see as SO_PEERCRED whoever last called listen(): the service manager, or a
+         * predecessor. The NSS module recognises the daemon by that pid (so that our own
+         * getaddrinfo() does not ask us again), so listen() again, as ours. */
+        if (listen(fd, SOMAXCONN) < 0)
+                log_warning_errno(errno, "Failed to listen on the control socket again: %m");
+}
+
 int manager_listen(Manager *m) {
         _cleanup_(adoption_done) Adoption adopt = {};
         char **names = NULL;
@@ -817,6 +836,7 @@ int manager_listen(Manager *m) {
                         m->listen_fd = fd;
                         (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
                         (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+                        manager_restamp_listener(fd);
                         log_info("Using the control socket passed by the service manager.");
                         continue;
                 }

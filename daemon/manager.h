@@ -149,6 +149,8 @@ static inline void manager_freep(Manager **m) {
                 manager_free(*m);
 }
 int manager_listen(Manager *m);
+/* listen() again on an adopted control socket, so that clients see our pid as its peer. */
+void manager_restamp_listener(int fd);
 /* A successor takes over (fdstore.c): stop accepting and stop reading every connection but
  * keep, or undo that. */
 void manager_pause(Manager *m, Conn *keep);

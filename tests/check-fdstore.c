@@ -892,6 +892,17 @@ START_TEST(test_takeover_hands_everything_to_the_successor_without_refusing_a_cl
         ck_assert_int_eq(count_sockets(b), o.sockets);
         ck_assert_int_eq(test_ctl(socket_path(), NULL, ARGS("--json", "status"), out, sizeof(out), err, sizeof(err)), 0);
         ck_assert_msg(strstr(out, test_fmt(want, sizeof(want), "\"pid\": %d,", (int) b)), "status: %s", out);
+        /* Clients see B as the listener's peer (B listen()ed again), not A: the NSS module
+         * tells the daemon's own lookups by that pid. */
+        {
+                int fd = test_raw_connect(socket_path());
+                struct ucred peer;
+                socklen_t len = sizeof(peer);
+
+                ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len), 0);
+                ck_assert_int_eq(peer.pid, b);
+                close(fd);
+        }
         root = client_as(0);
         n = netutil_hold_list(root, 0, &held);
         ck_assert_int_eq(n, 2 + N_NAMES);
