@@ -210,22 +210,6 @@ static int rebuild(Manager *m, NamesIndex *x) {
         return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len) {
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
 /* Removes the temporary files a daemon killed between mkostemp() and rename() left: once. */
 static void remove_stale_temporaries(NamesIndex *x) {
         _cleanup_(freep) char *dir = strdup(x->path);

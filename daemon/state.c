@@ -273,20 +273,6 @@ static int state_format(Manager *m, const Override *skip_rule, const OverrideTab
         return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len) {
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
 /* Replaces dir/STATE_FILE with text: temporary file, fsync, rename, fsync of the directory. */
 static int write_atomic(const char *dir, const char *text, size_t len) {
         _cleanup_(closep) int dfd = -EBADF, fd = -EBADF;

@@ -68,6 +68,24 @@ static inline uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
 }
 
+/* Writes all of buf[0..len) to a blocking fd (a file), retrying short writes and EINTR.
+ * Returns 0 or -errno. */
+static inline int write_all(int fd, const void *buf, size_t len) {
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
 /* Negative errno from a call that sets errno, never 0 even if errno was clobbered. */
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
