@@ -139,35 +139,39 @@ _printf_(4, 0) static void format_text(char *buf, size_t len, int error, const c
         errno = saved_errno;
 }
 
-int log_internal(int level, int error, const char *file, int line, const char *format, ...) {
+/* The two entry points below: client says whether uid, pid and operation are fields. */
+_printf_(9, 0) static int log_va(int level, int error, bool client, uid_t uid, pid_t pid, const char *operation,
+                                 const char *file, int line, const char *format, va_list ap) {
         char text[LOG_MESSAGE_MAX];
-        va_list ap;
 
         if (error < 0)
                 error = -error;
         if (level > max_level)
                 return -error;
-        va_start(ap, format);
         format_text(text, sizeof(text), error, format, ap);
-        va_end(ap);
-        emit(level, error, file, line, false, 0, 0, NULL, text);
+        emit(level, error, file, line, client, uid, pid, operation, text);
         return -error;
+}
+
+int log_internal(int level, int error, const char *file, int line, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = log_va(level, error, false, 0, 0, NULL, file, line, format, ap);
+        va_end(ap);
+        return r;
 }
 
 int log_client_internal(int level, int error, uid_t uid, pid_t pid, const char *operation, const char *file,
                         int line, const char *format, ...) {
-        char text[LOG_MESSAGE_MAX];
         va_list ap;
+        int r;
 
-        if (error < 0)
-                error = -error;
-        if (level > max_level)
-                return -error;
         va_start(ap, format);
-        format_text(text, sizeof(text), error, format, ap);
+        r = log_va(level, error, true, uid, pid, operation, file, line, format, ap);
         va_end(ap);
-        emit(level, error, file, line, true, uid, pid, operation, text);
-        return -error;
+        return r;
 }
 
 /* The slot of (uid, operation): found, free, or the least recently logged one (whose
