@@ -139,42 +139,13 @@ static Bench bench = {.echo.pid = -1,
 
 /* ---- the environment ------------------------------------------------------------------------- */
 
-static int mount_text_over(const char *dir, const char *target, const char *text) {
-        char path[300];
-        int r;
-
-        snprintf(path, sizeof(path), "%s/mnt-over", dir);
-        r = bench_write_file(path, text, strlen(text));
-        if (r < 0)
-                return r;
-        r = mount(path, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
-        (void) unlink(path);
-        return r;
-}
-
 static int enter_namespaces(Bench *b) {
-        struct ifreq ifr = {0};
-        _cleanup_(closep) int fd = -EBADF;
         int r;
 
-        if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
-                return -errno;
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return -errno;
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        strcpy(ifr.ifr_name, "lo");
-        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-                return -errno;
-        ifr.ifr_flags |= IFF_UP;
-        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-                return -errno;
-        if ((r = mount_text_over(b->dir, "/etc/resolv.conf", RESOLV_TEXT)) < 0 ||
-            (r = mount_text_over(b->dir, "/etc/hosts", HOSTS_TEXT)) < 0)
+        if ((r = bench_enter_namespaces()) < 0 ||
+            (r = bench_mount_text_over(b->dir, "/etc/resolv.conf", RESOLV_TEXT)) < 0 ||
+            (r = bench_mount_text_over(b->dir, "/etc/hosts", HOSTS_TEXT)) < 0)
                 return r;
-        unsetenv("NETUTIL_SCOPE");
-        unsetenv("NETUTILD_SOCKET");
         return 0;
 }
 
@@ -222,7 +193,7 @@ static _Noreturn void worker_main(const char *dir, const char *hosts_line, int c
 
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         snprintf(text, sizeof(text), "hosts: %s\n", hosts_line);
-        if (unshare(CLONE_NEWNS) < 0 || mount_text_over(dir, "/etc/nsswitch.conf", text) < 0)
+        if (unshare(CLONE_NEWNS) < 0 || bench_mount_text_over(dir, "/etc/nsswitch.conf", text) < 0)
                 _exit(2);
         (void) lookups(MISS_NAME, MISS_ADDRESS, 10); /* loads the modules */
         while (read_full(cmd, &c, sizeof(c)) == 0 && c.name < ELEMENTSOF(worker_names)) {

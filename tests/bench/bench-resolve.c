@@ -494,39 +494,12 @@ static int stop_child(pid_t *pid) {
 
 /* ---- Environment: namespaces, /etc, dnsmasq, nscd ---------------------------------------- */
 
-static int mount_text_over(Bench *b, const char *target, const char *text) {
-        char path[300];
-        int r;
-
-        snprintf(path, sizeof(path), "%s/mnt-over", b->dir);
-        r = bench_write_file(path, text, strlen(text));
-        if (r < 0)
-                return r;
-        r = mount(path, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
-        (void) unlink(path);
-        return r;
-}
-
 static int enter_namespaces(Bench *b) {
-        struct ifreq ifr = { 0 };
-        _cleanup_(closep) int fd = -EBADF;
         int r;
 
-        if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
-                return -errno;
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return -errno;
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        strcpy(ifr.ifr_name, "lo");
-        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-                return -errno;
-        ifr.ifr_flags |= IFF_UP;
-        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-                return -errno;
-        if ((r = mount_text_over(b, "/etc/resolv.conf", RESOLV_TEXT)) < 0 ||
-            (r = mount_text_over(b, "/etc/hosts", HOSTS_TEXT)) < 0)
+        if ((r = bench_enter_namespaces()) < 0 ||
+            (r = bench_mount_text_over(b->dir, "/etc/resolv.conf", RESOLV_TEXT)) < 0 ||
+            (r = bench_mount_text_over(b->dir, "/etc/hosts", HOSTS_TEXT)) < 0)
                 return r;
         /* nscd is not to answer anything before (4): an empty private directory for its
          * socket, from the start. */
@@ -534,8 +507,6 @@ static int enter_namespaces(Bench *b) {
         if (mount("tmpfs", NSCD_DIR, "tmpfs", 0, "mode=0755,size=1m") < 0)
                 return -errno;
         b->nscd_mounted = true;
-        unsetenv("NETUTIL_SCOPE");
-        unsetenv("NETUTILD_SOCKET");
         return 0;
 }
 

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -662,4 +665,40 @@ int bench_echo_stop(BenchEcho *e) {
                 (void) unlink(e->reply_path);
         e->socket[0] = e->reply_path[0] = '\0';
         return r;
+}
+
+int bench_mount_text_over(const char *dir, const char *target, const char *text) {
+        char path[300];
+        int r;
+
+        if ((size_t) snprintf(path, sizeof(path), "%s/mnt-over", dir) >= sizeof(path))
+                return -ENAMETOOLONG;
+        r = bench_write_file(path, text, strlen(text));
+        if (r < 0)
+                return r;
+        r = mount(path, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+        (void) unlink(path);
+        return r;
+}
+
+int bench_enter_namespaces(void) {
+        struct ifreq ifr = { 0 };
+        _cleanup_(closep) int fd = -EBADF;
+
+        if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
+                return -errno;
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return -errno;
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        strcpy(ifr.ifr_name, "lo");
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return -errno;
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                return -errno;
+        unsetenv("NETUTIL_SCOPE");
+        unsetenv("NETUTILD_SOCKET");
+        return 0;
 }

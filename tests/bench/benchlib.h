@@ -136,6 +136,11 @@ unsigned bench_colocated(pid_t server);
 int bench_make_temp_dir(char *dir, size_t len);
 /* Creates path (mode 0600, must not exist) with len bytes of data: 0 or -errno. */
 int bench_write_file(const char *path, const void *data, size_t len);
+/* Bind-mounts a file with text (written in dir, then removed) over target. Returns 0 or -errno. */
+int bench_mount_text_over(const char *dir, const char *target, const char *text);
+/* Enters new network and mount namespaces (mounts private, lo up) and forgets
+ * $NETUTIL_SCOPE and $NETUTILD_SOCKET, so that nothing outside is touched or asked. Needs root. */
+int bench_enter_namespaces(void);
 /* name if it has a slash and is executable, else the first executable name in $PATH, into
  * buf: 0 or -errno. */
 int bench_find_program(const char *name, char *buf, size_t len);
