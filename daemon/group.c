@@ -74,9 +74,11 @@ static int reuseport_socket(const struct sockaddr_storage *addr, socklen_t len, 
         return TAKE_FD(fd);
 }
 
-int group_create(Manager *m, const char *name, uid_t owner, const BoundSocket *members, size_t n, int backlog) {
+/* A new group of n anchors at the addresses of src: new reuseport sockets, or (adopt) dup()s
+ * of src's fds, which stay the caller's. Returns 0 or -errno, and the group in *ret. */
+static int group_add(Manager *m, const char *name, uid_t owner, const BoundSocket *src, size_t n, int backlog,
+                     bool adopt, Group **ret) {
         Group *g;
-        int r;
 
         if (group_find(m, name))
                 return -EEXIST;
@@ -92,18 +94,33 @@ int group_create(Manager *m, const char *name, uid_t owner, const BoundSocket *m
                 return -ENOMEM;
         }
         for (size_t i = 0; i < n; i++) {
-                g->anchors[i] = members[i];
-                g->anchors[i].fd = reuseport_socket(&members[i].addr, members[i].addr_len, -1);
-                if (g->anchors[i].fd < 0) {
-                        r = g->anchors[i].fd;
+                int fd = adopt ? fcntl(src[i].fd, F_DUPFD_CLOEXEC, 3)
+                               : reuseport_socket(&src[i].addr, src[i].addr_len, -1);
+
+                if (adopt && fd < 0)
+                        fd = -errno;
+                if (fd < 0) {
                         g->n_anchors = i;
                         group_free(g);
-                        return r;
+                        return fd;
                 }
+                g->anchors[i] = src[i];
+                g->anchors[i].fd = fd;
         }
         g->n_anchors = n;
         g->manager = m;
         LIST_PREPEND(groups, m->groups, g);
+        *ret = g;
+        return 0;
+}
+
+int group_create(Manager *m, const char *name, uid_t owner, const BoundSocket *members, size_t n, int backlog) {
+        Group *g;
+        int r;
+
+        r = group_add(m, name, owner, members, n, backlog, false, &g);
+        if (r < 0)
+                return r;
         log_info("Created reuseport group '%s' of uid %u with %zu address%s.", name, (unsigned) owner, n,
                  n == 1 ? "" : "es");
         fdstore_push_group(m, g);
@@ -113,33 +130,11 @@ int group_create(Manager *m, const char *name, uid_t owner, const BoundSocket *m
 int group_adopt(Manager *m, const char *name, uid_t owner, const BoundSocket *anchors, size_t n, int backlog,
                 bool push) {
         Group *g;
+        int r;
 
-        if (group_find(m, name))
-                return -EEXIST;
-        g = calloc(1, sizeof(*g));
-        if (!g)
-                return -ENOMEM;
-        g->owner = owner;
-        g->backlog = backlog < 0 ? 0 : backlog;
-        g->name = strdup(name);
-        g->anchors = calloc(n ? n : 1, sizeof(BoundSocket));
-        if (!g->name || !g->anchors) {
-                group_free(g);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-                g->anchors[i] = anchors[i];
-                g->anchors[i].fd = fcntl(anchors[i].fd, F_DUPFD_CLOEXEC, 3);
-                if (g->anchors[i].fd < 0) {
-                        int r = -errno;
-                        g->n_anchors = i;
-                        group_free(g);
-                        return r;
-                }
-        }
-        g->n_anchors = n;
-        g->manager = m;
-        LIST_PREPEND(groups, m->groups, g);
+        r = group_add(m, name, owner, anchors, n, backlog, true, &g);
+        if (r < 0)
+                return r;
         if (push)
                 fdstore_push_group(m, g);
         return 0;
