@@ -626,6 +626,16 @@ START_TEST(test_other_stream_than_journals_gets_prefixed_stderr) {
         ck_assert_msg(stderr_wait(efd, "<5>Refused BIND for uid 65534 pid ", text, sizeof(text)), "[%s]",
                       text);
         ck_assert_int_eq(journal_count(jfd, "MESSAGE=", 300), 0);
+        /* A client's string with a newline in a refusal cannot forge a line of its own. */
+        {
+                char out[4096], err[4096];
+
+                ck_assert_int_eq(ctl(as_nobody, (const char *[]) { "bind-unix", "/tmp/x\n<0>forged.sock", NULL }, out,
+                                     sizeof(out), err, sizeof(err)),
+                                 1);
+                ck_assert_msg(stderr_wait(efd, "?<0>forged.sock", text, sizeof(text)), "[%s]", text);
+                ck_assert_msg(!strstr(text, "\n<0>forged"), "[%s]", text);
+        }
         test_daemon_stop_expect_clean_exit(&daemon_);
         close(efd);
         close(jfd);
