@@ -93,6 +93,12 @@ _public_ int netutil_client_open(const char *path, netutil_client **ret) {
                 return -ENOMEM;
         }
         c->recv->n_fds = 0;
+        r = client_rules_init(&c->rules, path);
+        if (r < 0) {
+                free(c->recv);
+                free(c);
+                return r;
+        }
         c->n_ref = 1;
         c->fd = TAKE_FD(fd);
         *ret = c;
@@ -104,6 +110,7 @@ void client_unref(netutil_client *c) {
                 return;
         proto_recv_clear(c->recv);
         free(c->recv);
+        client_rules_done(&c->rules);
         free(c);
 }
 

@@ -10,6 +10,7 @@
 #include "macro.h"
 #include "netutil-proto.h"
 #include "netutil.h"
+#include "rules-file-format.h"
 
 /* A complete reply: one part, or several joined (PROTO_FLAG_MORE). Owns its fds until
  * client_reply_take_fd(); the typed parsers walk views[0..n_parts). */
@@ -51,6 +52,24 @@ struct netutil_request {
         netutil_request *next, *prev;
 };
 
+/* The daemon's rules file, mapped (rules.c). */
+typedef struct ClientRules {
+        char *path;  /* SOCKET_PATH.rules; NULL: not used (NETUTIL_RULES_FILE=0) */
+        bool mapped; /* dev/ino is the inode judged last; map is NULL if it was not valid */
+        dev_t dev;
+        ino_t ino;
+        void *map;
+        size_t size;
+        RulesFileView view;
+} ClientRules;
+
+int client_rules_init(ClientRules *r, const char *socket_path);
+void client_rules_done(ClientRules *r);
+/* An override hit on a literal target from the rules file: 1 and one address in *ret, 0 if
+ * only the daemon can answer (no file, no rule, ...), -ENOMEM. scope as the daemon gets it. */
+int client_rules_answer(ClientRules *r, const char *host, unsigned port, int family, const char *scope,
+                        netutil_address **ret);
+
 typedef struct OutMsg {
         ProtoMsg *msg;
         struct OutMsg *next;
@@ -72,6 +91,7 @@ struct netutil_client {
         OutMsg *out_head, *out_tail;
 
         ProtoRecv *recv;
+        ClientRules rules;
         void (*async_close)(netutil_client *c); /* set by client-async.c */
 };
 
@@ -98,6 +118,8 @@ int client_bind_request(netutil_client *c, const netutil_bind_options *o, ProtoM
 int client_bind_unix_request(netutil_client *c, const netutil_bind_unix_options *o, ProtoMsg **ret);
 int client_parse_held(const ClientReply *reply, netutil_held **ret);
 int client_release_request(netutil_client *c, const char *name, ProtoMsg **ret);
+/* The scope a resolve names: scope, or $NETUTIL_SCOPE if NULL; NULL for the global table. */
+const char *client_resolve_scope(const char *scope);
 int client_resolve_request(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
                            ProtoMsg **ret);
 int client_parse_addresses(const ClientReply *reply, netutil_address **ret);

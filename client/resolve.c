@@ -9,6 +9,12 @@
 
 #include "client.h"
 
+const char *client_resolve_scope(const char *scope) {
+        if (!scope)
+                scope = secure_getenv("NETUTIL_SCOPE");
+        return scope && *scope ? scope : NULL;
+}
+
 int client_resolve_request(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
                            ProtoMsg **ret) {
         _cleanup_(proto_msg_freep) ProtoMsg *m = NULL;
@@ -16,15 +22,14 @@ int client_resolve_request(netutil_client *c, const char *host, unsigned port, i
 
         if (!host || port > 65535)
                 return -EINVAL;
-        if (!scope)
-                scope = secure_getenv("NETUTIL_SCOPE");
+        scope = client_resolve_scope(scope);
         r = client_new_request(c, PROTO_MSG_RESOLVE, &m);
         if (r < 0)
                 return r;
         if ((r = proto_msg_append_string(m, PROTO_ATTR_HOST, host)) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_PORT, port)) < 0 ||
             (r = proto_msg_append_u32(m, PROTO_ATTR_FAMILY, (uint32_t) family)) < 0 ||
-            (scope && *scope && (r = proto_msg_append_string(m, PROTO_ATTR_SCOPE, scope)) < 0))
+            (scope && (r = proto_msg_append_string(m, PROTO_ATTR_SCOPE, scope)) < 0))
                 return r == -EINVAL ? -ENAMETOOLONG : r;
         *ret = TAKE_PTR(m);
         return 0;
@@ -77,6 +82,16 @@ _public_ int netutil_resolve(netutil_client *c, const char *host, unsigned port,
         r = client_resolve_request(c, host, port, family, scope, &m);
         if (r < 0)
                 return r;
+        /* A hit on a literal target: from the rules file, as the daemon would answer it. */
+        if (!c->pending && !c->out_head) {
+                r = client_rules_answer(&c->rules, host, port, family, client_resolve_scope(scope), ret);
+                if (r != 0) {
+                        proto_msg_free(m);
+                        if (r > 0)
+                                client_clear_error(c);
+                        return r;
+                }
+        }
         r = client_call(c, m, timeout_usec, &reply);
         if (r < 0)
                 return r;

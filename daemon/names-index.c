@@ -32,13 +32,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "macro.h"
 #include "names-index-format.h"
+#include "rules-file-format.h"
 #include "names-index.h"
 #include "override.h"
+#include "rules-file.h"
 
 /* A failed write is logged at most this often; the file is removed every time. */
 #define NAMES_INDEX_ERROR_LOG_INTERVAL_USEC (10 * 1000 * 1000ULL)
@@ -52,8 +55,19 @@ typedef struct HashList {
         size_t n, alloc;
 } HashList;
 
+/* A file the daemon publishes next to its socket for readers outside it, replaced whole. */
+typedef struct PublishedFile {
+        char *path;
+        const char *what; /* for log lines */
+        bool on_disk;     /* the file at path is the one we wrote, dev/ino */
+        dev_t dev;
+        ino_t ino;
+        uint64_t last_error_log_usec;
+} PublishedFile;
+
 struct NamesIndex {
-        char *path; /* SOCKET_PATH.names */
+        PublishedFile file;  /* SOCKET_PATH.names */
+        PublishedFile rules; /* SOCKET_PATH.rules (rules-file.c builds its bytes) */
 
         /* The set: sorted distinct hashes and their host-only rule counts, in parallel. */
         uint64_t *hashes;
@@ -63,16 +77,12 @@ struct NamesIndex {
         HashList added, removed;
         bool lost;  /* a change could not be recorded: rebuild the set from the tables */
         bool stale; /* the file (or its absence) does not show the set */
-
-        bool on_disk; /* the file at path is the one we wrote, dev/ino */
-        dev_t dev;
-        ino_t ino;
+        bool rules_stale; /* a rule came, went or changed since the rules file was written */
         bool temporaries_checked;
 
         sd_event_source *defer;
         Request **waiting; /* OVERRIDE_* requests answered after the next write */
         size_t n_waiting, alloc_waiting;
-        uint64_t last_error_log_usec;
 };
 
 static bool host_only(const Override *o) {
@@ -210,24 +220,24 @@ static int rebuild(Manager *m, NamesIndex *x) {
         return 0;
 }
 
-/* Removes the temporary files a daemon killed between mkostemp() and rename() left: once. */
-static void remove_stale_temporaries(NamesIndex *x) {
-        _cleanup_(freep) char *dir = strdup(x->path);
+/* Removes the temporary files a daemon killed between mkostemp() and rename() left next to
+ * f: once per file. */
+static void remove_stale_temporaries(const PublishedFile *f) {
+        _cleanup_(freep) char *dir = strdup(f->path);
         const char *base;
         char *slash;
         size_t len;
         DIR *d;
         struct dirent *de;
 
-        x->temporaries_checked = true;
         if (!dir)
                 return;
         slash = strrchr(dir, '/');
         if (slash) {
                 *slash = '\0';
-                base = x->path + (slash - dir) + 1;
+                base = f->path + (slash - dir) + 1;
         } else
-                base = x->path;
+                base = f->path;
         len = strlen(base);
         d = opendir(slash ? (*dir ? dir : "/") : ".");
         if (!d)
@@ -239,65 +249,90 @@ static void remove_stale_temporaries(NamesIndex *x) {
         closedir(d);
 }
 
-/* Replaces the file with the set: temporary file, mode 0644, rename. No fsync: /run. */
-static int write_file(NamesIndex *x) {
+/* Replaces f with the bytes of iov[0..n): temporary file, mode 0644, rename. No fsync: /run. */
+static int publish(PublishedFile *f, const struct iovec *iov, size_t n) {
         _cleanup_(closep) int fd = -EBADF;
         _cleanup_(freep) char *tmp = NULL;
-        char header[NAMES_INDEX_HEADER_SIZE];
-        uint64_t count = x->n;
         struct stat st;
         int r;
 
-        if (!x->temporaries_checked)
-                remove_stale_temporaries(x);
-        if (asprintf(&tmp, "%s.XXXXXX", x->path) < 0) {
+        if (asprintf(&tmp, "%s.XXXXXX", f->path) < 0) {
                 tmp = NULL;
                 return -ENOMEM;
         }
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        memcpy(header, NAMES_INDEX_MAGIC, NAMES_INDEX_MAGIC_SIZE);
-        memcpy(header + NAMES_INDEX_MAGIC_SIZE, &count, sizeof(count));
         r = fchmod(fd, NAMES_INDEX_MODE) < 0 ? -errno : 0;
-        if (r >= 0)
-                r = write_all(fd, header, sizeof(header));
-        if (r >= 0 && x->n > 0)
-                r = write_all(fd, x->hashes, x->n * sizeof(*x->hashes));
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (iov[i].iov_len > 0)
+                        r = write_all(fd, iov[i].iov_base, iov[i].iov_len);
         if (r >= 0 && fstat(fd, &st) < 0)
                 r = -errno;
         if (r >= 0 && close(TAKE_FD(fd)) < 0 && errno != EINTR)
                 r = -errno;
-        if (r >= 0 && rename(tmp, x->path) < 0)
+        if (r >= 0 && rename(tmp, f->path) < 0)
                 r = -errno;
         if (r < 0) {
                 (void) unlink(tmp);
                 return r;
         }
-        x->on_disk = true;
-        x->dev = st.st_dev;
-        x->ino = st.st_ino;
+        f->on_disk = true;
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
         return 0;
 }
 
-/* The file cannot show the set: none at all is right (the module then asks the daemon). */
-static void fail(NamesIndex *x, int error) {
+/* f cannot show what it should: none at all is right (its readers then ask the daemon).
+ * error 0: nothing failed, f is only not to exist (the rules file past its cap). */
+static void unpublish(PublishedFile *f, int error) {
         uint64_t now = now_usec();
-        int r = unlink(x->path) < 0 && errno != ENOENT ? -errno : 0;
+        int r = unlink(f->path) < 0 && errno != ENOENT ? -errno : 0;
 
-        x->on_disk = false;
-        if (x->last_error_log_usec != 0 && now - x->last_error_log_usec < NAMES_INDEX_ERROR_LOG_INTERVAL_USEC)
+        f->on_disk = false;
+        if ((error == 0 && r == 0) ||
+            (f->last_error_log_usec != 0 && now - f->last_error_log_usec < NAMES_INDEX_ERROR_LOG_INTERVAL_USEC))
                 return;
-        x->last_error_log_usec = now;
-        log_error_errno(error,
-                        "Failed to write the names index '%s', NSS lookups ask the daemon until it can "
-                        "be: %m",
-                        x->path);
+        f->last_error_log_usec = now;
+        if (error != 0)
+                log_error_errno(error, "Failed to write the %s '%s', its readers ask the daemon until it can be: %m",
+                                f->what, f->path);
         if (r < 0)
-                log_error_errno(r,
-                                "Failed to remove the stale names index '%s'; programs may not see new "
-                                "overrides through NSS: %m",
-                                x->path);
+                log_error_errno(r, "Failed to remove the stale %s '%s'; it may not show every override: %m",
+                                f->what, f->path);
+}
+
+/* Replaces the names index with the set. */
+static int write_names(NamesIndex *x) {
+        char header[NAMES_INDEX_HEADER_SIZE];
+        uint64_t count = x->n;
+
+        memcpy(header, NAMES_INDEX_MAGIC, NAMES_INDEX_MAGIC_SIZE);
+        memcpy(header + NAMES_INDEX_MAGIC_SIZE, &count, sizeof(count));
+        return publish(&x->file, (const struct iovec[]) { { header, sizeof(header) },
+                                                          { x->hashes, x->n * sizeof(*x->hashes) } },
+                       2);
+}
+
+/* Replaces the rules file with every rule, or removes it past RULES_FILE_MAX_RULES. */
+static void write_rules(Manager *m, NamesIndex *x) {
+        _cleanup_(freep) void *buf = NULL;
+        size_t size;
+        int r;
+
+        r = rules_file_build(m, &buf, &size);
+        if (r == -E2BIG) {
+                unpublish(&x->rules, 0);
+                x->rules_stale = false;
+                return;
+        }
+        if (r >= 0)
+                r = publish(&x->rules, &(struct iovec) { buf, size }, 1);
+        if (r < 0) {
+                unpublish(&x->rules, r);
+                return; /* stays stale: tried again at the next change or flush */
+        }
+        x->rules_stale = false;
 }
 
 static void flush(Manager *m, NamesIndex *x) {
@@ -310,20 +345,26 @@ static void flush(Manager *m, NamesIndex *x) {
         }
         if (r < 0) {
                 x->lost = true;
-                fail(x, r);
-                return;
-        }
-        if (r > 0)
+                unpublish(&x->file, r);
+        } else if (r > 0)
                 x->stale = true;
         /* Not before the daemon serves: another instance may still be serving the socket. */
-        if (!x->stale || m->listen_fd < 0)
+        if (m->listen_fd < 0)
                 return;
-        r = write_file(x);
-        if (r < 0) {
-                fail(x, r);
-                return;
+        if (!x->temporaries_checked) {
+                remove_stale_temporaries(&x->file);
+                remove_stale_temporaries(&x->rules);
+                x->temporaries_checked = true;
         }
-        x->stale = false;
+        if (x->stale && !x->lost) {
+                r = write_names(x);
+                if (r < 0)
+                        unpublish(&x->file, r);
+                else
+                        x->stale = false;
+        }
+        if (x->rules_stale)
+                write_rules(m, x);
 }
 
 static void answer_waiting(NamesIndex *x) {
@@ -362,7 +403,7 @@ static int schedule(Manager *m, NamesIndex *x) {
 }
 
 static bool pending(const NamesIndex *x) {
-        return x->lost || x->stale || x->added.n > 0 || x->removed.n > 0;
+        return x->lost || x->stale || x->rules_stale || x->added.n > 0 || x->removed.n > 0;
 }
 
 int names_index_new(Manager *m) {
@@ -373,16 +414,23 @@ int names_index_new(Manager *m) {
         x = calloc(1, sizeof(*x));
         if (!x)
                 return -ENOMEM;
-        if (asprintf(&x->path, "%s" NAMES_INDEX_SUFFIX, m->socket_path) < 0) {
+        x->file.what = "names index";
+        x->rules.what = "rules file";
+        if (asprintf(&x->file.path, "%s" NAMES_INDEX_SUFFIX, m->socket_path) < 0 ||
+            asprintf(&x->rules.path, "%s" RULES_FILE_SUFFIX, m->socket_path) < 0) {
+                free(x->file.path);
                 free(x);
                 return -ENOMEM;
         }
         /* Whatever a previous instance left there is not known to match, and nothing may be
          * written before this one serves (another may still serve the socket): none until the
-         * first write. No index is always right: the module then asks. */
-        if (unlink(x->path) < 0 && errno != ENOENT)
-                log_warning_errno(errno, "Failed to remove the old names index '%s': %m", x->path);
-        x->stale = true;
+         * first write. No file is always right: its readers then ask. */
+        PublishedFile *files[] = { &x->file, &x->rules };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (unlink(files[i]->path) < 0 && errno != ENOENT)
+                        log_warning_errno(errno, "Failed to remove the old %s '%s': %m", files[i]->what,
+                                          files[i]->path);
+        x->stale = x->rules_stale = true;
         m->names_index = x;
         (void) schedule(m, x);
         return 0;
@@ -391,9 +439,11 @@ int names_index_new(Manager *m) {
 static void record(Manager *m, const Override *o, bool added) {
         NamesIndex *x = m->names_index;
 
-        if (!x || !host_only(o)) /* none: no socket path, or the daemon is exiting */
+        if (!x) /* none: no socket path, or the daemon is exiting */
                 return;
-        if (!x->lost && hash_list_push(added ? &x->added : &x->removed, names_index_hash(o->host)) < 0)
+        x->rules_stale = true;
+        if (host_only(o) && !x->lost &&
+            hash_list_push(added ? &x->added : &x->removed, names_index_hash(o->host)) < 0)
                 x->lost = true;
         (void) schedule(m, x); /* if even that fails, names_index_reply_empty() writes inline */
 }
@@ -404,6 +454,15 @@ void names_index_rule_added(Manager *m, const Override *o) {
 
 void names_index_rule_removed(Manager *m, const Override *o) {
         record(m, o, false);
+}
+
+void names_index_rule_changed(Manager *m) {
+        NamesIndex *x = m->names_index;
+
+        if (!x)
+                return;
+        x->rules_stale = true;
+        (void) schedule(m, x);
 }
 
 int names_index_reply_empty(Request *req) {
@@ -447,10 +506,15 @@ void names_index_free(Manager *m) {
                 return;
         answer_waiting(x); /* their clients are gone by now: the replies are dropped */
         x->defer = sd_event_source_disable_unref(x->defer);
-        /* Only the file we wrote: a successor (--takeover) may have written its own. */
-        if (x->on_disk && stat(x->path, &st) >= 0 && st.st_dev == x->dev && st.st_ino == x->ino)
-                (void) unlink(x->path);
-        free(x->path);
+        /* Only the files we wrote: a successor (--takeover) may have written its own. */
+        PublishedFile *files[] = { &x->file, &x->rules };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                PublishedFile *f = files[i];
+
+                if (f->on_disk && stat(f->path, &st) >= 0 && st.st_dev == f->dev && st.st_ino == f->ino)
+                        (void) unlink(f->path);
+                free(f->path);
+        }
         free(x->hashes);
         free(x->counts);
         free(x->added.v);

@@ -26,6 +26,8 @@ int names_index_new(Manager *m);
 /* override.c: a rule was made, a rule is about to be freed. Only host-only rules count. */
 void names_index_rule_added(Manager *m, const Override *o);
 void names_index_rule_removed(Manager *m, const Override *o);
+/* override.c: a rule's target, target port or expiry changed (only the rules file shows those). */
+void names_index_rule_changed(Manager *m);
 
 /* Ends req (OVERRIDE_SET, _DEL, _CLEAR) with an empty reply once the file shows every change
  * made so far: at once if it does, else after the next write, in this loop iteration.

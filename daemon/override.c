@@ -15,6 +15,7 @@
 #include "macro.h"
 #include "names-index.h"
 #include "override.h"
+#include "rules-file.h"
 #include "policy.h"
 #include "state.h"
 
@@ -256,6 +257,8 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
                 o->expires_usec = ttl_usec ? now_usec() + ttl_usec : 0;
                 note_expiry(t, o->expires_usec);
                 o->setter = setter;
+                rules_file_set_answer(o);
+                names_index_rule_changed(m);
                 return 0;
         }
 
@@ -280,6 +283,7 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
         o->expires_usec = ttl_usec ? now_usec() + ttl_usec : 0;
         note_expiry(t, o->expires_usec);
         o->setter = setter;
+        rules_file_set_answer(o);
         b = key_hash(host, port, family) % t->n_buckets;
         o->bucket_next = t->buckets[b];
         t->buckets[b] = o;
@@ -464,6 +468,8 @@ static void rule_restore(Manager *m, OverrideTable *t, const char *host, int por
         o->expires_usec = b->expires_usec;
         note_expiry(t, o->expires_usec);
         o->setter = b->setter;
+        rules_file_set_answer(o);
+        names_index_rule_changed(m);
 }
 
 int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {

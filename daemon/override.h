@@ -33,6 +33,10 @@ typedef struct Override {
         uint64_t expires_usec; /* CLOCK_MONOTONIC; 0 = never */
         uid_t setter;         /* who set it, for the per-uid quota */
         char *source;         /* drop-in rule: "FILE:LINE", read-only and never saved; NULL: a client's */
+        /* The target as the numeric getaddrinfo() gives it, for the rules file (rules-file.c,
+         * rules_file_set_answer()): answer_family 0 if the target is no literal. */
+        uint32_t answer_family, answer_scope_id;
+        uint8_t answer_addr[16];
         struct Override *bucket_next;
         LIST_FIELDS(struct Override, rules); /* insertion order, for listing */
 } Override;

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * The rules file (proto/rules-file-format.h) for netutil_resolve(): an override hit on a
+ * literal target answered from the daemon's published rules without a round trip. The
+ * mapping is kept on the client and checked with one stat() per call: the daemon replaces
+ * the file (rename) before it acknowledges a change, so a call made after the
+ * acknowledgement sees the new inode. The old one stays mapped until then, so its inode
+ * number cannot come back for the new file. Anything the file cannot answer exactly as the
+ * daemon would (no file, no rule, a name as target, a TTL, a family the literal lacks, a
+ * malformed file) goes to the daemon.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "rules-file-format.h"
+
+/* The largest file mapped: RULES_FILE_MAX_RULES rules with hosts of a few hundred bytes; a
+ * bigger file is not one the daemon wrote for us. */
+#define CLIENT_RULES_MAX_SIZE (64u * 1024 * 1024)
+
+int client_rules_init(ClientRules *r, const char *socket_path) {
+        const char *e = secure_getenv("NETUTIL_RULES_FILE");
+
+        *r = (ClientRules) {};
+        /* NETUTIL_RULES_FILE=0: every resolve asks the daemon (debugging, benchmarks). */
+        if (e && strcmp(e, "0") == 0)
+                return 0;
+        if (asprintf(&r->path, "%s" RULES_FILE_SUFFIX, socket_path) < 0) {
+                r->path = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void unmap(ClientRules *r) {
+        if (r->map)
+                (void) munmap(r->map, r->size);
+        r->map = NULL;
+        r->size = 0;
+        r->mapped = false;
+}
+
+void client_rules_done(ClientRules *r) {
+        unmap(r);
+        free(r->path);
+        r->path = NULL;
+}
+
+/* Maps the file now at r->path if it is not the one mapped. Returns true if a valid file
+ * is mapped. */
+static bool refresh(ClientRules *r) {
+        _cleanup_(closep) int fd = -EBADF;
+        struct stat st;
+        void *map;
+
+        if (stat(r->path, &st) < 0) {
+                unmap(r);
+                return false;
+        }
+        if (r->mapped && st.st_dev == r->dev && st.st_ino == r->ino)
+                return r->map != NULL;
+        unmap(r);
+        fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return false;
+        /* Whatever this inode holds, it is judged once: a malformed one is not read again. */
+        r->mapped = true;
+        r->dev = st.st_dev;
+        r->ino = st.st_ino;
+        if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t) st.st_size > CLIENT_RULES_MAX_SIZE)
+                return false;
+        map = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED)
+                return false;
+        if (!rules_file_parse(map, (size_t) st.st_size, &r->view)) {
+                (void) munmap(map, (size_t) st.st_size);
+                return false;
+        }
+        r->map = map;
+        r->size = (size_t) st.st_size;
+        return true;
+}
+
+int client_rules_answer(ClientRules *r, const char *host, unsigned port, int family, const char *scope,
+                        netutil_address **ret) {
+        const RulesFileEntry *e;
+        netutil_address *a;
+
+        if (!r->path || !refresh(r))
+                return 0;
+        e = rules_file_lookup(&r->view, scope, host, (int) port, family, false);
+        if (!e)
+                return 0;
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->family = (int) e->answer_family;
+        a->address_len = rules_file_sockaddr(e, port, &a->address);
+        *ret = a;
+        return 1;
+}
