@@ -47,8 +47,9 @@
  * TAKEOVER on the same connection: the commit. The running instance then exits 0 without
  * removing the socket node; the successor reloads the state file and serves on the very
  * same listener, so a client connecting meanwhile waits in its backlog and is never
- * refused. If the successor fails or goes away before the commit, the running instance
- * serves on. Overrides travel through the state file; rules with a TTL do not survive.
+ * refused. If the successor fails or goes away before the commit, or does not commit
+ * within TAKEOVER_TIMEOUT_USEC, the running instance serves on and drops its connection; a
+ * successor whose commit is not acknowledged exits, so two never serve at once. Overrides travel through the state file; rules with a TTL do not survive.
  */
 
 #include <errno.h>
@@ -629,9 +630,15 @@ static void takeover_rearm(Manager *m, uint64_t usec) {
 
 void takeover_abort(Manager *m) {
         Request *req = TAKE_PTR(m->takeover_req);
+        Conn *successor = m->takeover_conn;
 
-        if (!m->takeover_conn && !req)
+        if (!successor && !req)
                 return;
+        /* A successor that holds our sockets but did not commit in time must not go on to
+         * serve too: its connection goes, so that its commit fails and it exits (a commit
+         * that arrived later would otherwise read as a new take). */
+        if (successor && m->takeover_prepared)
+                manager_conn_kill(successor);
         m->takeover_conn = NULL;
         m->takeover_prepared = false;
         (void) sd_event_source_set_enabled(m->takeover_timer, SD_EVENT_OFF);
@@ -902,15 +909,19 @@ int fdstore_takeover(Manager *m) {
         if (listener < 0)
                 return log_error_errno(-EBADMSG, "The running netutild handed over no control socket.");
 
-        /* The commit: from here on the predecessor exits, whatever happens to its answer. */
+        /* The commit: the predecessor answers it, then exits. */
         r = send_takeover(fd, 2);
         if (r < 0)
                 return log_error_errno(r, "Failed to confirm the takeover: %m");
+        /* Only an acknowledged commit hands over: the predecessor drops the connection of a
+         * successor it gave up on (it serves on), and two daemons must never serve at once. */
         r = recv_reply(fd, 2, now_usec() + TAKEOVER_TIMEOUT_USEC, m->recv, &v);
-        if (r < 0 || v.header.status != 0)
-                log_warning_errno(r < 0 ? r : -(int) v.header.status,
-                                  "The running netutild did not acknowledge the takeover (%m); going on.");
+        if (r >= 0 && v.header.status != 0)
+                r = -(int) v.header.status;
         proto_recv_clear(m->recv);
+        if (r < 0)
+                return log_error_errno(r, "The running netutild did not acknowledge the takeover, so it serves "
+                                          "on: %m");
 
         m->listen_fd = TAKE_FD(listener);
         if (owns_node) {

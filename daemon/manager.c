@@ -207,6 +207,10 @@ static void conn_kill(Conn *c) {
                 (void) shutdown(c->fd, SHUT_RDWR);
 }
 
+void manager_conn_kill(Conn *c) {
+        conn_kill(c);
+}
+
 static void conn_disconnect(Conn *c) {
         Manager *m = c->manager;
 

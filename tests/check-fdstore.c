@@ -967,17 +967,14 @@ START_TEST(test_takeover_by_nobody_is_refused_in_words_and_the_old_daemon_serves
 }
 END_TEST
 
-START_TEST(test_abandoned_takeover_leaves_the_old_daemon_serving) {
-        static Store st;
+/* Plays a successor's take: TAKEOVER with serial 1 on a new connection, every reply part
+ * read. Returns the connection; *ret_fds the number of fds handed over (closed here). */
+static int take_sockets(size_t *ret_fds) {
         static ProtoRecv rcv;
-        char out[4096], err[4096];
         ProtoMsg *m = NULL;
-        size_t items_fds = 0;
+        size_t fds = 0;
         int fd;
-        Old o;
 
-        start_old(&o, &st, 0);
-        /* A successor that takes the sockets and dies before its commit. */
         fd = test_raw_connect(socket_path());
         ck_assert_int_eq(proto_msg_new(PROTO_MSG_TAKEOVER, 1, &m), 0);
         ck_assert_int_eq(proto_send(fd, m), 0);
@@ -991,9 +988,23 @@ START_TEST(test_abandoned_takeover_leaves_the_old_daemon_serving) {
                 ck_assert_int_eq(proto_parse(rcv.buf, rcv.size, &v), 0);
                 ck_assert_int_eq(v.header.status, 0);
                 more = v.header.flags & PROTO_FLAG_MORE;
-                items_fds += rcv.n_fds;
+                fds += rcv.n_fds;
                 proto_recv_clear(&rcv);
         }
+        *ret_fds = fds;
+        return fd;
+}
+
+START_TEST(test_abandoned_takeover_leaves_the_old_daemon_serving) {
+        static Store st;
+        char out[4096], err[4096];
+        size_t items_fds = 0;
+        int fd;
+        Old o;
+
+        start_old(&o, &st, 0);
+        /* A successor that takes the sockets and dies before its commit. */
+        fd = take_sockets(&items_fds);
         ck_assert_uint_eq(items_fds, 4); /* control socket, web, nob, the group's anchor */
         /* Meanwhile A accepts no one: a client waits in the backlog. */
         ck_assert_int_eq(test_ctl(socket_path(), NULL, ARGS("--timeout", "0.3", "status"), out, sizeof(out), err,
@@ -1004,6 +1015,132 @@ START_TEST(test_abandoned_takeover_leaves_the_old_daemon_serving) {
         stop_daemon_cleanly(o.pid);
         close(o.queued);
         close(o.nfd);
+}
+END_TEST
+
+/* The predecessor's wait for a commit (daemon/fdstore.h, TAKEOVER_TIMEOUT_USEC), and its
+ * timer's poll period on top. */
+#define TAKEOVER_TIMEOUT_MS 10000
+#define TAKEOVER_CHECK_MS 100
+
+/* Fails without the predecessor dropping the connection of a successor it gave up on: the
+ * late commit then reads as a new take, is answered with every socket again, and the old
+ * daemon pauses, so that the two would serve the same sockets. */
+START_TEST(test_a_successor_that_commits_too_late_is_dropped_and_the_old_daemon_serves_on) {
+        static Store st;
+        static ProtoRecv rcv;
+        char out[4096], err[4096];
+        struct pollfd p;
+        ProtoMsg *m = NULL;
+        size_t items_fds = 0;
+        ssize_t n;
+        int fd;
+        Old o;
+
+        start_old(&o, &st, 0);
+        fd = take_sockets(&items_fds);
+        ck_assert_uint_eq(items_fds, 4);
+        /* The successor stalls past the deadline: the old daemon gives up and serves again. */
+        usleep((TAKEOVER_TIMEOUT_MS + 5 * TAKEOVER_CHECK_MS) * 1000);
+        ck_assert_int_eq(test_ctl(socket_path(), NULL, ARGS("--timeout", "2", "status"), out, sizeof(out), err,
+                                  sizeof(err)), 0);
+        /* Its connection is gone: the commit gets no answer but the hang-up. */
+        ck_assert_int_eq(proto_msg_new(PROTO_MSG_TAKEOVER, 2, &m), 0);
+        (void) proto_send(fd, m);
+        m = proto_msg_free(m);
+        p = (struct pollfd) { .fd = fd, .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, WAIT_MS), 1);
+        n = proto_recv(fd, &rcv);
+        ck_assert_msg(n <= 0, "the abandoned successor's commit got a %zd-byte answer with %u fds", n, rcv.n_fds);
+        proto_recv_clear(&rcv);
+        close(fd);
+        /* Not paused by it: a client is served at once. */
+        ck_assert_int_eq(test_ctl(socket_path(), NULL, ARGS("--timeout", "0.3", "status"), out, sizeof(out), err,
+                                  sizeof(err)), 0);
+        test_daemon_assert_fds(&(TestDaemon) { .pid = o.pid }, o.fds, o.fds);
+        stop_daemon_cleanly(o.pid);
+        close(o.queued);
+        close(o.nfd);
+}
+END_TEST
+
+/* Fails without the successor's check of its commit's answer: it went on to serve next to a
+ * predecessor that had given up on it (here, a fake one that hands over its listener and
+ * then drops the connection instead of acknowledging the commit). */
+START_TEST(test_a_successor_whose_commit_is_not_acknowledged_exits_without_serving) {
+        static ProtoRecv rcv;
+        static Store st_b;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
+        _cleanup_(proto_msg_freep) ProtoMsg *item = NULL;
+        char logpath[128], log[4096] = "";
+        const void *attrs;
+        size_t len;
+        int l, c, nfd_b, status;
+        pid_t b;
+        FILE *f;
+
+        l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(l, 0);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path());
+        ck_assert_int_eq(bind(l, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(l, 16), 0);
+
+        nfd_b = notify_socket("notify-b");
+        b = spawn_daemon("notify-b", NULL, NULL, 0, NULL, NULL, ARGS("--takeover"), "b.log");
+        {
+                struct pollfd p = { .fd = l, .events = POLLIN };
+                ck_assert_int_eq(poll(&p, 1, WAIT_MS), 1);
+        }
+        c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        ck_assert_int_ge(c, 0);
+        /* The take: answered with the listener alone, as a predecessor without held sockets. */
+        {
+                struct pollfd p = { .fd = c, .events = POLLIN };
+                ProtoView v;
+
+                ck_assert_int_eq(poll(&p, 1, WAIT_MS), 1);
+                ck_assert_int_gt(proto_recv(c, &rcv), 0);
+                ck_assert_int_eq(proto_parse(rcv.buf, rcv.size, &v), 0);
+                ck_assert_uint_eq(v.header.type, PROTO_MSG_TAKEOVER);
+                ck_assert_uint_eq(v.header.serial, 1);
+                proto_recv_clear(&rcv);
+        }
+        ck_assert_int_eq(proto_reply_new(PROTO_MSG_TAKEOVER, 1, &reply), 0);
+        ck_assert_int_eq(proto_msg_new(0, 0, &item), 0);
+        ck_assert_int_eq(proto_msg_append_u32(item, PROTO_ATTR_FAMILY, AF_UNIX), 0);
+        ck_assert_int_eq(proto_msg_append_u32(item, PROTO_ATTR_SOCKTYPE, SOCK_SEQPACKET), 0);
+        attrs = proto_msg_attrs(item, &len);
+        ck_assert_int_eq(proto_reply_add_item(reply, attrs, len, fcntl(l, F_DUPFD_CLOEXEC, 3)), 0);
+        ck_assert_uint_eq(reply->n_parts, 1);
+        ck_assert_int_eq(proto_send(c, reply->parts[0]), 0);
+        /* The commit comes; the fake predecessor drops the connection without an answer. */
+        {
+                struct pollfd p = { .fd = c, .events = POLLIN };
+                ProtoView v;
+
+                ck_assert_int_eq(poll(&p, 1, WAIT_MS), 1);
+                ck_assert_int_gt(proto_recv(c, &rcv), 0);
+                ck_assert_int_eq(proto_parse(rcv.buf, rcv.size, &v), 0);
+                ck_assert_uint_eq(v.header.serial, 2);
+                proto_recv_clear(&rcv);
+        }
+        close(c);
+        status = wait_exit(b, WAIT_MS);
+        if (status == -1)
+                store_wait(&st_b, nfd_b, "READY=1", 0); /* only to show it, then fail */
+        ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 0,
+                      "the successor went on serving (0x%x)", status);
+        untrack(b);
+        f = fopen(path_in_dir(logpath, sizeof(logpath), "b.log"), "re");
+        ck_assert_ptr_nonnull(f);
+        log[fread(log, 1, sizeof(log) - 1, f)] = '\0';
+        fclose(f);
+        ck_assert_msg(strstr(log, "did not acknowledge the takeover, so it serves on"), "log: %s", log);
+        /* The node is still the predecessor's. */
+        ck_assert_int_eq(access(socket_path(), F_OK), 0);
+        close(l);
+        close(nfd_b);
 }
 END_TEST
 
@@ -1019,6 +1156,8 @@ static Suite *fdstore_suite(void) {
         tcase_add_test(tc, test_takeover_hands_everything_to_the_successor_without_refusing_a_client);
         tcase_add_test(tc, test_takeover_by_nobody_is_refused_in_words_and_the_old_daemon_serves_on);
         tcase_add_test(tc, test_abandoned_takeover_leaves_the_old_daemon_serving);
+        tcase_add_test(tc, test_a_successor_that_commits_too_late_is_dropped_and_the_old_daemon_serves_on);
+        tcase_add_test(tc, test_a_successor_whose_commit_is_not_acknowledged_exits_without_serving);
         return s;
 }
 
