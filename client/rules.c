@@ -69,7 +69,8 @@ static bool refresh(ClientRules *r) {
         if (r->mapped && st.st_dev == r->dev && st.st_ino == r->ino)
                 return r->map != NULL;
         unmap(r);
-        fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO put there must not hang the caller; fstat() then refuses it. */
+        fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
         if (fd < 0 || fstat(fd, &st) < 0)
                 return false;
         /* Whatever this inode holds, it is judged once: a malformed one is not read again. */

@@ -2,27 +2,30 @@
 
 /*
  * The names index (names-index.h; the format in proto/names-index-format.h). Owns the set of
- * host-only rule names, the file SOCKET_PATH.names and the replies that wait for it. Must not
- * look at rules other than through the two hooks (and a rebuild after a lost change), must
- * not fsync (the file lives in /run and is rebuilt at every start), and must never leave a
- * file in place that lacks a name: when it cannot write, it removes the file, and the NSS
- * module then asks the daemon about every name, as it would without an index.
+ * host-only rule names, the files SOCKET_PATH.names and SOCKET_PATH.rules (rules-file.c
+ * gives the latter's bytes) and the replies that wait for them. Must not look at rules other
+ * than through the hooks (and a rebuild after a lost change), must not fsync (the files live
+ * in /run and are rebuilt at every start), and must never leave a file in place that does
+ * not show every rule it should: when it cannot write one, it removes it, and its readers
+ * then ask the daemon, as they would without it.
  *
  * The set is a sorted array of distinct hashes with a count of host-only rules each (a name
  * may have a rule in several tables). A change only appends its hash to "added" or "removed"
  * (O(1), and nothing to fail in the middle of a table operation but an allocation, which
  * marks the set lost: rebuilt from the tables at the next write). A defer source, enabled by
  * every change, runs once per loop iteration: it sorts the records (radix sort), merges them
- * into the set in one pass, rewrites the file if a name came or went, then answers the
- * OVERRIDE_* requests that waited for it. So a client that pipelines changes pays for one
- * write per batch the loop reads (CONN_READ_BATCH), and a rule is in the file before its
- * "set" is acknowledged. Cost at 100 000 names, measured on the 2-CPU development machine
- * (whose /run is ext4, slower to replace a file than tmpfs): about 1 ms for a change that
- * adds or removes a name (merge 0.15 to 0.7 ms, 800 KB written and renamed 0.3 to 0.8 ms);
- * 2.5 ms to build the set at start; 4.5 ms for a SIGHUP that reloads 100 000 drop-in rules;
- * nothing for a change that keeps the set (another rule for a name, a new target). A client
- * that adds 100 000 names one request at a time therefore pays about 100 s in total (like
- * the state file, whose rewrite per rule without expiry costs more): batch, or pipeline.
+ * into the set in one pass, rewrites the index if a name came or went and the rules file if
+ * any rule changed, then answers the OVERRIDE_* requests that waited for them. So a client
+ * that pipelines changes pays for one write per batch the loop reads (CONN_READ_BATCH), and a
+ * rule is in both files before its "set" is acknowledged. Cost at 100 000 names, measured on
+ * the 2-CPU development machine (whose /run is ext4, slower to replace a file than tmpfs):
+ * about 1 ms for a change that adds or removes a name (merge 0.15 to 0.7 ms, 800 KB written
+ * and renamed 0.3 to 0.8 ms); 2.5 ms to build the set at start; 4.5 ms for a SIGHUP that
+ * reloads 100 000 drop-in rules; nothing for a change that keeps the set (another rule for a
+ * name, a new target). (With that many rules there is no rules file: RULES_FILE_MAX_RULES.)
+ * A client that adds 100 000 names one request at a time therefore pays about 100 s in total
+ * (like the state file, whose rewrite per rule without expiry costs more): batch, or
+ * pipeline.
  */
 
 #include <dirent.h>

@@ -7,7 +7,9 @@
  * other name without a round trip. Owns the set (a count of host-only rules per name hash,
  * kept up to date by override.c as rules come and go), the file (written atomically, removed
  * at exit if it is still ours) and holding back the replies of changes until the file shows
- * them. Must not decide anything about rules: it only mirrors the tables.
+ * them; and, written with it, the rules file SOCKET_PATH.rules (rules-file.h builds its
+ * bytes; rewritten after any change of a rule). Must not decide anything about rules: it
+ * only mirrors the tables.
  *
  * Cost: a change records one hash (O(1)); the set is merged and the file rewritten at most
  * once per event loop iteration (a defer source), only if the set of names changed: O(names)
@@ -29,14 +31,14 @@ void names_index_rule_removed(Manager *m, const Override *o);
 /* override.c: a rule's target, target port or expiry changed (only the rules file shows those). */
 void names_index_rule_changed(Manager *m);
 
-/* Ends req (OVERRIDE_SET, _DEL, _CLEAR) with an empty reply once the file shows every change
+/* Ends req (OVERRIDE_SET, _DEL, _CLEAR) with an empty reply once both files show every change
  * made so far: at once if it does, else after the next write, in this loop iteration.
  * Returns 0 or REQUEST_PENDING, as a handler does. */
 int names_index_reply_empty(Request *req);
 
-/* Writes the file now if the set changed since the last write (SIGHUP, takeover); before the
- * daemon serves, at its first loop iteration instead. */
+/* Writes the files now if they do not show the tables (SIGHUP, takeover); before the daemon
+ * serves, at its first loop iteration instead. */
 void names_index_flush(Manager *m);
 
-/* Exit: answers what waits, removes the file if it is still the one we wrote, frees. */
+/* Exit: answers what waits, removes each file if it is still the one we wrote, frees. */
 void names_index_free(Manager *m);
