@@ -65,6 +65,7 @@ static Config *config_new(void) {
         c->resolver = RESOLVER_THREADPOOL;
         c->resolver_threads = 16;
         c->max_clients = PROTO_DEFAULT_MAX_CLIENTS;
+        c->max_requests_per_user = CONFIG_DEFAULT_MAX_REQUESTS_PER_USER;
         return c;
 }
 
@@ -160,6 +161,14 @@ static int parse_assignment(Config *c, const char *section, const char *key, con
                                                    "MaxClientsPerUser=%s: expected 0 (no limit)..%u", value,
                                                    CONFIG_MAX_CLIENTS);
                         c->max_clients_per_user = u;
+                        return 0;
+                }
+                if (strcmp(key, "MaxRequestsPerUser") == 0) {
+                        if (parse_unsigned(value, 0, CONFIG_MAX_REQUESTS_PER_USER, &u) < 0)
+                                return parse_error(errbuf, errlen, file, line,
+                                                   "MaxRequestsPerUser=%s: expected 0 (no limit)..%u", value,
+                                                   CONFIG_MAX_REQUESTS_PER_USER);
+                        c->max_requests_per_user = u;
                         return 0;
                 }
         } else if (strcmp(section, "Policy") == 0) {

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "netutil-proto.h"
+
 typedef enum ResolverKind {
         RESOLVER_THREADPOOL,
         RESOLVER_CARES,
@@ -31,6 +33,7 @@ typedef struct Config {
         unsigned resolver_threads;
         unsigned max_clients;
         unsigned max_clients_per_user; /* connections one uid (root excepted) may hold; 0: no limit */
+        unsigned max_requests_per_user; /* requests one uid (root excepted) may have in the daemon; 0: no limit */
         ConfigRule *rules;
         size_t n_rules;
 } Config;
@@ -38,6 +41,10 @@ typedef struct Config {
 /* Limits on values, with their reasons. */
 #define CONFIG_MAX_RESOLVER_THREADS 256u /* more threads only add contention on 2-64 cores */
 #define CONFIG_MAX_CLIENTS 65536u        /* each client costs an fd: keep below RLIMIT_NOFILE */
+/* MaxRequestsPerUser='s default: 32 connections' full pipelines (PROTO_MAX_INFLIGHT each), a
+ * few MiB of requests and jobs; and its ceiling, MaxClients' ceiling times a full pipeline. */
+#define CONFIG_DEFAULT_MAX_REQUESTS_PER_USER 4096u
+#define CONFIG_MAX_REQUESTS_PER_USER (CONFIG_MAX_CLIENTS * PROTO_MAX_INFLIGHT)
 #define CONFIG_MAX_LINE 4096u            /* a line longer than a path is a mistake */
 #define CONFIG_MAX_RULES 4096u           /* policy compiled into arrays scanned per request */
 #define CONFIG_MAX_FILE (1024u * 1024u)  /* a config file larger than this is not a config */

@@ -55,7 +55,74 @@ struct OutMsg {
 /* ---- Requests ------------------------------------------------------------------------ */
 
 static void conn_update_events(Conn *c);
+static void conn_set_events(Conn *c, bool rearm);
 static void conn_kill(Conn *c);
+
+/* ---- Requests per uid (MaxRequestsPerUser=) ------------------------------------------- */
+
+/* uid's load with a new reference, made if it has none; NULL without memory. Walks the
+ * loads: called once per accepted client, and there is one per connected uid. */
+static UserLoad *user_load_get(Manager *m, uid_t uid) {
+        UserLoad *l;
+
+        for (l = m->loads; l; l = l->loads_next)
+                if (l->uid == uid)
+                        break;
+        if (!l) {
+                l = calloc(1, sizeof(*l));
+                if (!l)
+                        return NULL;
+                l->uid = uid;
+                LIST_PREPEND(loads, m->loads, l);
+        }
+        l->n_refs++;
+        return l;
+}
+
+static void user_load_unref(Manager *m, UserLoad *l) {
+        if (!l || --l->n_refs > 0)
+                return;
+        LIST_REMOVE(loads, m->loads, l);
+        free(l);
+}
+
+/* Whether c's uid has as many requests in the daemon as it may: then none of its
+ * connections is read (back-pressure, as PROTO_MAX_INFLIGHT per connection). Root is not
+ * limited: its clients are the administrator's. */
+static bool user_over_limit(const Conn *c) {
+        unsigned limit = c->manager->config->max_requests_per_user;
+
+        return limit > 0 && c->load && c->load->uid != 0 && c->load->n_requests >= limit;
+}
+
+/* A request of l's uid is gone. Connections that stopped reading at the limit read again
+ * once the uid is a quarter below it, not at each freed request: re-arming all of them for
+ * one place would cost a system call per connection per request. */
+static void user_load_request_done(Manager *m, UserLoad *l) {
+        unsigned limit = m->config->max_requests_per_user;
+
+        assert(l->n_requests > 0);
+        l->n_requests--;
+        if (l->blocked && l->n_requests <= limit - limit / 4) {
+                l->blocked = false;
+                for (Conn *c = m->conns; c; c = c->conns_next)
+                        if (c->load == l)
+                                conn_set_events(c, true);
+        }
+        user_load_unref(m, l);
+}
+
+/* ---- Requests ------------------------------------------------------------------------ */
+
+/* Frees a request that no connection lists any more. */
+static void request_release(Request *req) {
+        Manager *m = req->manager;
+        UserLoad *l = req->load;
+
+        free(req);
+        if (l)
+                user_load_request_done(m, l);
+}
 
 static void request_free(Request *req) {
         Conn *c = req->conn;
@@ -66,7 +133,7 @@ static void request_free(Request *req) {
                 c->n_in_flight--;
                 conn_update_events(c);
         }
-        free(req);
+        request_release(req);
 }
 
 static int conn_flush(Conn *c);
@@ -227,7 +294,7 @@ static void conn_disconnect(Conn *c) {
                 LIST_REMOVE(requests, c->requests, req);
                 req->conn = NULL;
                 if (req->replied)
-                        free(req); /* only waiting for the queue, which goes now */
+                        request_release(req); /* only waiting for the queue, which goes now */
                 else if (req->cancel)
                         req->cancel(req);
         }
@@ -267,9 +334,11 @@ static void conn_set_events(Conn *c, bool rearm) {
 
         if (!c->io || c->dead)
                 return;
-        /* Back-pressure: stop reading while the client has too much in flight. During a
-         * hand-over only the successor is read. */
-        if (c->n_in_flight < PROTO_MAX_INFLIGHT && (!c->manager->paused || c == c->manager->takeover_conn))
+        /* Back-pressure: stop reading while the client, or its uid, has too much in flight.
+         * During a hand-over only the successor is read. */
+        if (user_over_limit(c))
+                c->load->blocked = true;
+        else if (c->n_in_flight < PROTO_MAX_INFLIGHT && (!c->manager->paused || c == c->manager->takeover_conn))
                 events |= EPOLLIN;
         if (c->out_head)
                 events |= EPOLLOUT;
@@ -325,6 +394,11 @@ static int conn_dispatch(Conn *c, ProtoRecv *rcv, ssize_t n) {
         req->conn = c;
         LIST_PREPEND(requests, c->requests, req);
         c->n_in_flight++;
+        req->load = c->load;
+        if (req->load) {
+                req->load->n_refs++;
+                req->load->n_requests++;
+        }
         m->n_requests++;
 
         if (rcv->real_size > PROTO_MAX_MSG) {
@@ -404,7 +478,9 @@ static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         if (revents & EPOLLIN) {
                 bool drained = false;
 
-                for (unsigned i = 0; i < CONN_READ_BATCH && !c->dead && c->n_in_flight < PROTO_MAX_INFLIGHT; i++) {
+                for (unsigned i = 0; i < CONN_READ_BATCH && !c->dead && c->n_in_flight < PROTO_MAX_INFLIGHT &&
+                                     !user_over_limit(c);
+                     i++) {
                         ssize_t n = proto_recv(c->fd, m->recv);
                         if (n == -EAGAIN) {
                                 drained = true;
@@ -559,9 +635,16 @@ static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         free(c);
                         continue;
                 }
+                c->load = user_load_get(m, c->creds.uid);
+                if (!c->load) {
+                        free(c->creds.groups);
+                        free(c);
+                        return log_oom();
+                }
                 c->io_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
                 r = sd_event_add_io(m->event, &c->io, cfd, c->io_events, conn_io, c);
                 if (r < 0) {
+                        user_load_unref(m, c->load);
                         free(c->creds.groups);
                         free(c);
                         log_warning_errno(r, "Failed to watch client: %m");
@@ -606,13 +689,19 @@ unsigned manager_unanswered_requests(Manager *m) {
         return n;
 }
 
+/* A disconnected connection: its requests, if any still run, hold their uid's load. */
+static void conn_free(Manager *m, Conn *c) {
+        user_load_unref(m, c->load);
+        free(c);
+}
+
 static int gc_cb(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
 
         while (m->dead_conns) {
                 Conn *c = m->dead_conns;
                 LIST_REMOVE(conns, m->dead_conns, c);
-                free(c);
+                conn_free(m, c);
         }
         return sd_event_source_set_enabled(s, SD_EVENT_OFF);
 }
@@ -695,7 +784,7 @@ Manager *manager_free(Manager *m) {
         while (m->dead_conns) {
                 Conn *c = m->dead_conns;
                 LIST_REMOVE(conns, m->dead_conns, c);
-                free(c);
+                conn_free(m, c);
         }
 
         /* Finishes running jobs; their replies go nowhere now. */

@@ -28,6 +28,7 @@ typedef struct Group Group;
 typedef struct OverrideTable OverrideTable;
 typedef struct Conn Conn;
 typedef struct Request Request;
+typedef struct UserLoad UserLoad;
 typedef struct OutMsg OutMsg;
 
 /* Peer credentials are the only thing about a client we trust (SO_PEERCRED, SO_PEERGROUPS). */
@@ -53,7 +54,19 @@ struct Request {
          * handler must still end the request with request_reply*() or request_error(). */
         void (*cancel)(Request *req);
         void *userdata;
+        UserLoad *load; /* its uid's count, which it is part of until freed */
         LIST_FIELDS(Request, requests);
+};
+
+/* The requests of one uid alive in the daemon, across its connections, whether their client
+ * is still there or not (MaxRequestsPerUser=). Made for a uid's first connection, freed with
+ * the last connection or request that points to it. */
+struct UserLoad {
+        uid_t uid;
+        unsigned n_refs;     /* connections and requests that point here */
+        unsigned n_requests; /* read and not yet freed */
+        bool blocked;        /* some connection of this uid stopped reading at the limit */
+        LIST_FIELDS(UserLoad, loads);
 };
 
 struct Conn {
@@ -64,6 +77,7 @@ struct Conn {
         uint32_t io_events; /* what io is armed for */
         Request *requests; /* read and not yet fully answered */
         unsigned n_in_flight;
+        UserLoad *load;
         OutMsg *out_head, *out_tail;
         bool dead;
         LIST_FIELDS(Conn, conns);
@@ -113,6 +127,7 @@ struct Manager {
 
         Conn *conns;
         unsigned n_conns;
+        UserLoad *loads;         /* one per uid with a connection or a request */
         Conn *dead_conns;
         sd_event_source *gc_source;
 

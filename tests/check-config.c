@@ -206,6 +206,28 @@ START_TEST(test_max_clients_per_user_parses_and_defaults_to_no_limit) {
 }
 END_TEST
 
+START_TEST(test_max_requests_per_user_parses_and_defaults_to_4096) {
+        _cleanup_(config_freep) Config *d = NULL;
+        char err[256] = "";
+        int r;
+        Config *c = parse("[Daemon]\nMaxRequestsPerUser=16\n", &r, err, sizeof(err));
+
+        ck_assert_msg(r == 0, "%s", err);
+        ck_assert_uint_eq(c->max_requests_per_user, 16);
+        config_free(c);
+        c = parse("[Daemon]\nMaxRequestsPerUser=0\n", &r, err, sizeof(err));
+        ck_assert_msg(r == 0, "%s", err);
+        ck_assert_uint_eq(c->max_requests_per_user, 0);
+        config_free(c);
+        ck_assert_int_eq(config_load(NULL, false, &d, err, sizeof(err)), 0);
+        ck_assert_uint_eq(d->max_requests_per_user, 4096);
+        expect_error("[Daemon]\nMaxRequestsPerUser=8388609\n",
+                     "MaxRequestsPerUser=8388609: expected 0 (no limit)..8388608", 2);
+        expect_error("[Daemon]\nMaxRequestsPerUser=-1\n", "MaxRequestsPerUser=-1", 2);
+        expect_error("[Daemon]\nMaxRequestsPerUser=\n", "MaxRequestsPerUser=", 2);
+}
+END_TEST
+
 static Suite *config_suite(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("parse");
@@ -218,6 +240,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_dropins_apply_in_lexical_order);
         tcase_add_test(tc, test_directory_as_config_is_refused);
         tcase_add_test(tc, test_max_clients_per_user_parses_and_defaults_to_no_limit);
+        tcase_add_test(tc, test_max_requests_per_user_parses_and_defaults_to_4096);
         suite_add_tcase(s, tc);
         return s;
 }

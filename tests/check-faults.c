@@ -612,6 +612,105 @@ START_TEST(test_max_clients_per_user_keeps_places_for_others) {
 }
 END_TEST
 
+/* ---- requests in flight per uid ------------------------------------------------------- */
+
+/* Nobody's side: 8 lookups at a silent name server on one connection, then a STATUS on a
+ * second one. Reports through report whether the STATUS was answered within 500 ms (1 byte),
+ * then the milliseconds it took in all (long long), then exits 0 if everything got its
+ * answer: the lookups their failure, the STATUS success. */
+static void nobody_fills_its_requests(const char *path, int report) {
+        char msg[PROTO_MAX_ERROR_MESSAGE];
+        long long t0, took;
+        int a, b, status = -1;
+        char answered;
+
+        if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+            setresuid(65534, 65534, 65534) < 0)
+                _exit(2);
+        a = test_raw_connect(path);
+        b = test_raw_connect(path);
+        for (unsigned i = 0; i < 8; i++) {
+                char host[64];
+                ProtoMsg *m;
+
+                snprintf(host, sizeof(host), "q%u.silent.test", i);
+                m = msg_resolve(host);
+                if (proto_send(a, m) < 0)
+                        _exit(3);
+                proto_msg_free(m);
+        }
+        usleep(200 * 1000); /* all 8 read: the uid is at its limit */
+        t0 = test_now_ms();
+        if (proto_send(b, msg_status()) < 0)
+                _exit(4);
+        answered = test_raw_reply(b, 500, &status, NULL, msg, sizeof(msg)) >= 1;
+        if (write(report, &answered, 1) != 1)
+                _exit(5);
+        if (!answered && (test_raw_reply(b, 20000, &status, NULL, msg, sizeof(msg)) < 1 || status != 0))
+                _exit(6);
+        took = test_now_ms() - t0;
+        if (write(report, &took, sizeof(took)) != sizeof(took))
+                _exit(7);
+        for (unsigned i = 0; i < 8; i++)
+                if (test_raw_reply(a, 20000, &status, NULL, msg, sizeof(msg)) < 1 || status == 0)
+                        _exit(8);
+        _exit(0);
+}
+
+/* Fails without MaxRequestsPerUser= (nobody's STATUS is then answered at once, behind its
+ * own lookups on another connection): the uid at its limit is not read from on any of its
+ * connections until its requests drop; root and another uid are served meanwhile; nothing
+ * is refused or lost, and nothing is left behind. */
+START_TEST(test_max_requests_per_user_holds_one_uid_back_and_serves_the_others) {
+        struct sockaddr_in sa = {
+                .sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        char *conf;
+        const char *extra[] = {"--config", NULL, NULL};
+        char out[4096], err[4096], answered = 1;
+        long long took = 0;
+        int report[2], dns, root, status;
+        pid_t pid;
+
+        test_enter_netns();
+        test_enter_mount_namespace();
+        test_mount_text_over("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
+        test_cloexec_fds_from_3();
+        dns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(dns, 0);
+        ck_assert_int_eq(bind(dns, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        conf = test_write_config("[Daemon]\nMaxRequestsPerUser=8\nResolverThreads=4\n");
+        extra[1] = conf;
+        baseline_fds = test_daemon_start_for_any_user(&daemon_, extra);
+        unlink(conf);
+
+        ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                nobody_fills_its_requests(daemon_.socket, report[1]);
+        close(report[1]);
+        ck_assert_int_eq(read(report[0], &answered, 1), 1);
+        ck_assert_msg(!answered, "nobody's STATUS was answered while nobody had 8 lookups in flight");
+        /* Meanwhile everyone else is served at once. */
+        root = test_raw_connect(daemon_.socket);
+        assert_status_ok(root);
+        ck_assert_int_eq(test_ctl(daemon_.socket, ARGS("--reuid=1234", "--regid=1234", "--clear-groups"),
+                                  ARGS("--timeout", "0.5", "status"), out, sizeof(out), err, sizeof(err)),
+                         0);
+        /* Once the lookups give up (about a second each, four threads), nobody is read again. */
+        ck_assert_int_eq(read(report[0], &took, sizeof(took)), sizeof(took));
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "nobody's child: wait status 0x%x", status);
+        fprintf(stderr, "check-faults: nobody's STATUS waited %lld ms behind its 8 lookups (MaxRequestsPerUser=8)\n",
+                took);
+        close(report[0]);
+        close(root);
+        close(dns);
+        test_daemon_assert_fds_settle(&daemon_, baseline_fds, 10000);
+        test_daemon_stop_expect_clean_exit(&daemon_);
+}
+END_TEST
+
 static Suite *faults_suite(void) {
         Suite *s = suite_create("faults");
         TCase *tc;
@@ -623,6 +722,7 @@ static Suite *faults_suite(void) {
         tcase_add_test(tc, test_kill_9_under_concurrent_writes_loses_nothing_acknowledged);
         tc = test_tcase_add(s, "per-user-quota", 60, NULL, teardown, NULL);
         tcase_add_test(tc, test_max_clients_per_user_keeps_places_for_others);
+        tcase_add_test(tc, test_max_requests_per_user_holds_one_uid_back_and_serves_the_others);
         tc = test_tcase_add(s, "upstream", 120, NULL, teardown, NULL);
         tcase_add_test(tc, test_silent_name_server_times_out_and_nothing_piles_up);
         return s;
