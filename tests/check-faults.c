@@ -453,15 +453,14 @@ static long daemon_threads(void) {
         return n;
 }
 
-START_TEST(test_silent_name_server_times_out_and_nothing_piles_up) {
+/* In new network and mount namespaces: a name server on 127.0.0.1:53 that reads nothing, so
+ * every query goes unanswered, and a resolv.conf that gives up on it after a second.
+ * Returns its socket. */
+static int silent_name_server(void) {
         struct sockaddr_in sa = {
                 .sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        char msg[PROTO_MAX_ERROR_MESSAGE];
-        long threads_before, rss_before, rss_after;
-        long long t0, worst_other = 0, took;
-        int dns, fd, other, status;
+        int dns;
 
-        /* A name server on 127.0.0.1:53 that reads nothing: every query goes unanswered. */
         test_enter_netns();
         test_enter_mount_namespace();
         test_mount_text_over("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
@@ -469,6 +468,16 @@ START_TEST(test_silent_name_server_times_out_and_nothing_piles_up) {
         dns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         ck_assert_int_ge(dns, 0);
         ck_assert_int_eq(bind(dns, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        return dns;
+}
+
+START_TEST(test_silent_name_server_times_out_and_nothing_piles_up) {
+        char msg[PROTO_MAX_ERROR_MESSAGE];
+        long threads_before, rss_before, rss_after;
+        long long t0, worst_other = 0, took;
+        int dns, fd, other, status;
+
+        dns = silent_name_server();
         baseline_fds = test_daemon_start_for_any_user(&daemon_, NULL);
         threads_before = daemon_threads();
         rss_before = test_rss_kib(daemon_.pid);
@@ -662,8 +671,6 @@ static void nobody_fills_its_requests(const char *path, int report) {
  * connections until its requests drop; root and another uid are served meanwhile; nothing
  * is refused or lost, and nothing is left behind. */
 START_TEST(test_max_requests_per_user_holds_one_uid_back_and_serves_the_others) {
-        struct sockaddr_in sa = {
-                .sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         char *conf;
         const char *extra[] = {"--config", NULL, NULL};
         char out[4096], err[4096], answered = 1;
@@ -671,13 +678,7 @@ START_TEST(test_max_requests_per_user_holds_one_uid_back_and_serves_the_others) 
         int report[2], dns, root, status;
         pid_t pid;
 
-        test_enter_netns();
-        test_enter_mount_namespace();
-        test_mount_text_over("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
-        test_cloexec_fds_from_3();
-        dns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(dns, 0);
-        ck_assert_int_eq(bind(dns, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        dns = silent_name_server();
         conf = test_write_config("[Daemon]\nMaxRequestsPerUser=8\nResolverThreads=4\n");
         extra[1] = conf;
         baseline_fds = test_daemon_start_for_any_user(&daemon_, extra);

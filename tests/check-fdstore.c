@@ -1064,11 +1064,24 @@ START_TEST(test_a_successor_that_commits_too_late_is_dropped_and_the_old_daemon_
 }
 END_TEST
 
+/* The fake predecessor's side: waits for a TAKEOVER with serial on c. */
+static void expect_takeover(int c, uint32_t serial) {
+        static ProtoRecv rcv;
+        struct pollfd p = { .fd = c, .events = POLLIN };
+        ProtoView v;
+
+        ck_assert_int_eq(poll(&p, 1, WAIT_MS), 1);
+        ck_assert_int_gt(proto_recv(c, &rcv), 0);
+        ck_assert_int_eq(proto_parse(rcv.buf, rcv.size, &v), 0);
+        ck_assert_uint_eq(v.header.type, PROTO_MSG_TAKEOVER);
+        ck_assert_uint_eq(v.header.serial, serial);
+        proto_recv_clear(&rcv);
+}
+
 /* Fails without the successor's check of its commit's answer: it went on to serve next to a
  * predecessor that had given up on it (here, a fake one that hands over its listener and
  * then drops the connection instead of acknowledging the commit). */
 START_TEST(test_a_successor_whose_commit_is_not_acknowledged_exits_without_serving) {
-        static ProtoRecv rcv;
         static Store st_b;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
@@ -1095,17 +1108,7 @@ START_TEST(test_a_successor_whose_commit_is_not_acknowledged_exits_without_servi
         c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
         ck_assert_int_ge(c, 0);
         /* The take: answered with the listener alone, as a predecessor without held sockets. */
-        {
-                struct pollfd p = { .fd = c, .events = POLLIN };
-                ProtoView v;
-
-                ck_assert_int_eq(poll(&p, 1, WAIT_MS), 1);
-                ck_assert_int_gt(proto_recv(c, &rcv), 0);
-                ck_assert_int_eq(proto_parse(rcv.buf, rcv.size, &v), 0);
-                ck_assert_uint_eq(v.header.type, PROTO_MSG_TAKEOVER);
-                ck_assert_uint_eq(v.header.serial, 1);
-                proto_recv_clear(&rcv);
-        }
+        expect_takeover(c, 1);
         ck_assert_int_eq(proto_reply_new(PROTO_MSG_TAKEOVER, 1, &reply), 0);
         ck_assert_int_eq(proto_msg_new(0, 0, &item), 0);
         ck_assert_int_eq(proto_msg_append_u32(item, PROTO_ATTR_FAMILY, AF_UNIX), 0);
@@ -1115,16 +1118,7 @@ START_TEST(test_a_successor_whose_commit_is_not_acknowledged_exits_without_servi
         ck_assert_uint_eq(reply->n_parts, 1);
         ck_assert_int_eq(proto_send(c, reply->parts[0]), 0);
         /* The commit comes; the fake predecessor drops the connection without an answer. */
-        {
-                struct pollfd p = { .fd = c, .events = POLLIN };
-                ProtoView v;
-
-                ck_assert_int_eq(poll(&p, 1, WAIT_MS), 1);
-                ck_assert_int_gt(proto_recv(c, &rcv), 0);
-                ck_assert_int_eq(proto_parse(rcv.buf, rcv.size, &v), 0);
-                ck_assert_uint_eq(v.header.serial, 2);
-                proto_recv_clear(&rcv);
-        }
+        expect_takeover(c, 2);
         close(c);
         status = wait_exit(b, WAIT_MS);
         if (status == -1)
