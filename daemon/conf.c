@@ -148,6 +148,14 @@ static int parse_assignment(Config *c, const char *section, const char *key, con
                         c->resolver_threads = u;
                         return 0;
                 }
+                if (strcmp(key, "ResolveTimeoutSec") == 0) {
+                        if (parse_unsigned(value, 0, CONFIG_MAX_RESOLVE_TIMEOUT_SEC, &u) < 0)
+                                return parse_error(errbuf, errlen, file, line,
+                                                   "ResolveTimeoutSec=%s: expected 0 (resolv.conf's)..%u", value,
+                                                   CONFIG_MAX_RESOLVE_TIMEOUT_SEC);
+                        c->resolve_timeout_sec = u;
+                        return 0;
+                }
                 if (strcmp(key, "MaxClients") == 0) {
                         if (parse_unsigned(value, 1, CONFIG_MAX_CLIENTS, &u) < 0)
                                 return parse_error(errbuf, errlen, file, line, "MaxClients=%s: expected 1..%u",

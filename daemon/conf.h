@@ -34,12 +34,14 @@ typedef struct Config {
         unsigned max_clients;
         unsigned max_clients_per_user; /* connections one uid (root excepted) may hold; 0: no limit */
         unsigned max_requests_per_user; /* requests one uid (root excepted) may have in the daemon; 0: no limit */
+        unsigned resolve_timeout_sec;   /* a backend's answer is awaited this long; 0: resolv.conf's own timeout */
         ConfigRule *rules;
         size_t n_rules;
 } Config;
 
 /* Limits on values, with their reasons. */
 #define CONFIG_MAX_RESOLVER_THREADS 256u /* more threads only add contention on 2-64 cores */
+#define CONFIG_MAX_RESOLVE_TIMEOUT_SEC 600u /* beyond ten minutes nobody is waiting any more */
 #define CONFIG_MAX_CLIENTS 65536u        /* each client costs an fd: keep below RLIMIT_NOFILE */
 /* MaxRequestsPerUser='s default: 32 connections' full pipelines (PROTO_MAX_INFLIGHT each), a
  * few MiB of requests and jobs; and its ceiling, MaxClients' ceiling times a full pipeline. */

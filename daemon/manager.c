@@ -119,6 +119,7 @@ static void request_release(Request *req) {
         Manager *m = req->manager;
         UserLoad *l = req->load;
 
+        sd_event_source_disable_unref(req->deadline);
         free(req);
         if (l)
                 user_load_request_done(m, l);
@@ -164,6 +165,7 @@ static int request_queue(Request *req, ProtoMsg **msgs, size_t n) {
 static void request_end(Request *req, ProtoMsg **msgs, size_t n) {
         assert(!req->replied);
         req->replied = true;
+        req->deadline = sd_event_source_disable_unref(req->deadline);
         req->manager->n_replied++;
 
         if (!req->conn || req->conn->dead) {

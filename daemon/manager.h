@@ -53,6 +53,10 @@ struct Request {
         /* Set by an asynchronous handler: called if the client goes away first; the
          * handler must still end the request with request_reply*() or request_error(). */
         void (*cancel)(Request *req);
+        /* Set by a backend that may outlive its deadline (ResolveTimeoutSec=): lets go of
+         * the request, which the caller then answers; the backend never touches it again. */
+        void (*detach)(Request *req);
+        sd_event_source *deadline; /* freed when the request is answered or freed */
         void *userdata;
         UserLoad *load; /* its uid's count, which it is part of until freed */
         LIST_FIELDS(Request, requests);

@@ -278,6 +278,7 @@ static void answer_addresses(Request *req, const Address *a, size_t n, uint16_t 
 }
 
 static void waiter_cancel(Request *req);
+static void waiter_detach(Request *req);
 
 static int waiter_add(Entry *e, Request *req, uint16_t port, bool *answered) {
         Waiter *w = calloc(1, sizeof(*w));
@@ -287,6 +288,7 @@ static int waiter_add(Entry *e, Request *req, uint16_t port, bool *answered) {
         *w = (Waiter) { .req = req, .entry = e, .port = port, .answered = answered };
         LIST_PREPEND(waiters, e->waiters, w);
         req->cancel = waiter_cancel;
+        req->detach = waiter_detach;
         req->userdata = w;
         return 0;
 }
@@ -297,6 +299,7 @@ static Request *waiter_take(Waiter *w) {
 
         LIST_REMOVE(waiters, w->entry->waiters, w);
         req->cancel = NULL;
+        req->detach = NULL;
         req->userdata = NULL;
         if (w->answered)
                 *w->answered = true;
@@ -329,11 +332,16 @@ static void entry_answer_waiters(Entry *e, int gai, const Address *a, size_t n) 
  * lookup that nobody waits for any more is dropped, a running one finishes and fills the
  * cache (c-ares 1.18 cannot cancel a single lookup). */
 static void waiter_cancel(Request *req) {
+        waiter_detach(req);
+        (void) request_error(req, ECANCELED, NULL);
+}
+
+/* Request.detach (its deadline, ResolveTimeoutSec=): the same, answered by the caller. */
+static void waiter_detach(Request *req) {
         Waiter *w = req->userdata;
         Entry *e = w->entry;
 
         (void) waiter_take(w);
-        (void) request_error(req, ECANCELED, NULL);
         if (e->state == ENTRY_QUEUED && !e->waiters)
                 entry_free(e);
 }

@@ -94,6 +94,9 @@ static void resolve_answer(ResolveJob *j) {
 static void resolve_done(void *userdata, bool cancelled) {
         _cleanup_(resolve_job_freep) ResolveJob *j = userdata;
 
+        if (!j->req)
+                return; /* answered at its deadline; the lookup finished for nobody */
+        j->req->detach = NULL;
         if (cancelled) {
                 request_error(j->req, ECANCELED, "The daemon is stopping");
                 return;
@@ -111,6 +114,39 @@ static const Override *host_only_rule(Manager *m, OverrideTable *t, const char *
                 return NULL;
         }
         return o;
+}
+
+/* Request.detach of a thread pool job: the thread's answer will go to nobody. */
+static void resolve_job_detach(Request *req) {
+        ResolveJob *j = req->userdata;
+
+        j->req = NULL;
+        req->userdata = NULL;
+}
+
+static int deadline_cb(sd_event_source *s, uint64_t usec, void *userdata) {
+        Request *req = userdata;
+        unsigned sec = req->manager->config->resolve_timeout_sec;
+
+        if (req->detach)
+                req->detach(req);
+        req->detach = NULL;
+        (void) request_error_gai(req, EAGAIN, EAI_AGAIN, "No answer within %u s (ResolveTimeoutSec=%u)", sec, sec);
+        return 0;
+}
+
+/* ResolveTimeoutSec=: req, waiting for a backend, is answered EAI_AGAIN if the backend has
+ * not answered by then (the thread pool's getaddrinfo() cannot be stopped: its thread waits
+ * for resolv.conf's own timeout, for nobody). Without memory for the timer, the backend's
+ * own timeout is the only one. Returns REQUEST_PENDING. */
+static int arm_deadline(Request *req) {
+        Manager *m = req->manager;
+        uint64_t usec = (uint64_t) m->config->resolve_timeout_sec * 1000000ULL;
+
+        if (usec > 0 && req->detach)
+                (void) sd_event_add_time_relative(m->event, &req->deadline, CLOCK_MONOTONIC, usec, 0, deadline_cb,
+                                                  req);
+        return REQUEST_PENDING;
 }
 
 int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
@@ -176,11 +212,14 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 resolve_answer(j);
                 return 0;
         }
-        if (m->config->resolver == RESOLVER_CARES && m->cares)
-                return cares_resolve(m->cares, req, j->host, j->family, (uint16_t) target_port);
+        if (m->config->resolver == RESOLVER_CARES && m->cares) {
+                r = cares_resolve(m->cares, req, j->host, j->family, (uint16_t) target_port);
+                return r == REQUEST_PENDING ? arm_deadline(req) : r;
+        }
         r = worker_submit(m->workers, resolve_work, resolve_done, j);
         if (r < 0)
                 return r;
-        TAKE_PTR(j);
-        return REQUEST_PENDING;
+        req->detach = resolve_job_detach;
+        req->userdata = TAKE_PTR(j);
+        return arm_deadline(req);
 }

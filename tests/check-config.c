@@ -228,6 +228,22 @@ START_TEST(test_max_requests_per_user_parses_and_defaults_to_4096) {
 }
 END_TEST
 
+START_TEST(test_resolve_timeout_parses_and_defaults_to_resolv_conf) {
+        _cleanup_(config_freep) Config *d = NULL;
+        char err[256] = "";
+        int r;
+        Config *c = parse("[Daemon]\nResolveTimeoutSec=3\n", &r, err, sizeof(err));
+
+        ck_assert_msg(r == 0, "%s", err);
+        ck_assert_uint_eq(c->resolve_timeout_sec, 3);
+        config_free(c);
+        ck_assert_int_eq(config_load(NULL, false, &d, err, sizeof(err)), 0);
+        ck_assert_uint_eq(d->resolve_timeout_sec, 0);
+        expect_error("[Daemon]\nResolveTimeoutSec=601\n", "ResolveTimeoutSec=601: expected 0 (resolv.conf's)..600", 2);
+        expect_error("[Daemon]\nResolveTimeoutSec=1.5\n", "ResolveTimeoutSec=1.5", 2);
+}
+END_TEST
+
 static Suite *config_suite(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("parse");
@@ -241,6 +257,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_directory_as_config_is_refused);
         tcase_add_test(tc, test_max_clients_per_user_parses_and_defaults_to_no_limit);
         tcase_add_test(tc, test_max_requests_per_user_parses_and_defaults_to_4096);
+        tcase_add_test(tc, test_resolve_timeout_parses_and_defaults_to_resolv_conf);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -454,16 +454,18 @@ static long daemon_threads(void) {
 }
 
 /* In new network and mount namespaces: a name server on 127.0.0.1:53 that reads nothing, so
- * every query goes unanswered, and a resolv.conf that gives up on it after a second.
+ * every query goes unanswered, and a resolv.conf with options (its timeout and attempts).
  * Returns its socket. */
-static int silent_name_server(void) {
+static int silent_name_server(const char *options) {
+        char resolv_conf[128];
         struct sockaddr_in sa = {
                 .sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         int dns;
 
         test_enter_netns();
         test_enter_mount_namespace();
-        test_mount_text_over("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
+        snprintf(resolv_conf, sizeof(resolv_conf), "nameserver 127.0.0.1\noptions %s\n", options);
+        test_mount_text_over("/etc/resolv.conf", resolv_conf);
         test_cloexec_fds_from_3();
         dns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         ck_assert_int_ge(dns, 0);
@@ -477,7 +479,7 @@ START_TEST(test_silent_name_server_times_out_and_nothing_piles_up) {
         long long t0, worst_other = 0, took;
         int dns, fd, other, status;
 
-        dns = silent_name_server();
+        dns = silent_name_server("timeout:1 attempts:1");
         baseline_fds = test_daemon_start_for_any_user(&daemon_, NULL);
         threads_before = daemon_threads();
         rss_before = test_rss_kib(daemon_.pid);
@@ -621,6 +623,72 @@ START_TEST(test_max_clients_per_user_keeps_places_for_others) {
 }
 END_TEST
 
+/* ResolveTimeoutSec=1 against a resolv.conf that would wait 10 s (timeout:5 attempts:2):
+ * every resolve of a silent name, with either backend, fails with EAI_AGAIN and words
+ * naming the key after about a second; a client that left before its deadline costs
+ * nothing; the thread pool's threads finish for nobody, and nothing is left behind. Fails
+ * without the deadline (each resolve then takes the full 10 s). */
+static void resolve_deadline_case(const char *resolver) {
+        char conf_text[128], msg[PROTO_MAX_ERROR_MESSAGE] = "";
+        const char *extra[] = {"--config", NULL, NULL};
+        long long t0, took;
+        int dns, fd, gone, status = 0;
+
+        dns = silent_name_server("timeout:5 attempts:2");
+        snprintf(conf_text, sizeof(conf_text), "[Daemon]\nResolver=%s\nResolveTimeoutSec=1\n", resolver);
+        extra[1] = test_write_config(conf_text);
+        baseline_fds = test_daemon_start_for_any_user(&daemon_, extra);
+        unlink(extra[1]);
+
+        fd = test_raw_connect(daemon_.socket);
+        gone = test_raw_connect(daemon_.socket);
+        {
+                ProtoMsg *m = msg_resolve("left.silent.test");
+
+                ck_assert_int_eq(proto_send(gone, m), 0);
+                proto_msg_free(m);
+        }
+        close(gone);
+        t0 = test_now_ms();
+        for (unsigned i = 0; i < 4; i++) {
+                char host[64];
+                ProtoMsg *m;
+
+                snprintf(host, sizeof(host), "d%u.silent.test", i);
+                m = msg_resolve(host);
+                ck_assert_int_eq(proto_send(fd, m), 0);
+                proto_msg_free(m);
+        }
+        for (unsigned i = 0; i < 4; i++) {
+                int r = test_raw_reply(fd, 20000, &status, NULL, msg, sizeof(msg));
+
+                ck_assert_msg(r >= 1, "%s: resolve %u: no reply: %s", resolver, i, strerror(-r));
+                ck_assert_int_eq(status, EAGAIN);
+                ck_assert_str_eq(msg, "No answer within 1 s (ResolveTimeoutSec=1)");
+        }
+        took = test_now_ms() - t0;
+        fprintf(stderr, "check-faults: %s: 4 resolves at a silent server failed after %lld ms (ResolveTimeoutSec=1, "
+                        "resolv.conf: 10 s)\n", resolver, took);
+        ck_assert_int_ge(took, 900);
+        ck_assert_int_lt(took, 3000);
+        assert_status_ok(fd);
+        close(fd);
+        /* The lookups themselves end by resolv.conf's timeout (10 s), for nobody. */
+        test_daemon_assert_fds_settle(&daemon_, baseline_fds, 20000);
+        close(dns);
+        test_daemon_stop_expect_clean_exit(&daemon_);
+}
+
+START_TEST(test_resolve_timeout_answers_at_its_deadline_with_the_thread_pool) {
+        resolve_deadline_case("threadpool");
+}
+END_TEST
+
+START_TEST(test_resolve_timeout_answers_at_its_deadline_with_cares) {
+        resolve_deadline_case("cares");
+}
+END_TEST
+
 /* ---- requests in flight per uid ------------------------------------------------------- */
 
 /* Nobody's side: 8 lookups at a silent name server on one connection, then a STATUS on a
@@ -678,7 +746,7 @@ START_TEST(test_max_requests_per_user_holds_one_uid_back_and_serves_the_others) 
         int report[2], dns, root, status;
         pid_t pid;
 
-        dns = silent_name_server();
+        dns = silent_name_server("timeout:1 attempts:1");
         conf = test_write_config("[Daemon]\nMaxRequestsPerUser=8\nResolverThreads=4\n");
         extra[1] = conf;
         baseline_fds = test_daemon_start_for_any_user(&daemon_, extra);
@@ -726,6 +794,8 @@ static Suite *faults_suite(void) {
         tcase_add_test(tc, test_max_requests_per_user_holds_one_uid_back_and_serves_the_others);
         tc = test_tcase_add(s, "upstream", 120, NULL, teardown, NULL);
         tcase_add_test(tc, test_silent_name_server_times_out_and_nothing_piles_up);
+        tcase_add_test(tc, test_resolve_timeout_answers_at_its_deadline_with_the_thread_pool);
+        tcase_add_test(tc, test_resolve_timeout_answers_at_its_deadline_with_cares);
         return s;
 }
 

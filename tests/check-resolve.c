@@ -518,7 +518,6 @@ static void start_daemon_for(int backend, const char *daemon_lines, const char *
         netutil_status *s = NULL;
         netutil_client *c;
         size_t n = 9;
-        int prev = -1;
 
         ck_assert_int_lt(backend, (int) ELEMENTSOF(backend_names));
         if (backend != 0 || daemon_lines || policy_lines) {
@@ -535,16 +534,9 @@ static void start_daemon_for(int backend, const char *daemon_lines, const char *
         if (conf)
                 unlink(conf); /* read at start; a reload test writes it anew (daemon_config) */
         snprintf(daemon_config, sizeof(daemon_config), "%s", conf ? conf : "");
-        /* sd_notify() opens a socket for a moment after READY=1: wait until the count holds
-         * still. */
-        for (int i = 0; i < 100; i++) {
-                baseline_fds = test_count_fds(daemon_.pid);
-                if (baseline_fds == prev)
-                        break;
-                prev = baseline_fds;
-                usleep(20000);
-        }
-        ck_assert_int_gt(baseline_fds, 0);
+        /* sd_notify() opens a socket for a moment after READY=1, and the first loop iteration
+         * writes the names index and the rules file: wait until the count holds still. */
+        baseline_fds = test_daemon_steady_fds(&daemon_);
         /* The directory is 0700 (mkdtemp): let other users reach the socket (0666). */
         ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
 
