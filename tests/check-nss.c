@@ -37,6 +37,22 @@
  * daemon cannot write; mode 0644, a new inode per write (a reader keeps a whole old
  * version), no temporary left; removed at a clean exit only if it is still the daemon's;
  * the format's hash and checks on their own.
+ *
+ * The rules file (daemon/rules-file.c, proto/rules-file-format.h): with the daemon wedged
+ * (SIGSTOP, SIGCONT before any assertion), overridden names with literal targets still
+ * resolve through getent ahosts/ahostsv4/ahostsv6/hosts (a veth pair gives the namespace the
+ * addresses AI_ADDRCONFIG wants), gethostbyname(), gethostbyname2() and getaddrinfo() of
+ * each family, in a scope too, with no fd or mapping left; a host-name target, a TTL, a
+ * scope's name target before a global literal and a literal of the other family still ask
+ * the daemon (the budget runs out); every entry point and getaddrinfo() of each family give
+ * the same answer, errno and h_errno with the file and without it (renamed away) for a
+ * matrix of rules (global and scoped, IPv4, IPv6, a numeric IPv6 scope, v4-mapped, the short
+ * IPv4 form, name targets, TTLs) in no scope, two scopes, an unknown one and one too long,
+ * and the file's answers are those the daemon gives; a malformed file (each header field,
+ * cut, unterminated, each corrupt entry field, empty, a symlink, a FIFO, a directory; read,
+ * and mapped past 128 KiB) makes the module ask the daemon, while a well-formed one that says
+ * otherwise is believed; NETUTIL_RULES_FILE=0 turns the file off; every change is visible as
+ * soon as OVERRIDE_SET returns, and a daemon killed leaves its last file answering.
  */
 
 #include <arpa/inet.h>
@@ -67,6 +83,7 @@
 #include "names-index-format.h"
 #include "netutil-proto.h"
 #include "netutil.h"
+#include "rules-file-format.h"
 #include "testlib.h"
 
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -719,8 +736,9 @@ END_TEST
 
 /* ---- the daemon away ---------------------------------------------------------------------- */
 
-/* getaddrinfo() of inhosts.test (files) and web.test, each answered within AT_ONCE_MS. */
-static void expect_fall_through_at_once(const char *why) {
+/* getaddrinfo() of inhosts.test (files) and of ruled, which has a rule only the daemon can
+ * answer, each answered within AT_ONCE_MS. */
+static void expect_fall_through_at_once(const char *why, const char *ruled) {
         char got[256];
         long long t0;
 
@@ -732,7 +750,7 @@ static void expect_fall_through_at_once(const char *why) {
                               test_now_ms() - t0);
         }
         t0 = test_now_ms();
-        ck_assert_int_ne(addrs_of("web.test", AF_UNSPEC, got, sizeof(got)), 0);
+        ck_assert_int_ne(addrs_of(ruled, AF_UNSPEC, got, sizeof(got)), 0);
         ck_assert_msg(test_now_ms() - t0 < AT_ONCE_MS, "%s: took %lld ms", why, test_now_ms() - t0);
 }
 
@@ -747,23 +765,27 @@ START_TEST(test_daemon_stopped_lookups_answer_at_once) {
         /* Stopped cleanly: the socket is gone (connect: ENOENT). */
         test_daemon_stop_expect_clean_exit(&daemon_);
         fds = test_count_own_fds();
-        expect_fall_through_at_once("no socket");
+        expect_fall_through_at_once("no socket", "web.test");
         expect_getent(NULL, "hosts", "inhosts.test", 0, "10.9.9.9");
 
-        /* Killed: a stale socket file that nobody listens on (ECONNREFUSED). */
+        /* Killed: a stale socket file that nobody listens on (ECONNREFUSED). The rules file it
+         * last wrote stays too, and still answers its literal targets without expiry: the rules
+         * the daemon saves and answers again once restarted. A rule with a TTL is asked about. */
         start_daemon();
         rule(NULL, "web.test", "127.0.0.1");
+        ctl_ok(ARGS("override", "set", "--ttl", "600", "ttl.test", "127.0.0.1"));
         ck_assert_int_eq(addrs_of("web.test", AF_UNSPEC, got, sizeof(got)), 0);
         ck_assert_int_eq(kill(daemon_.pid, SIGKILL), 0);
         ck_assert_int_eq(waitpid(daemon_.pid, NULL, 0), daemon_.pid);
         ck_assert_int_eq(access(daemon_.socket, F_OK), 0);
-        expect_fall_through_at_once("stale socket");
+        expect_fall_through_at_once("stale socket", "ttl.test");
+        expect_addrs("web.test", AF_UNSPEC, 0, "127.0.0.1");
         daemon_.pid = -1;
         test_daemon_stop(&daemon_); /* removes the directory */
 
         /* No socket path at all. */
         setenv("NETUTILD_SOCKET", "/nonexistent/netutild.sock", 1);
-        expect_fall_through_at_once("no directory");
+        expect_fall_through_at_once("no directory", "web.test");
         ck_assert_int_eq(test_count_own_fds(), fds);
 }
 END_TEST
@@ -1481,6 +1503,702 @@ START_TEST(test_index_format) {
 }
 END_TEST
 
+/* ---- the rules file ------------------------------------------------------------------------- */
+
+static const char *rules_path(void) {
+        static char path[sizeof(daemon_.socket) + sizeof(RULES_FILE_SUFFIX)];
+
+        snprintf(path, sizeof(path), "%s" RULES_FILE_SUFFIX, daemon_.socket);
+        return path;
+}
+
+/* Asserts that the daemon writes its rules file within 2 s (with the names index, at its first
+ * loop iteration). */
+static void wait_rules(void) {
+        long long deadline = test_now_ms() + 2000;
+
+        while (access(rules_path(), F_OK) < 0) {
+                ck_assert_msg(test_now_ms() < deadline, "no rules file after 2 s");
+                usleep(5000);
+        }
+}
+
+/* A veth pair with 10.99.0.1/24 and 2001:db8:99::1/64: getent ahostsv4/ahostsv6 set
+ * AI_ADDRCONFIG, with which glibc asks no source for a family the machine has no address of
+ * but loopback. */
+static void add_addresses(void) {
+        int status;
+
+        status = test_run(ARGS("/usr/sbin/ip", "link", "add", "nu0", "type", "veth", "peer", "name", "nu1"),
+                          out, sizeof(out), err, sizeof(err));
+        ck_assert_msg(status == 0, "ip link add: exit %d, %s", status, err);
+        ck_assert_int_eq(test_run(ARGS("/usr/sbin/ip", "link", "set", "nu0", "up"), out, sizeof(out), err,
+                                  sizeof(err)),
+                         0);
+        ck_assert_int_eq(test_run(ARGS("/usr/sbin/ip", "link", "set", "nu1", "up"), out, sizeof(out), err,
+                                  sizeof(err)),
+                         0);
+        ck_assert_int_eq(test_run(ARGS("/usr/sbin/ip", "addr", "add", "10.99.0.1/24", "dev", "nu0"), out,
+                                  sizeof(out), err, sizeof(err)),
+                         0);
+        ck_assert_int_eq(
+                test_run(ARGS("/usr/sbin/ip", "addr", "add", "2001:db8:99::1/64", "dev", "nu0", "nodad"), out,
+                         sizeof(out), err, sizeof(err)),
+                0);
+}
+
+/* A host-only rule of a rules file made by a test. */
+typedef struct FakeRule {
+        const char *scope; /* NULL: the global table */
+        const char *host;
+        const char *answer; /* an IP literal (no %scope), or NULL: the rule carries no answer */
+} FakeRule;
+
+static int cmp_entry_hash(const void *a, const void *b) {
+        uint64_t x = ((const RulesFileEntry *) a)->host_hash, y = ((const RulesFileEntry *) b)->host_hash;
+
+        return x < y ? -1 : x > y;
+}
+
+/* A well-formed rules file with the n rules, as the daemon writes one, in buf (8-byte aligned,
+ * len bytes); returns its size. */
+static size_t fake_rules(const FakeRule *rules, size_t n, void *buf, size_t len) {
+        RulesFileEntry *e = (RulesFileEntry *) (void *) ((char *) buf + RULES_FILE_HEADER_SIZE);
+        char *strings = (char *) buf + RULES_FILE_HEADER_SIZE + n * RULES_FILE_ENTRY_SIZE;
+        uint64_t header[4] = {0, n, 0, 0};
+        size_t at = 0;
+
+        ck_assert_uint_le(RULES_FILE_HEADER_SIZE + n * RULES_FILE_ENTRY_SIZE, len);
+        memset(buf, 0, len);
+        for (size_t i = 0; i < n; i++) {
+                size_t hl = strlen(rules[i].host) + 1, sl = rules[i].scope ? strlen(rules[i].scope) + 1 : 0;
+
+                ck_assert_uint_le(RULES_FILE_HEADER_SIZE + n * RULES_FILE_ENTRY_SIZE + at + hl + sl, len);
+                e[i] = (RulesFileEntry){.host_hash = names_index_hash(rules[i].host),
+                                        .host_off = (uint32_t) at,
+                                        .scope_off = RULES_FILE_GLOBAL,
+                                        .port = RULES_FILE_ANY,
+                                        .family = RULES_FILE_ANY,
+                                        .target_port = RULES_FILE_ANY};
+                memcpy(strings + at, rules[i].host, hl);
+                at += hl;
+                if (rules[i].scope) {
+                        e[i].scope_off = (uint32_t) at;
+                        memcpy(strings + at, rules[i].scope, sl);
+                        at += sl;
+                }
+                if (rules[i].answer) {
+                        e[i].flags = RULES_FILE_ANSWER;
+                        if (inet_pton(AF_INET, rules[i].answer, e[i].answer_addr) == 1)
+                                e[i].answer_family = AF_INET;
+                        else {
+                                ck_assert_int_eq(inet_pton(AF_INET6, rules[i].answer, e[i].answer_addr), 1);
+                                e[i].answer_family = AF_INET6;
+                        }
+                }
+        }
+        qsort(e, n, sizeof(*e), cmp_entry_hash);
+        memcpy(header, RULES_FILE_MAGIC, RULES_FILE_MAGIC_SIZE);
+        header[2] = at;
+        memcpy(buf, header, sizeof(header));
+        return RULES_FILE_HEADER_SIZE + n * RULES_FILE_ENTRY_SIZE + at;
+}
+
+/* Replaces the daemon's rules file (atomically, as the daemon does) with len bytes of buf. */
+static void replace_rules(const void *buf, size_t len) {
+        char tmp[sizeof(daemon_.socket) + 16];
+        int fd;
+
+        snprintf(tmp, sizeof(tmp), "%s.test", rules_path());
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, buf, len), (ssize_t) len);
+        ck_assert_int_eq(close(fd), 0);
+        ck_assert_int_eq(rename(tmp, rules_path()), 0);
+}
+
+/* Whether this process maps a file whose name contains suffix (replaced since: "(deleted)"). */
+static bool maps_file(const char *suffix) {
+        char line[1024];
+        bool found = false;
+        FILE *f = fopen("/proc/self/maps", "re");
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, suffix))
+                        found = true;
+        fclose(f);
+        return found;
+}
+
+START_TEST(test_rules_file_literal_answers_while_daemon_stopped) {
+        static const struct {
+                const char *scope, *database, *name, *want;
+        } cases[] = {
+                {NULL, "ahosts", "web4.test", "127.0.0.1"},
+                {NULL, "ahostsv4", "web4.test", "127.0.0.1"},
+                {NULL, "ahostsv6", "web4.test", "::ffff:127.0.0.1"}, /* AI_V4MAPPED */
+                {NULL, "ahosts", "web6.test", "::1"},
+                {NULL, "ahostsv6", "web6.test", "::1"},
+                {NULL, "hosts", "web6.test", "::1"}, /* gethostbyname2(AF_INET6) first */
+                {"s1", "ahosts", "scoped.test", "10.5.5.5"},
+                {"s1", "ahostsv4", "both.test", "10.5.5.6"}, /* the scope's rule first */
+                {NULL, "ahostsv4", "both.test", "10.5.5.7"},
+        };
+        int status[ELEMENTSOF(cases)];
+        char got[ELEMENTSOF(cases)][256], got4[256], got6[256], gotu[256];
+        long long ms4, ms6, msu, t0;
+        struct hostent *h4, *h6;
+        char h4_addr[INET6_ADDRSTRLEN] = "", h6_addr[INET6_ADDRSTRLEN] = "";
+        int r4, r6, ru, fds;
+
+        add_addresses();
+        wait_rules();
+        rule(NULL, "web4.test", "127.0.0.1");
+        rule(NULL, "web6.test", "::1");
+        rule("s1", "scoped.test", "10.5.5.5");
+        rule("s1", "both.test", "10.5.5.6");
+        rule(NULL, "both.test", "10.5.5.7");
+        ck_assert_int_eq(addrs_of("web4.test", AF_UNSPEC, gotu, sizeof(gotu)), 0); /* loads the modules */
+        fds = test_count_own_fds();
+
+        /* Wedged: every answer below comes from the rules file, or the budget runs out and the
+         * names fall through to files and DNS, which do not know them. SIGCONT before any
+         * assertion, so that no path leaves the daemon stopped. */
+        ck_assert_int_eq(kill(daemon_.pid, SIGSTOP), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                status[i] = getent(cases[i].scope, cases[i].database, cases[i].name, got[i], sizeof(got[i]),
+                                   NULL);
+        t0 = test_now_ms();
+        r4 = addrs_of("web4.test", AF_INET, got4, sizeof(got4));
+        ms4 = test_now_ms() - t0;
+        t0 = test_now_ms();
+        r6 = addrs_of("web6.test", AF_INET6, got6, sizeof(got6));
+        ms6 = test_now_ms() - t0;
+        t0 = test_now_ms();
+        ru = addrs_of("web4.test", AF_UNSPEC, gotu, sizeof(gotu));
+        msu = test_now_ms() - t0;
+        /* gethostbyname() (the plain _r entry point) and gethostbyname2() (2_r) through glibc. */
+        h4 = gethostbyname("web4.test");
+        if (h4 && h4->h_addrtype == AF_INET)
+                inet_ntop(AF_INET, h4->h_addr_list[0], h4_addr, sizeof(h4_addr));
+        h6 = gethostbyname2("web6.test", AF_INET6);
+        if (h6 && h6->h_addrtype == AF_INET6)
+                inet_ntop(AF_INET6, h6->h_addr_list[0], h6_addr, sizeof(h6_addr));
+        ck_assert_int_eq(kill(daemon_.pid, SIGCONT), 0);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                ck_assert_msg(status[i] == 0 && strcmp(got[i], cases[i].want) == 0,
+                              "getent %s %s (scope %s), daemon stopped: exit %d '%s', expected '%s'",
+                              cases[i].database, cases[i].name, cases[i].scope ? cases[i].scope : "-",
+                              status[i], got[i], cases[i].want);
+        ck_assert_msg(r4 == 0 && strcmp(got4, "127.0.0.1") == 0, "AF_INET: %d '%s'", r4, got4);
+        ck_assert_msg(r6 == 0 && strcmp(got6, "::1") == 0, "AF_INET6: %d '%s'", r6, got6);
+        ck_assert_msg(ru == 0 && strcmp(gotu, "127.0.0.1") == 0, "AF_UNSPEC: %d '%s'", ru, gotu);
+        ck_assert_msg(ms4 < AT_ONCE_MS && ms6 < AT_ONCE_MS && msu < AT_ONCE_MS,
+                      "lookups took %lld/%lld/%lld ms", ms4, ms6, msu);
+        ck_assert_str_eq(h4_addr, "127.0.0.1");
+        ck_assert_str_eq(h6_addr, "::1");
+        /* Nothing kept: no fd, no mapping. */
+        ck_assert_int_eq(test_count_own_fds(), fds);
+        ck_assert(!maps_file(".sock" RULES_FILE_SUFFIX));
+        test_daemon_assert_fds(&daemon_, baseline_fds, baseline_fds);
+}
+END_TEST
+
+/* getaddrinfo(name, AF_UNSPEC) with the daemon stopped: asserts that it took the module's whole
+ * budget (the module asked the daemon) and found nothing (files and DNS do not know name). */
+static void expect_asks_stopped_daemon(const char *scope, const char *name) {
+        char got[256];
+        long long t0, ms;
+        int r;
+
+        if (scope)
+                setenv("NETUTIL_SCOPE", scope, 1);
+        ck_assert_int_eq(kill(daemon_.pid, SIGSTOP), 0);
+        t0 = test_now_ms();
+        r = addrs_of(name, AF_UNSPEC, got, sizeof(got));
+        ms = test_now_ms() - t0;
+        ck_assert_int_eq(kill(daemon_.pid, SIGCONT), 0);
+        unsetenv("NETUTIL_SCOPE");
+        ck_assert_msg(r == EAI_NONAME && ms >= MODULE_BUDGET_MS - 20 && ms < MODULE_BUDGET_MS + 400,
+                      "%s (scope %s), daemon stopped: %d '%s' after %lld ms", name, scope ? scope : "-", r,
+                      got, ms);
+}
+
+START_TEST(test_rules_file_name_target_or_ttl_asks_the_daemon) {
+        static char buffer[4096];
+        void *h = dlopen(module_path(), RTLD_NOW | RTLD_LOCAL);
+        struct hostent host;
+        enum nss_status s;
+        long long t0, ms;
+        Fn3 fn3;
+        int e, he;
+
+        ck_assert_msg(h, "dlopen: %s", dlerror());
+        fn3 = (Fn3) dlsym(h, "_nss_netutil_gethostbyname3_r");
+        ck_assert_ptr_nonnull(fn3);
+        wait_rules();
+        rule(NULL, "alias.test", "example.test");
+        ctl_ok(ARGS("override", "set", "--ttl", "600", "ttl.test", "127.0.0.1"));
+        rule(NULL, "mixed.test", "127.0.0.3");
+        rule("s1", "mixed.test", "example.test");
+        rule(NULL, "lit.test", "127.0.0.1");
+
+        expect_asks_stopped_daemon(NULL, "alias.test");
+        expect_asks_stopped_daemon(NULL, "ttl.test");
+        /* The scope's rule, a host name, comes before the global literal. */
+        expect_asks_stopped_daemon("s1", "mixed.test");
+        /* NETUTIL_RULES_FILE=0, as libnetutil reads it: every rule is asked about. */
+        setenv("NETUTIL_RULES_FILE", "0", 1);
+        expect_asks_stopped_daemon(NULL, "lit.test");
+        unsetenv("NETUTIL_RULES_FILE");
+        /* An IPv4 literal asked for IPv6: the daemon's EAI_ADDRFAMILY. */
+        ck_assert_int_eq(kill(daemon_.pid, SIGSTOP), 0);
+        t0 = test_now_ms();
+        s = fn3("lit.test", AF_INET6, &host, buffer, sizeof(buffer), &e, &he, NULL, NULL);
+        ms = test_now_ms() - t0;
+        ck_assert_int_eq(kill(daemon_.pid, SIGCONT), 0);
+        ck_assert_msg(s == NSS_STATUS_UNAVAIL && e == ETIMEDOUT && ms >= MODULE_BUDGET_MS - 20,
+                      "lit.test AF_INET6, daemon stopped: status %d errno %d after %lld ms", s, e, ms);
+
+        /* Running, the daemon answers them all. */
+        expect_addrs("alias.test", AF_UNSPEC, 0, "192.0.2.10 2001:db8::10");
+        expect_addrs("ttl.test", AF_UNSPEC, 0, "127.0.0.1");
+        expect_addrs("mixed.test", AF_UNSPEC, 0, "127.0.0.3");
+        setenv("NETUTIL_SCOPE", "s1", 1);
+        expect_addrs("mixed.test", AF_UNSPEC, 0, "192.0.2.10 2001:db8::10");
+        unsetenv("NETUTIL_SCOPE");
+        ck_assert_int_eq(fn3("lit.test", AF_INET6, &host, buffer, sizeof(buffer), &e, &he, NULL, NULL),
+                         NSS_STATUS_NOTFOUND);
+        ck_assert_int_eq(e, ENOENT);
+        ck_assert_int_eq(he, NO_DATA);
+        dlclose(h);
+        test_daemon_assert_fds(&daemon_, baseline_fds, baseline_fds);
+}
+END_TEST
+
+/* One line per lookup of the matrix below: what each entry point and getaddrinfo() gave. */
+#define MATRIX_MAX 512
+typedef char MatrixLine[320];
+
+typedef struct Module {
+        void *h;
+        enum nss_status (*fn4)(const char *, struct gaih_addrtuple **, char *, size_t, int *, int *,
+                               int32_t *);
+        enum nss_status (*fn3)(const char *, int, struct hostent *, char *, size_t, int *, int *, int32_t *,
+                               char **);
+        enum nss_status (*fn2)(const char *, int, struct hostent *, char *, size_t, int *, int *);
+        enum nss_status (*fn)(const char *, struct hostent *, char *, size_t, int *, int *);
+} Module;
+
+static void module_open(Module *m) {
+        m->h = dlopen(module_path(), RTLD_NOW | RTLD_LOCAL);
+        ck_assert_msg(m->h, "dlopen: %s", dlerror());
+        ck_assert_ptr_nonnull(m->fn4 = (__typeof__(m->fn4)) dlsym(m->h, "_nss_netutil_gethostbyname4_r"));
+        ck_assert_ptr_nonnull(m->fn3 = (__typeof__(m->fn3)) dlsym(m->h, "_nss_netutil_gethostbyname3_r"));
+        ck_assert_ptr_nonnull(m->fn2 = (__typeof__(m->fn2)) dlsym(m->h, "_nss_netutil_gethostbyname2_r"));
+        ck_assert_ptr_nonnull(m->fn = (__typeof__(m->fn)) dlsym(m->h, "_nss_netutil_gethostbyname_r"));
+}
+
+static size_t describe_hostent(char *s, size_t len, const struct hostent *h) {
+        size_t used = (size_t) snprintf(s, len, " name=%s alias0=%s type=%d len=%d", h->h_name,
+                                        h->h_aliases[0] ? h->h_aliases[0] : "-", h->h_addrtype, h->h_length);
+
+        for (char **a = h->h_addr_list; *a && used < len; a++) {
+                char text[INET6_ADDRSTRLEN];
+
+                inet_ntop(h->h_addrtype, *a, text, sizeof(text));
+                used += (size_t) snprintf(s + used, len - used, " %s", text);
+        }
+        return used;
+}
+
+/* Every kind of lookup of name, as lines appended to lines[*n]: all four entry points
+ * (gethostbyname3_r and 2_r for each family) and getaddrinfo() for each family, or with
+ * only_4_r the one getaddrinfo() uses, gethostbyname4_r, alone. */
+static void matrix_lookups(const Module *m, const char *name, bool only_4_r, MatrixLine *lines, size_t *n) {
+        static char buffer[4096];
+        static const int families[] = {AF_INET, AF_INET6};
+        struct gaih_addrtuple *pat = NULL;
+        struct hostent host;
+        enum nss_status s;
+        int32_t ttl = 77;
+        char *canon = NULL, *p, addrs[256];
+        int e = -1, he = -1, r;
+
+        ck_assert_uint_lt(*n + 12, MATRIX_MAX);
+        p = lines[(*n)++];
+        s = m->fn4(name, &pat, buffer, sizeof(buffer), &e, &he, &ttl);
+        snprintf(p, sizeof(MatrixLine), "%s 4_r %d e=%d he=%d", name, s, e, he);
+        if (s == NSS_STATUS_SUCCESS) {
+                snprintf(p + strlen(p), sizeof(MatrixLine) - strlen(p), " ttl=%d", ttl);
+                for (struct gaih_addrtuple *t = pat; t; t = t->next) {
+                        char text[INET6_ADDRSTRLEN];
+
+                        inet_ntop(t->family, t->addr, text, sizeof(text));
+                        snprintf(p + strlen(p), sizeof(MatrixLine) - strlen(p), " %s/%d/%s%%%u", t->name,
+                                 t->family, text, t->scopeid);
+                }
+        }
+        if (only_4_r)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                p = lines[(*n)++];
+                e = he = -1;
+                ttl = 77;
+                canon = NULL;
+                s = m->fn3(name, families[i], &host, buffer, sizeof(buffer), &e, &he, &ttl, &canon);
+                snprintf(p, sizeof(MatrixLine), "%s 3_r/%d %d e=%d he=%d", name, families[i], s, e, he);
+                if (s == NSS_STATUS_SUCCESS) {
+                        snprintf(p + strlen(p), sizeof(MatrixLine) - strlen(p), " ttl=%d canon=%s", ttl,
+                                 canon == host.h_name ? "h_name" : "other");
+                        describe_hostent(p + strlen(p), sizeof(MatrixLine) - strlen(p), &host);
+                }
+
+                p = lines[(*n)++];
+                e = he = -1;
+                s = m->fn2(name, families[i], &host, buffer, sizeof(buffer), &e, &he);
+                snprintf(p, sizeof(MatrixLine), "%s 2_r/%d %d e=%d he=%d", name, families[i], s, e, he);
+                if (s == NSS_STATUS_SUCCESS)
+                        describe_hostent(p + strlen(p), sizeof(MatrixLine) - strlen(p), &host);
+        }
+        p = lines[(*n)++];
+        e = he = -1;
+        s = m->fn(name, &host, buffer, sizeof(buffer), &e, &he);
+        snprintf(p, sizeof(MatrixLine), "%s _r %d e=%d he=%d", name, s, e, he);
+        if (s == NSS_STATUS_SUCCESS)
+                describe_hostent(p + strlen(p), sizeof(MatrixLine) - strlen(p), &host);
+        for (int f = 0; f < 3; f++) {
+                int family = f == 0 ? AF_UNSPEC : families[f - 1];
+
+                r = addrs_of(name, family, addrs, sizeof(addrs));
+                snprintf(lines[(*n)++], sizeof(MatrixLine), "%s getaddrinfo/%d %d %s", name, family, r,
+                         addrs);
+        }
+}
+
+/* The names of the matrix and the scopes it is looked up in ("" is none; the long one is
+ * longer than a scope can be, so the global table only). */
+static const char *const matrix_names[] = {"g4.test",    "g6.test",     "ll.test",   "both.test",
+                                           "sonly.test", "mapped.test", "name.test", "ttl.test",
+                                           "v4lit.test", "norule.test"};
+static const char *matrix_scopes[] = {"", "s1", "s2", "nosuch", NULL /* set below: too long */};
+
+static void matrix_rules(void) {
+        rule(NULL, "g4.test", "10.7.0.1");
+        rule(NULL, "g6.test", "2001:db8::7");
+        rule(NULL, "ll.test", "fe80::1%1"); /* a numeric IPv6 scope: lo's index */
+        rule(NULL, "both.test", "10.7.0.2");
+        rule("s1", "both.test", "2001:db8::8");
+        rule("s2", "both.test", "10.7.0.9");
+        rule("s1", "sonly.test", "10.7.0.3");
+        rule(NULL, "mapped.test", "::ffff:10.7.0.5");
+        rule(NULL, "name.test", "example.test");
+        ctl_ok(ARGS("override", "set", "--ttl", "600", "ttl.test", "10.7.0.6"));
+        rule(NULL, "v4lit.test", "127.1"); /* inet_aton's short form: 127.0.0.1 */
+        /* A rule norule.test has, that no NSS lookup sees: in the index through s2's rule only. */
+        rule("s2", "norule.test", "10.7.0.8");
+        ctl_ok(ARGS("override", "set", "--port", "80", "--to-port", "81", "norule.test", "10.7.0.7"));
+}
+
+/* The whole matrix, every name in every scope. */
+static size_t matrix(const Module *m, bool only_4_r, MatrixLine *lines) {
+        static char long_scope[PROTO_MAX_SCOPE + 10];
+        size_t n = 0;
+
+        memset(long_scope, 's', sizeof(long_scope) - 1);
+        matrix_scopes[ELEMENTSOF(matrix_scopes) - 1] = long_scope;
+        for (size_t k = 0; k < ELEMENTSOF(matrix_scopes); k++) {
+                if (*matrix_scopes[k])
+                        setenv("NETUTIL_SCOPE", matrix_scopes[k], 1);
+                else
+                        unsetenv("NETUTIL_SCOPE");
+                for (size_t i = 0; i < ELEMENTSOF(matrix_names); i++) {
+                        size_t first = n;
+
+                        matrix_lookups(m, matrix_names[i], only_4_r, lines, &n);
+                        for (size_t j = first; j < n; j++) {
+                                char copy[sizeof(MatrixLine) - 16];
+
+                                memcpy(copy, lines[j], sizeof(copy) - 1);
+                                copy[sizeof(copy) - 1] = '\0';
+                                snprintf(lines[j], sizeof(MatrixLine), "[%.8s] %s", matrix_scopes[k], copy);
+                        }
+                }
+        }
+        unsetenv("NETUTIL_SCOPE");
+        return n;
+}
+
+START_TEST(test_rules_file_answers_equal_the_daemons) {
+        static MatrixLine with_file[MATRIX_MAX], without[MATRIX_MAX], stopped[MATRIX_MAX];
+        char aside[sizeof(daemon_.socket) + 16];
+        size_t n, n2, n_local = 0, k = 0;
+        Module m;
+        int fds;
+
+        module_open(&m);
+        wait_rules();
+        matrix_rules();
+        (void) matrix(&m, false, with_file); /* loads glibc's modules before counting fds */
+        fds = test_count_own_fds();
+
+        /* The same lookups with the rules file and without it (the daemon answers all). */
+        n = matrix(&m, false, with_file);
+        snprintf(aside, sizeof(aside), "%s.aside", rules_path());
+        ck_assert_int_eq(rename(rules_path(), aside), 0);
+        n2 = matrix(&m, false, without);
+        ck_assert_int_eq(rename(aside, rules_path()), 0);
+        ck_assert_uint_eq(n, n2);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_msg(strcmp(with_file[i], without[i]) == 0,
+                              "with the rules file:\n  %s\nwithout:\n  %s", with_file[i], without[i]);
+
+        /* And the answers the file can give, it gives: the same with the daemon stopped. */
+        ck_assert_int_eq(kill(daemon_.pid, SIGSTOP), 0);
+        n2 = matrix(&m, true, stopped);
+        ck_assert_int_eq(kill(daemon_.pid, SIGCONT), 0);
+        for (size_t i = 0; i < n; i++) {
+                bool literal;
+
+                if (!strstr(with_file[i], " 4_r "))
+                        continue;
+                ck_assert_uint_lt(k, n2);
+                /* A success with a rule whose target is a literal without expiry. */
+                literal = strstr(with_file[i], " 4_r 1 ") && !strstr(with_file[i], "name.test") &&
+                          !strstr(with_file[i], "ttl.test");
+                if (literal) {
+                        ck_assert_msg(strcmp(with_file[i], stopped[k]) == 0,
+                                      "daemon running:\n  %s\ndaemon stopped:\n  %s", with_file[i],
+                                      stopped[k]);
+                        n_local++;
+                } else
+                        ck_assert_msg(strstr(stopped[k], " 4_r 1 ") == NULL,
+                                      "answered without the daemon: %s", stopped[k]);
+                k++;
+        }
+        ck_assert_uint_eq(k, n2);
+        /* g4 g6 ll both mapped v4lit in every scope, sonly in s1, norule in s2. */
+        ck_assert_uint_eq(n_local, 6 * ELEMENTSOF(matrix_scopes) + 2);
+        ck_assert_int_eq(test_count_own_fds(), fds);
+        ck_assert(!maps_file(".sock" RULES_FILE_SUFFIX));
+        dlclose(m.h);
+        test_daemon_assert_fds(&daemon_, baseline_fds, baseline_fds);
+}
+END_TEST
+
+/* web.test has a rule to 127.0.0.1 in the daemon, and the rules file says 10.6.6.6 if the
+ * module reads it: the daemon was asked, quickly, and nothing was kept. */
+static void expect_rules_ignored(const char *why) {
+        char got[256];
+        long long t0 = test_now_ms();
+        int fds = test_count_own_fds();
+
+        ck_assert_msg(addrs_of("web.test", AF_UNSPEC, got, sizeof(got)) == 0 && strcmp(got, "127.0.0.1") == 0,
+                      "%s: web.test gave '%s'", why, got);
+        expect_getent(NULL, "ahosts", "web.test", 0, "127.0.0.1");
+        expect_getent(NULL, "hosts", "web.test", 0, "127.0.0.1");
+        ck_assert_msg(test_now_ms() - t0 < 5 * AT_ONCE_MS, "%s: took %lld ms", why, test_now_ms() - t0);
+        ck_assert_int_eq(test_count_own_fds(), fds);
+        ck_assert(!maps_file(".sock" RULES_FILE_SUFFIX));
+}
+
+static void expect_rules_used(const char *why, const char *want) {
+        char got[256];
+
+        ck_assert_msg(addrs_of("web.test", AF_UNSPEC, got, sizeof(got)) == 0 && strcmp(got, want) == 0,
+                      "%s: web.test gave '%s', expected '%s' from the file", why, got, want);
+        ck_assert(!maps_file(".sock" RULES_FILE_SUFFIX));
+}
+
+START_TEST(test_rules_file_malformed_asks_the_daemon) {
+        static const FakeRule wrong[] = {{NULL, "web.test", "10.6.6.6"}, {"s1", "x.test", "10.6.6.5"}};
+        static uint64_t file[32768];
+        static FakeRule many[2100];
+        static char hosts[ELEMENTSOF(many)][32];
+        RulesFileEntry *e = (RulesFileEntry *) (void *) ((char *) file + RULES_FILE_HEADER_SIZE);
+        char other[sizeof(daemon_.socket) + 16];
+        size_t size;
+
+        wait_rules();
+        rule(NULL, "web.test", "127.0.0.1");
+        /* The file is read: a well-formed one that says otherwise is believed. */
+        size = fake_rules(wrong, ELEMENTSOF(wrong), file, sizeof(file));
+        replace_rules(file, size);
+        expect_rules_used("a well-formed file", "10.6.6.6");
+
+        /* The header. */
+        memcpy(file, "NURULES2", 8);
+        replace_rules(file, size);
+        expect_rules_ignored("wrong magic");
+        size = fake_rules(wrong, ELEMENTSOF(wrong), file, sizeof(file));
+        file[1] = UINT64_C(1) << 60;
+        replace_rules(file, size);
+        expect_rules_ignored("huge n");
+        file[1] = UINT64_MAX / RULES_FILE_ENTRY_SIZE + 2; /* 56 n wraps around */
+        replace_rules(file, size);
+        expect_rules_ignored("n that wraps");
+        file[1] = 3;
+        replace_rules(file, size);
+        expect_rules_ignored("n one too many");
+        file[1] = 2;
+        file[2] += 8;
+        replace_rules(file, size);
+        expect_rules_ignored("strings size too large");
+        file[2] -= 8;
+        file[3] = 1;
+        replace_rules(file, size);
+        expect_rules_ignored("reserved not 0");
+        file[3] = 0;
+        replace_rules(file, size - 1);
+        expect_rules_ignored("cut");
+        ((char *) file)[size - 1] = 'x';
+        replace_rules(file, size);
+        expect_rules_ignored("strings not terminated");
+        replace_rules(file, 16);
+        expect_rules_ignored("shorter than a header");
+        replace_rules(file, 0);
+        expect_rules_ignored("empty");
+
+        /* The entries: each corruption makes the entry unusable, never a wrong answer. */
+        for (int which = 0; which < 5; which++) {
+                size = fake_rules(wrong, 1, file, sizeof(file));
+                switch (which) {
+                case 0:
+                        e[0].host_off = 1000; /* outside the strings */
+                        break;
+                case 1:
+                        e[0].host_hash ^= 1; /* the host's hash is not its own */
+                        break;
+                case 2:
+                        e[0].answer_family = AF_UNIX;
+                        break;
+                case 3:
+                        e[0].target_port = 70000;
+                        break;
+                case 4:
+                        e[0].flags = 0; /* no answer: a name target or a TTL */
+                        break;
+                }
+                replace_rules(file, size);
+                expect_rules_ignored(which == 0   ? "host outside the strings"
+                                     : which == 1 ? "wrong hash"
+                                     : which == 2 ? "answer family"
+                                     : which == 3 ? "target port"
+                                                  : "no answer");
+        }
+        /* A valid file without the rule: the daemon knows it. */
+        size = fake_rules(wrong + 1, 1, file, sizeof(file));
+        replace_rules(file, size);
+        expect_rules_ignored("no such rule");
+
+        /* Not a regular file of our own: a symlink to a well-formed one (not followed), a FIFO
+         * (never waited on), a directory. */
+        snprintf(other, sizeof(other), "%s.other", rules_path());
+        size = fake_rules(wrong, ELEMENTSOF(wrong), file, sizeof(file));
+        replace_rules(file, size);
+        ck_assert_int_eq(rename(rules_path(), other), 0);
+        ck_assert_int_eq(symlink(other, rules_path()), 0);
+        expect_rules_ignored("symlink");
+        ck_assert_int_eq(unlink(rules_path()), 0);
+        ck_assert_int_eq(unlink(other), 0);
+        ck_assert_int_eq(mkfifo(rules_path(), 0644), 0);
+        expect_rules_ignored("FIFO");
+        ck_assert_int_eq(unlink(rules_path()), 0);
+        ck_assert_int_eq(mkdir(rules_path(), 0755), 0);
+        expect_rules_ignored("directory");
+        ck_assert_int_eq(rmdir(rules_path()), 0);
+        expect_rules_ignored("missing");
+
+        /* 120 rules, read (past 4 KiB, for a change in the module's buffers); 2 100 rules, past
+         * the module's 128 KiB read (NSS_RULES_READ_MAX), mapped. Well-formed either is
+         * believed, one byte short it is not, and the mapping is gone after each lookup. */
+        for (size_t i = 0; i < ELEMENTSOF(many); i++) {
+                snprintf(hosts[i], sizeof(hosts[i]), "many%zu.test", i);
+                many[i] = (FakeRule){NULL, hosts[i], "10.6.6.1"};
+        }
+        for (size_t k = 0; k < 2; k++) {
+                size_t n_rules = k == 0 ? 120 : ELEMENTSOF(many);
+
+                many[n_rules - 1] = (FakeRule){NULL, "web.test", "10.6.6.7"};
+                size = fake_rules(many, n_rules, file, sizeof(file));
+                ck_assert_uint_gt(size, k == 0 ? 4096 : 128 * 1024);
+                replace_rules(file, size);
+                expect_rules_used(k == 0 ? "a well-formed file of 120 rules" : "a large well-formed file",
+                                  "10.6.6.7");
+                replace_rules(file, size - 1);
+                expect_rules_ignored(k == 0 ? "a file of 120 rules, cut" : "a large file, cut");
+        }
+
+        /* The daemon's next change writes its own file again, and the module reads it. */
+        rule(NULL, "web.test", "127.0.0.9");
+        expect_rules_used("the daemon's file", "127.0.0.9");
+        test_daemon_assert_fds(&daemon_, baseline_fds, baseline_fds);
+}
+END_TEST
+
+START_TEST(test_rules_file_follows_every_change) {
+        char target[32], got[64];
+        long long t0, ms;
+        int r;
+
+        wait_rules();
+        for (unsigned i = 0; i < 30; i++) {
+                snprintf(target, sizeof(target), i % 2 ? "127.0.1.%u" : "::ffff:127.0.1.%u", i + 1);
+                rule(i % 3 == 0 ? "s1" : NULL, "web.test", target);
+                if (i % 3 == 0)
+                        setenv("NETUTIL_SCOPE", "s1", 1);
+                ck_assert_int_eq(kill(daemon_.pid, SIGSTOP), 0);
+                t0 = test_now_ms();
+                r = addrs_of("web.test", AF_UNSPEC, got, sizeof(got));
+                ms = test_now_ms() - t0;
+                ck_assert_int_eq(kill(daemon_.pid, SIGCONT), 0);
+                unsetenv("NETUTIL_SCOPE");
+                ck_assert_msg(r == 0 && strcmp(got, target) == 0 && ms < AT_ONCE_MS,
+                              "round %u: %d '%s' after %lld ms, expected '%s'", i, r, got, ms, target);
+        }
+        /* Deleted: not in the index any more, so not found without the daemon either. */
+        ctl_ok(ARGS("override", "clear", "--scope", "s1"));
+        ctl_ok(ARGS("override", "del", "web.test"));
+        ck_assert_int_eq(kill(daemon_.pid, SIGSTOP), 0);
+        t0 = test_now_ms();
+        r = addrs_of("web.test", AF_UNSPEC, got, sizeof(got));
+        ms = test_now_ms() - t0;
+        ck_assert_int_eq(kill(daemon_.pid, SIGCONT), 0);
+        ck_assert_msg(r == EAI_NONAME && ms < AT_ONCE_MS, "after del: %d '%s' after %lld ms", r, got, ms);
+}
+END_TEST
+
+START_TEST(test_rules_file_format) {
+        static const FakeRule rules[] = {
+                {NULL, "a.test", "10.0.0.1"}, {"s1", "a.test", "2001:db8::1"}, {NULL, "b.test", NULL}};
+        uint64_t buf[64];
+        RulesFileView v;
+        const RulesFileEntry *e;
+        struct sockaddr_storage ss;
+        size_t size = fake_rules(rules, ELEMENTSOF(rules), buf, sizeof(buf));
+
+        ck_assert(rules_file_parse(buf, size, &v));
+        ck_assert_uint_eq(v.n, 3);
+        /* The scope's rule, then the global one; AF_UNSPEC or the literal's family only. */
+        e = rules_file_lookup(&v, "s1", "a.test", 0, AF_UNSPEC, true);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_uint_eq(e->answer_family, AF_INET6);
+        ck_assert_ptr_null(rules_file_lookup(&v, "s1", "a.test", 0, AF_INET, true));
+        e = rules_file_lookup(&v, NULL, "a.test", 0, AF_INET, true);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_uint_eq(rules_file_sockaddr(e, 0, &ss), sizeof(struct sockaddr_in));
+        ck_assert_int_eq(ss.ss_family, AF_INET);
+        ck_assert_uint_eq(ntohl(((struct sockaddr_in *) &ss)->sin_addr.s_addr), 0x0a000001);
+        ck_assert_ptr_nonnull(rules_file_lookup(&v, "", "a.test", 0, AF_UNSPEC, true)); /* "" is global */
+        ck_assert_ptr_null(rules_file_lookup(&v, NULL, "b.test", 0, AF_UNSPEC, true));  /* no answer */
+        ck_assert_ptr_null(rules_file_lookup(&v, NULL, "c.test", 0, AF_UNSPEC, true));  /* no rule */
+        ck_assert(!rules_file_parse(buf, size - 1, &v));
+        ck_assert(!rules_file_parse(buf, RULES_FILE_HEADER_SIZE - 1, &v));
+}
+END_TEST
+
 /* ---- the shared object itself --------------------------------------------------------------- */
 
 START_TEST(test_module_exports_four_symbols_and_links_libc_only) {
@@ -1567,6 +2285,16 @@ static Suite *nss_suite(void) {
 
         tc = test_tcase_add(s, "names-index-format", 10, NULL, NULL, NULL);
         tcase_add_test(tc, test_index_format);
+
+        tc = test_tcase_add(s, "rules-file", 60, setup, teardown, NULL);
+        tcase_add_test(tc, test_rules_file_literal_answers_while_daemon_stopped);
+        tcase_add_test(tc, test_rules_file_name_target_or_ttl_asks_the_daemon);
+        tcase_add_test(tc, test_rules_file_answers_equal_the_daemons);
+        tcase_add_test(tc, test_rules_file_malformed_asks_the_daemon);
+        tcase_add_test(tc, test_rules_file_follows_every_change);
+
+        tc = test_tcase_add(s, "rules-file-format", 10, NULL, NULL, NULL);
+        tcase_add_test(tc, test_rules_file_format);
 
         tc = test_tcase_add(s, "shared-object", 30, NULL, NULL, NULL);
         tcase_add_test(tc, test_module_exports_four_symbols_and_links_libc_only);

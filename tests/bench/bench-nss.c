@@ -5,8 +5,9 @@
  * machine, and what an overridden name costs next to /etc/hosts.
  *
  * The run happens in private network and mount namespaces (lo up, an /etc/hosts with
- * files.bench.test, indexed.bench.test and same.bench.test, one netutild with the rule
- * same.bench.test → 192.0.2.9, the address /etc/hosts gives it too, and a rule for
+ * files.bench.test, indexed.bench.test, same.bench.test and ttl.bench.test, one netutild with
+ * the rule same.bench.test → 192.0.2.9, the address /etc/hosts gives it too, the rule
+ * ttl.bench.test → 192.0.2.6 (likewise) with a TTL of a day, and a rule for
  * indexed.bench.test in a scope the workers do not use). Two worker processes call getaddrinfo()
  * (AF_UNSPEC, SOCK_STREAM, as applications do) in their own mount namespaces, the same in
  * every way but one: the "netutil" worker's nsswitch.conf says "hosts: netutil files", the
@@ -23,8 +24,12 @@
  *       daemon, which says "no rule" (connect, one round trip, close), then /etc/hosts: the
  *       path every miss took before the index. Shown, with the floor of that path as a
  *       second row: a bare connect + round trip + close to the same echo server.
- *   (2) same.bench.test: the netutil worker gets it from the module (the daemon's rule),
- *       the files worker from /etc/hosts. Shown, no target.
+ *   (2) same.bench.test: the netutil worker gets it from the module, which finds the rule's
+ *       literal target in the daemon's rules file (index, then rules file: two small reads,
+ *       no socket); the files worker from /etc/hosts. Shown with the ratio, no target.
+ *   (2b) ttl.bench.test: the same kind of rule but with a TTL, which the rules file never
+ *       answers: the module asks the daemon (connect, one round trip, close), the path every
+ *       overridden name took before the rules file. Shown, no target.
  *   (0) for understanding: the module's miss path alone (socket, connect, the request, the
  *       ENOENT reply, close: what the module does, without getaddrinfo()) against the daemon
  *       and against the echo server, and the bare round trip.
@@ -72,22 +77,28 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(netutil_client, netutil_client_close);
 #define MISS_NAME "files.bench.test"
 #define HIT_NAME "same.bench.test"
 #define INDEXED_NAME "indexed.bench.test"
+#define TTL_NAME "ttl.bench.test"
 #define HIT_ADDRESS "192.0.2.9"
+#define TTL_ADDRESS "192.0.2.6"
+/* TTL_NAME's rule lasts a day, far longer than the run: only its TTL makes the module ask. */
+#define TTL_USEC (24ULL * 3600ULL * 1000ULL * 1000ULL)
 #define MISS_ADDRESS "192.0.2.8"
 #define INDEXED_ADDRESS "192.0.2.7"
 /* The scope of INDEXED_NAME's rule: none of the workers resolves in it. */
 #define INDEXED_SCOPE "bench-elsewhere"
 #define HOSTS_TEXT                                                                                           \
         "127.0.0.1 localhost\n" MISS_ADDRESS " " MISS_NAME "\n" HIT_ADDRESS " " HIT_NAME                     \
-        "\n" INDEXED_ADDRESS " " INDEXED_NAME "\n"
+        "\n" INDEXED_ADDRESS " " INDEXED_NAME "\n" TTL_ADDRESS " " TTL_NAME "\n"
 #define RESOLV_TEXT "nameserver 127.0.0.1\n"
 
 /* Contenders, in the order of a slice (rotated every slice). */
 enum {
         C_NSS_MISS,      /* netutil worker, MISS_NAME */
         C_FILES_MISS,    /* files worker, MISS_NAME */
-        C_NSS_HIT,       /* netutil worker, HIT_NAME */
+        C_NSS_HIT,       /* netutil worker, HIT_NAME (the rules file answers) */
         C_FILES_HIT,     /* files worker, HIT_NAME */
+        C_NSS_TTL,       /* netutil worker, TTL_NAME (the module asks the daemon) */
+        C_FILES_TTL,     /* files worker, TTL_NAME */
         C_NSS_INDEXED,   /* netutil worker, INDEXED_NAME (the module asks the daemon) */
         C_FILES_INDEXED, /* files worker, INDEXED_NAME */
         C_ECHO_RT,       /* round trip to the echo server on an open connection */
@@ -105,8 +116,8 @@ typedef struct Worker {
 } Worker;
 
 /* The names a worker looks up, by Cmd.name, and the first address each must give. */
-static const char *const worker_names[] = {MISS_NAME, HIT_NAME, INDEXED_NAME};
-static const char *const worker_addresses[] = {MISS_ADDRESS, HIT_ADDRESS, INDEXED_ADDRESS};
+static const char *const worker_names[] = {MISS_NAME, HIT_NAME, INDEXED_NAME, TTL_NAME};
+static const char *const worker_addresses[] = {MISS_ADDRESS, HIT_ADDRESS, INDEXED_ADDRESS, TTL_ADDRESS};
 
 /* A command to a worker and its answer. */
 typedef struct Cmd {
@@ -376,6 +387,10 @@ static int contender(Bench *b, unsigned c, uint32_t n, double *ret_usec) {
                 return worker_run(&b->w[W_NSS], 2, n, ret_usec);
         case C_FILES_INDEXED:
                 return worker_run(&b->w[W_FILES], 2, n, ret_usec);
+        case C_NSS_TTL:
+                return worker_run(&b->w[W_NSS], 3, n, ret_usec);
+        case C_FILES_TTL:
+                return worker_run(&b->w[W_FILES], 3, n, ret_usec);
         }
         t0 = bench_now_nsec();
         for (uint32_t i = 0; i < n && r >= 0; i++) {
@@ -426,8 +441,12 @@ static int measure(Bench *b, const char *placement) {
         bench_add_row("(1b) the same, floor: echo connect..close", placement, "files only", BENCH_UNIT_USEC,
                       us[C_NSS_INDEXED], us[C_FILES_INDEXED], BENCH_ROUNDS, BENCH_GOAL_OVERHEAD_AT_MOST,
                       bench_median(us[C_ECHO_CONN], BENCH_ROUNDS));
-        bench_add_row("(2) getaddrinfo overridden name (module)", placement, "files, same name",
+        /* An overridden name both ways: from the rules file (a literal target, no TTL) and from
+         * the daemon (a TTL), each against the files worker's lookup of the same name. */
+        bench_add_row("(2) overridden name, rules file: netutil+files", placement, "files, same name",
                       BENCH_UNIT_USEC, us[C_NSS_HIT], us[C_FILES_HIT], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
+        bench_add_row("(2b) overridden name, daemon asked (TTL rule)", placement, "files, same name",
+                      BENCH_UNIT_USEC, us[C_NSS_TTL], us[C_FILES_TTL], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
         bench_add_row("(0) module's miss path: connect..close", placement, "echo round trip", BENCH_UNIT_USEC,
                       us[C_DAEMON_CONN], us[C_ECHO_RT], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
         bench_add_row("(0) the same against the echo server", placement, "echo round trip", BENCH_UNIT_USEC,
@@ -456,6 +475,8 @@ static int run(Bench *b) {
         b->started = true;
         if ((r = netutil_client_open(b->d.socket, &c)) < 0 ||
             (r = netutil_override_set(c, NULL, HIT_NAME, -1, -1, HIT_ADDRESS, -1, 0, LIB_TIMEOUT_USEC)) < 0 ||
+            (r = netutil_override_set(c, NULL, TTL_NAME, -1, -1, TTL_ADDRESS, -1, TTL_USEC,
+                                      LIB_TIMEOUT_USEC)) < 0 ||
             (r = netutil_override_set(c, INDEXED_SCOPE, INDEXED_NAME, -1, -1, "192.0.2.99", -1, 0,
                                       LIB_TIMEOUT_USEC)) < 0) {
                 fprintf(stderr, "bench: setting the rule: %s\n", strerror(-r));
@@ -482,12 +503,13 @@ static int run(Bench *b) {
         }
         printf("NSS module benchmark: getaddrinfo(AF_UNSPEC) in two workers, 'hosts: netutil files' vs\n"
                "'hosts: files'; %s (in /etc/hosts, no rule, not in the names index), %s (in\n"
-               "/etc/hosts and the index, a rule in another scope only) and %s (a rule, and\n"
-               "/etc/hosts); the module's miss request %zu bytes, the daemon's reply %zu bytes (the echo\n"
-               "server answers the same); %u rounds, the median shown, %u lookups per contender per round;\n"
-               "same-cpu = CPU %d, cross-cpu = daemon and echo on CPU %d, workers on CPU %d.\n",
-               MISS_NAME, INDEXED_NAME, HIT_NAME, b->request_size, b->reply_size, BENCH_ROUNDS, ITERS,
-               b->cpu[0], b->cpu[1], b->cpu[0]);
+               "/etc/hosts and the index, a rule in another scope only), %s (a rule to a literal,\n"
+               "answered from the rules file, and /etc/hosts) and %s (the same with a TTL: the\n"
+               "daemon is asked); the module's miss request %zu bytes, the daemon's reply %zu bytes (the\n"
+               "echo server answers the same); %u rounds, the median shown, %u lookups per contender per\n"
+               "round; same-cpu = CPU %d, cross-cpu = daemon and echo on CPU %d, workers on CPU %d.\n",
+               MISS_NAME, INDEXED_NAME, HIT_NAME, TTL_NAME, b->request_size, b->reply_size, BENCH_ROUNDS,
+               ITERS, b->cpu[0], b->cpu[1], b->cpu[0]);
 
         for (BenchPlacement p = BENCH_PLACE_SAME_CPU; p <= BENCH_PLACE_CROSS_CPU; p++) {
                 if (p == BENCH_PLACE_CROSS_CPU && b->cpu[1] < 0)
