@@ -58,6 +58,7 @@ typedef struct ClientRules {
         bool mapped; /* dev/ino is the inode judged last; map is NULL if it was not valid */
         dev_t dev;
         ino_t ino;
+        struct timespec ctim;
         void *map;
         size_t size;
         RulesFileView view;
@@ -66,8 +67,9 @@ typedef struct ClientRules {
 int client_rules_init(ClientRules *r, const char *socket_path);
 void client_rules_done(ClientRules *r);
 /* An override hit on a literal target from the rules file: 1 and one address in *ret, 0 if
- * only the daemon can answer (no file, no rule, ...), -ENOMEM. scope as the daemon gets it. */
-int client_rules_answer(ClientRules *r, const char *host, unsigned port, int family, const char *scope,
+ * only the daemon can answer (no file, no rule, ..., or the connection fd hung up), -ENOMEM.
+ * scope as the daemon gets it. */
+int client_rules_answer(ClientRules *r, int fd, const char *host, unsigned port, int family, const char *scope,
                         netutil_address **ret);
 
 typedef struct OutMsg {

@@ -6,13 +6,17 @@
  * mapping is kept on the client and checked with one stat() per call: the daemon replaces
  * the file (rename) before it acknowledges a change, so a call made after the
  * acknowledgement sees the new inode. The old one stays mapped until then, so its inode
- * number cannot come back for the new file. Anything the file cannot answer exactly as the
- * daemon would (no file, no rule, a name as target, a TTL, a family the literal lacks, a
- * malformed file) goes to the daemon.
+ * number cannot come back for the new file; a refused file is not mapped, so its number can,
+ * and the change time tells the two apart. The whole file is checked once, when it is mapped
+ * (order, offsets). Anything the file cannot answer exactly as the daemon would (no file, no
+ * rule, a name as target, a TTL, a family the literal lacks, a malformed file) goes to the
+ * daemon, and so does every question of a client whose daemon has hung up on it (a killed
+ * daemon's file stays until the next one starts).
  */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +70,8 @@ static bool refresh(ClientRules *r) {
                 unmap(r);
                 return false;
         }
-        if (r->mapped && st.st_dev == r->dev && st.st_ino == r->ino)
+        if (r->mapped && st.st_dev == r->dev && st.st_ino == r->ino && st.st_ctim.tv_sec == r->ctim.tv_sec &&
+            st.st_ctim.tv_nsec == r->ctim.tv_nsec)
                 return r->map != NULL;
         unmap(r);
         /* O_NONBLOCK: a FIFO put there must not hang the caller; fstat() then refuses it. */
@@ -77,12 +82,13 @@ static bool refresh(ClientRules *r) {
         r->mapped = true;
         r->dev = st.st_dev;
         r->ino = st.st_ino;
+        r->ctim = st.st_ctim;
         if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t) st.st_size > CLIENT_RULES_MAX_SIZE)
                 return false;
         map = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
         if (map == MAP_FAILED)
                 return false;
-        if (!rules_file_parse(map, (size_t) st.st_size, &r->view)) {
+        if (!rules_file_parse(map, (size_t) st.st_size, &r->view) || !rules_file_check(&r->view)) {
                 (void) munmap(map, (size_t) st.st_size);
                 return false;
         }
@@ -91,8 +97,9 @@ static bool refresh(ClientRules *r) {
         return true;
 }
 
-int client_rules_answer(ClientRules *r, const char *host, unsigned port, int family, const char *scope,
+int client_rules_answer(ClientRules *r, int fd, const char *host, unsigned port, int family, const char *scope,
                         netutil_address **ret) {
+        struct pollfd p = { .fd = fd };
         const RulesFileEntry *e;
         netutil_address *a;
 
@@ -100,6 +107,9 @@ int client_rules_answer(ClientRules *r, const char *host, unsigned port, int fam
                 return 0;
         e = rules_file_lookup(&r->view, scope, host, (int) port, family, false);
         if (!e)
+                return 0;
+        /* A daemon that hung up on us may have been killed, its file left behind. */
+        if (poll(&p, 1, 0) != 0)
                 return 0;
         a = calloc(1, sizeof(*a));
         if (!a)

@@ -86,8 +86,9 @@ typedef struct RulesFileView {
 } RulesFileView;
 
 /* Checks a whole file's bytes (buf 8-byte aligned, as mmap() gives it): magic, sizes, the
- * final NUL. Fills *ret and returns true, or false for anything but a well-formed file. The
- * entries themselves (offsets, order) are checked as a lookup reads them: O(1) here. */
+ * final NUL. Fills *ret and returns true, or false for anything but a well-formed file.
+ * O(1): the entries are checked by rules_file_check() (a reader that keeps the file) or, in
+ * the part a question reads, by rules_file_lookup(). */
 static inline bool rules_file_parse(const void *buf, size_t size, RulesFileView *ret) {
         uint64_t n, strings_size, reserved;
         const char *p = buf;
@@ -108,24 +109,37 @@ static inline bool rules_file_parse(const void *buf, size_t size, RulesFileView 
         return true;
 }
 
+/* Whether every entry is in order (by host_hash) and names strings inside the file: O(n),
+ * for a reader that checks a file once and keeps it (libnetutil). A lookup in a file that
+ * fails this may miss a rule that shadows another: the reader must not use such a file. */
+static inline bool rules_file_check(const RulesFileView *f) {
+        for (uint64_t i = 0; i < f->n; i++) {
+                const RulesFileEntry *e = &f->entries[i];
+
+                if ((i > 0 && f->entries[i - 1].host_hash > e->host_hash) || e->host_off >= f->strings_size ||
+                    (e->scope_off != RULES_FILE_GLOBAL && e->scope_off >= f->strings_size))
+                        return false;
+        }
+        return true;
+}
+
 /* The string at off, or NULL if off is outside the strings (a corrupt file). */
 static inline const char *rules_file_string(const RulesFileView *f, uint32_t off) {
         return off < f->strings_size ? f->strings + off : NULL;
 }
 
 /* Whether e belongs to the table scope (NULL: the global one) and has the key (host, port,
- * family). */
-static inline bool rules_file_entry_is(const RulesFileView *f, const RulesFileEntry *e, const char *scope,
-                                       const char *host, int port, int family) {
-        const char *s, *h;
+ * family): 1 if it does, 0 if not, -1 if its strings are outside the file (corrupt: it may
+ * be the very rule asked for, so the caller must not look further). */
+static inline int rules_file_entry_is(const RulesFileView *f, const RulesFileEntry *e, const char *scope,
+                                      const char *host, int port, int family) {
+        const char *s = e->scope_off == RULES_FILE_GLOBAL ? NULL : rules_file_string(f, e->scope_off),
+                   *h = rules_file_string(f, e->host_off);
 
-        if (e->port != port || e->family != family)
-                return false;
-        if (!scope != (e->scope_off == RULES_FILE_GLOBAL))
-                return false;
-        if (scope && (!(s = rules_file_string(f, e->scope_off)) || strcmp(s, scope) != 0))
-                return false;
-        return (h = rules_file_string(f, e->host_off)) && strcmp(h, host) == 0;
+        if (!h || (e->scope_off != RULES_FILE_GLOBAL && !s))
+                return -1;
+        return e->port == port && e->family == family && !scope == !s && (!scope || strcmp(s, scope) == 0) &&
+               strcmp(h, host) == 0;
 }
 
 /* Rule lookup, Tornado's order (daemon/override.c, override_lookup()): the scope's table
@@ -133,8 +147,9 @@ static inline bool rules_file_entry_is(const RulesFileView *f, const RulesFileEn
  * family as asked (AF_UNSPEC is 0), then (host, port), then host. host_only: the host form
  * alone (the NSS module's OVERRIDE_ONLY). Returns the entry of the rule that applies if it
  * carries the answer for family (AF_UNSPEC or the literal's own), else NULL: no rule, a rule
- * whose target is a name or that may expire, a family the literal lacks, a corrupt entry —
- * each of which only the daemon answers. */
+ * whose target is a name or that may expire, a family the literal lacks, a corrupt entry
+ * among the host's — each of which only the daemon answers. Entries out of order can hide a
+ * rule from the binary search: rules_file_check() finds them. */
 static inline const RulesFileEntry *rules_file_lookup(const RulesFileView *f, const char *scope, const char *host,
                                                       int port, int family, bool host_only) {
         const struct {
@@ -156,9 +171,12 @@ static inline const RulesFileEntry *rules_file_lookup(const RulesFileView *f, co
                 for (unsigned k = host_only ? 2 : 0; k < 3; k++)
                         for (uint64_t i = first; i < f->n && f->entries[i].host_hash == h; i++) {
                                 const RulesFileEntry *e = &f->entries[i];
+                                int is = rules_file_entry_is(f, e, table == 0 ? scope : NULL, host, forms[k].port,
+                                                             forms[k].family);
 
-                                if (!rules_file_entry_is(f, e, table == 0 ? scope : NULL, host, forms[k].port,
-                                                         forms[k].family))
+                                if (is < 0)
+                                        return NULL;
+                                if (is == 0)
                                         continue;
                                 if (!(e->flags & RULES_FILE_ANSWER) || e->target_port < RULES_FILE_ANY ||
                                     e->target_port > 65535 ||
