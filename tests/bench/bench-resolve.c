@@ -7,22 +7,39 @@
  * The whole run happens in private network and mount namespaces (this process unshares
  * them before it starts anything, so every daemon, dnsmasq and nscd inherits them): lo up,
  * and bind-mounted over /etc a resolv.conf naming 127.0.0.1 and a hosts file with
- * nscd-hit.bench.test. Measured, in order of the issue's priorities:
- *   (1) an override hit — netutil_resolve() of hit.bench.test, which a host rule maps to
- *       the IP literal 192.0.2.7, so no backend is involved — against a bare echo server
- *       answering the daemon's own reply bytes: (1a) one blocking client's round trip
- *       (target <= 1.5x the echo), (1b) one connection with 64 requests in flight, through
- *       the library's asynchronous calls (target >= 50 % of the echo's rate) and the raw
- *       protocol (info), (1c) 8 threads with blocking clients (target >= 60 %);
- *   (2) the same hit asked with AF_UNSPEC against AF_INET (target <= 1.25x);
+ * nscd-hit.bench.test. The library answers an override hit on a literal target whose rule
+ * has no TTL from the daemon's rules file (SOCKET.rules, proto/rules-file-format.h) without a
+ * round trip; rows (1)-(3) measure the daemon's own path, so their clients are opened with
+ * NETUTIL_RULES_FILE=0 ("through the daemon"; the asynchronous calls always ask the daemon).
+ * Measured, in order of the issue's priorities:
+ *   (1) an override hit through the daemon — netutil_resolve() of hit.bench.test, which a
+ *       host rule with a TTL maps to the IP literal 192.0.2.7, so no backend is involved —
+ *       against a bare echo server answering the daemon's own reply bytes: (1a) one blocking
+ *       client's round trip (target <= 1.5x the echo), (1b) one connection with 64 requests
+ *       in flight, through the library's asynchronous calls (target >= 50 % of the echo's
+ *       rate) and the raw protocol (info), (1c) 8 threads with blocking clients (target
+ *       >= 60 %); (1d) netutil_resolve() of file-hit.bench.test, whose rule (-> 192.0.2.9)
+ *       has no TTL, answered from the rules file, against the same call through the daemon
+ *       (info);
+ *   (2) the hit through the daemon asked with AF_UNSPEC against AF_INET (target <= 1.25x);
  *   (3) 100 000 overrides in a second daemon: the RSS they add (target <= 32 MiB) and the
  *       hit's round trip there against the first daemon's, which holds 10 rules (target
- *       <= 1.2x). The rules are set with a TTL (one hour): rules without expiry are saved
- *       to the state file on every change (state_save() before the acknowledgement), which
- *       would make adding 100 000 of them quadratic and measure the disk, not the table;
- *   (4) the hit against nscd's hosts cache through getaddrinfo(): nscd -F with a private
- *       config (hosts cache only, shared no, so glibc asks over nscd's socket) on a private
- *       tmpfs over /run/nscd; target: ours <= 0.5x nscd's time;
+ *       <= 1.2x), through the daemon. The rules are set with a TTL (one hour): rules without
+ *       expiry are saved to the state file on every change (state_save() before the
+ *       acknowledgement), which would make adding 100 000 of them quadratic and measure the
+ *       disk, not the table (and past RULES_FILE_MAX_RULES there is no rules file anyway);
+ *   (4) our hit against nscd's hosts cache through getaddrinfo(), nscd -F on a private
+ *       tmpfs over /run/nscd, three ways: (4a) our hit from the rules file and (4b) our hit
+ *       through the daemon, each against nscd's socket path (a private config: hosts cache
+ *       only, shared no, so glibc asks over nscd's socket; target: ours <= 0.5x nscd's
+ *       time); (4c) our hit from the rules file against nscd's shared-memory path (a second
+ *       nscd with shared yes: glibc maps nscd's database and answers a cached name without
+ *       asking; info). glibc gives up on nscd's mapping for good in a process that once
+ *       failed to get it, as this one did, so (4c) runs in a fresh process (this binary
+ *       executed again with --nscd-shared-rounds); an strace of a probe (--gai-probe) must
+ *       show no connect() to nscd's socket in its second and later getaddrinfo(), and
+ *       nscd -g must count no socket hits for the measuring process's lookups, which must
+ *       all give nscd's answer although that process's own hosts file lacks the name;
  *   (5) misses against dnsmasq on 127.0.0.1:53 (--address=/bench.test/192.0.2.1, so every
  *       name under bench.test is answered locally; --cache-size=0; --dns-forward-max only
  *       matters for forwarded queries, of which there are none): distinct names
@@ -30,6 +47,10 @@
  *       netutil_resolve_async() on one connection with 1, 100 and 1000 in flight, for the
  *       cares backend and the threadpool backend, and dnsperf -q 1000 against the same
  *       dnsmasq in the same rounds (target: cares x1000 >= 50 % of dnsperf, no failures).
+ * Before (1d) and (4) the benchmark proves that the rules-file client answers locally (with
+ * the daemon SIGSTOPped, its resolve must succeed and a daemon client's must time out), and
+ * after each rules-file measurement that the daemon served no more requests (STATUS counts
+ * them) than the daemon-path contender sent; if not, the run fails.
  *
  * Method, as bench-status: every measurement is ROUNDS rounds and the median round is
  * shown; within a round the contenders take turns in SLICES slices (who goes first
@@ -37,8 +58,10 @@
  * (servers and clients pinned to the first CPU: a round trip is two context switches)
  * and "cross-cpu" (servers on the second CPU, clients on the first: two cross-CPU
  * wake-ups); a result is only compared with the baseline of the same placement. (3) and
- * (4) run same-cpu and cross-cpu as well; (5) is unpinned (dnsmasq, dnsperf and the
- * daemon's threads need both CPUs), one slice per contender per round.
+ * (4) run same-cpu and cross-cpu as well (a hit from the rules file or nscd's mapping has no
+ * server: its placement only says where the other contender ran); (5) is unpinned
+ * (dnsmasq, dnsperf and the daemon's threads need both CPUs), one slice per contender per
+ * round.
  *
  * Why the baselines are fair: the echo server is a separate single-threaded process (this
  * binary exec()ed with --echo-server) with the daemon's I/O model (non-blocking
@@ -47,17 +70,22 @@
  * relay, with the request's serial copied in; the raw client sends the library's own
  * request bytes. nscd is measured through the libc call applications use, getaddrinfo(),
  * for a name nscd has cached, against our library call for a name the daemon answers from
- * its table. dnsperf is the usual DNS load generator, against the same dnsmasq, with the
- * same number of queries in flight.
+ * its table or from its rules file: each is the call an application makes, with
+ * everything it costs (our stat() of the rules file, glibc's nscd handshake). dnsperf is
+ * the usual DNS load generator, against the same dnsmasq, with the same number of queries
+ * in flight.
  *
  * Timings never fail the run: the exit status is nonzero only if something broke (a
- * process did not start or stop cleanly, a request failed). Needs root (namespaces).
+ * process did not start or stop cleanly, a request failed) or a row would not measure what
+ * it says (the rules file not used, glibc not using nscd's mapping). Needs root
+ * (namespaces) and strace for (4c).
  *
- * Left out: the unpinned placement for (1)-(4); nscd's shared-memory path (shared yes);
- * the cares backend's own cache and coalescing (every miss name is new).
+ * Left out: the unpinned placement for (1)-(4); the cares backend's own cache and
+ * coalescing (every miss name is new).
  *
  * Environment: NETUTILD_BIN (default ./netutild); NETUTILCTL_BIN is not needed;
- * BENCH_VERBOSE=1 prints every round on stderr.
+ * BENCH_VERBOSE=1 prints every round on stderr; NETUTIL_RULES_FILE is ignored (unset at
+ * the start, set only around the opening of the daemon-path clients).
  */
 
 #include <arpa/inet.h>
@@ -104,15 +132,36 @@
 #define LIB_TIMEOUT_USEC (5ULL * 1000ULL * 1000ULL)
 #define OVERRIDE_TTL_USEC (3600ULL * 1000ULL * 1000ULL)
 
+/* Hits from the rules file take about 2 us: ten times the round trips per round, so that a
+ * slice lasts milliseconds, not a fraction of one. */
+#define FILE_ITERS 20000u
+#define FILE_WARMUP 3000u
+/* A resolve asked of the SIGSTOPped daemon must fail within this; the rules file answers in
+ * microseconds, so any timeout far above that and far below a second does. */
+#define STOPPED_TIMEOUT_USEC (200ULL * 1000ULL)
+/* Requests the daemon may serve beyond those counted during a rules-file measurement: the
+ * STATUS calls that read the counter (one or two, depending on when the daemon counts). */
+#define REQUESTS_SLACK 2
+/* How long the daemon may take to show as stopped (state T) after SIGSTOP. */
+#define STOP_WAIT_MS 2000
+
+/* The hit through the daemon: its rule has a TTL, so the rules file cannot answer it. */
 #define HIT_NAME "hit.bench.test"
 #define HIT_TARGET "192.0.2.7"
+/* The hit from the rules file: a host rule, a literal target, no TTL. */
+#define FILE_HIT_NAME "file-hit.bench.test"
+#define FILE_HIT_TARGET "192.0.2.9"
+#define NSCD_TARGET "192.0.2.8"
 #define NSCD_NAME "nscd-hit.bench.test"
-#define HOSTS_TEXT "127.0.0.1 localhost\n192.0.2.8 " NSCD_NAME "\n"
+#define HOSTS_TEXT "127.0.0.1 localhost\n" NSCD_TARGET " " NSCD_NAME "\n"
 #define RESOLV_TEXT "nameserver 127.0.0.1\noptions timeout:1 attempts:2\n"
 #define DNSMASQ_BIN "/usr/sbin/dnsmasq"
 #define DNSPERF_BIN "/usr/bin/dnsperf"
 #define NSCD_BIN "/usr/sbin/nscd"
 #define NSCD_DIR "/run/nscd"
+#define NSCD_SOCKET NSCD_DIR "/socket" /* glibc's _PATH_NSCDSOCKET, /var/run/nscd/socket */
+#define NSCD_PID_FILE NSCD_DIR "/nscd.pid"
+#define STRACE_BIN "strace"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(netutil_client, netutil_client_close);
 
@@ -133,6 +182,7 @@ typedef struct Bench {
         int cpu[2];
         unsigned miss_serial; /* the next n-<i>.bench.test */
         unsigned miss_failures;
+        char exe[4096]; /* this binary (/proc/self/exe), executed afresh for (4c) */
 } Bench;
 
 static Bench bench = { .echo.pid = -1, .dnsmasq_pid = -1, .nscd_pid = -1 };
@@ -306,6 +356,19 @@ static int raw_pipeline(RawConn *c, unsigned total, unsigned depth, double *ret_
 
 /* ---- Library calls ---------------------------------------------------------------------- */
 
+/* A client whose netutil_resolve() always asks the daemon: the library reads
+ * NETUTIL_RULES_FILE once, in netutil_client_open(), so it is set around that call only and
+ * every other client of this process uses the rules file. */
+static int lib_open_daemon(const char *path, netutil_client **ret) {
+        int r;
+
+        if (setenv("NETUTIL_RULES_FILE", "0", 1) < 0)
+                return -errno;
+        r = netutil_client_open(path, ret);
+        (void) unsetenv("NETUTIL_RULES_FILE");
+        return r;
+}
+
 static int lib_resolves(netutil_client *c, const char *host, int family, unsigned n) {
         for (unsigned i = 0; i < n; i++) {
                 netutil_address *a = NULL;
@@ -397,7 +460,9 @@ static int lib_open_async(const char *path, netutil_client **ret_c, sd_event **r
         sd_event *e = NULL;
         int r;
 
-        if ((r = netutil_client_open(path, &c)) < 0 || (r = sd_event_new(&e)) < 0 ||
+        /* The asynchronous calls ask the daemon anyway; opened alike so that nothing depends
+         * on it. */
+        if ((r = lib_open_daemon(path, &c)) < 0 || (r = sd_event_new(&e)) < 0 ||
             (r = netutil_client_attach_event(c, e, 0)) < 0) {
                 netutil_client_close(c);
                 sd_event_unref(e);
@@ -419,7 +484,7 @@ static void *capture_client(void *userdata) {
         CaptureArgs *a = userdata;
         netutil_client *c = NULL;
 
-        a->result = netutil_client_open(a->path, &c);
+        a->result = lib_open_daemon(a->path, &c);
         if (a->result >= 0)
                 a->result = lib_resolves(c, HIT_NAME, AF_INET, 1);
         netutil_client_close(c);
@@ -568,8 +633,11 @@ static int dnsmasq_start(Bench *b) {
         return -ETIMEDOUT;
 }
 
-static int nscd_start(Bench *b, char *conf, size_t conf_len) {
-        static const char text[] = "debug-level 0\n"
+/* nscd -F on a private config: the hosts cache only; shared: whether it offers glibc its
+ * database to map (shared yes) or answers over its socket only (shared no). conf gets the
+ * config's path (conf_len >= 300). */
+static int nscd_start(Bench *b, bool shared, char *conf, size_t conf_len) {
+        static const char head[] = "debug-level 0\n"
                                    "paranoia no\n"
                                    "enable-cache passwd no\n"
                                    "enable-cache group no\n"
@@ -580,22 +648,28 @@ static int nscd_start(Bench *b, char *conf, size_t conf_len) {
                                    "negative-time-to-live hosts 20\n"
                                    "suggested-size hosts 211\n"
                                    "check-files hosts yes\n"
-                                   "persistent hosts no\n"
-                                   "shared hosts no\n";
+                                   "persistent hosts no\n";
+        char text[sizeof(head) + 32];
         struct stat st;
         int r;
 
-        snprintf(conf, conf_len, "%s/nscd.conf", b->dir);
-        r = bench_write_file(conf, text, sizeof(text) - 1);
+        snprintf(text, sizeof(text), "%sshared hosts %s\n", head, shared ? "yes" : "no");
+        snprintf(conf, conf_len, "%s/nscd%s.conf", b->dir, shared ? "-shared" : "");
+        r = bench_write_file(conf, text, strlen(text));
         if (r < 0)
                 return r;
+        /* A socket left by an earlier nscd would look like this one's. */
+        if (unlink(NSCD_SOCKET) < 0 && errno != ENOENT)
+                return -errno;
+        if (unlink(NSCD_PID_FILE) < 0 && errno != ENOENT)
+                return -errno;
         r = spawn_quiet((const char *const[]) { NSCD_BIN, "-F", "-f", conf, NULL }, &b->nscd_pid);
         if (r < 0)
                 return r;
         for (int i = 0; i < 250; i++) {
                 int status;
 
-                if (stat(NSCD_DIR "/socket", &st) == 0 && S_ISSOCK(st.st_mode))
+                if (stat(NSCD_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode))
                         return 0;
                 if (waitpid(b->nscd_pid, &status, WNOHANG) == b->nscd_pid) {
                         b->nscd_pid = -1;
@@ -620,7 +694,7 @@ static int case_latency(Bench *b, const char *placement) {
         int r;
 
         /* 0: library AF_INET, 1: raw protocol to the daemon, 2: echo raw, 3: library AF_UNSPEC */
-        if ((r = netutil_client_open(b->main_d.socket, &lib)) < 0 || (r = raw_open(b, b->main_d.socket, &raw)) < 0 ||
+        if ((r = lib_open_daemon(b->main_d.socket, &lib)) < 0 || (r = raw_open(b, b->main_d.socket, &raw)) < 0 ||
             (r = raw_open(b, b->echo.socket, &echo)) < 0)
                 goto finish;
         if ((r = lib_resolves(lib, HIT_NAME, AF_INET, LAT_WARMUP)) < 0 ||
@@ -652,17 +726,179 @@ static int case_latency(Bench *b, const char *placement) {
                 for (unsigned i = 0; i < 4; i++)
                         us[i][round] = sec[i] * 1e6 / (LAT_ITERS / BENCH_SLICES * BENCH_SLICES);
         }
-        bench_add_row("(1a) hit round trip: netutil_resolve()", placement, "echo", BENCH_UNIT_USEC, us[0],
-                      us[2], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.5);
-        bench_add_row("(1a) hit round trip: raw protocol", placement, "echo", BENCH_UNIT_USEC, us[1], us[2],
-                      BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
-        bench_add_row("(2) hit AF_UNSPEC vs AF_INET (library)", placement, "AF_INET", BENCH_UNIT_USEC, us[3],
-                      us[0], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.25);
+        bench_add_row("(1a) hit through the daemon: netutil_resolve()", placement, "echo", BENCH_UNIT_USEC,
+                      us[0], us[2], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.5);
+        bench_add_row("(1a) hit through the daemon: raw protocol", placement, "echo", BENCH_UNIT_USEC, us[1],
+                      us[2], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
+        bench_add_row("(2) AF_UNSPEC vs AF_INET, through the daemon", placement, "AF_INET", BENCH_UNIT_USEC,
+                      us[3], us[0], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.25);
 finish:
         if (r < 0)
                 fprintf(stderr, "bench: (1a) %s: %s\n", placement, strerror(-r));
         raw_free(raw);
         raw_free(echo);
+        return r;
+}
+
+/* ---- (1d) the rules file ------------------------------------------------------------------ */
+
+/* The requests the main daemon has served since it started (STATUS), or -errno. */
+static int64_t daemon_requests(const Bench *b) {
+        _cleanup_(netutil_client_closep) netutil_client *c = NULL;
+        netutil_status *st = NULL;
+        int64_t n;
+        int r;
+
+        if ((r = lib_open_daemon(b->main_d.socket, &c)) < 0 ||
+            (r = netutil_status_get(c, LIB_TIMEOUT_USEC, &st)) < 0)
+                return r;
+        n = (int64_t) st->requests;
+        netutil_status_free(st);
+        return n;
+}
+
+/* After a measurement with rules-file hits: the daemon must have served no more requests
+ * than the daemon-path contender sent (expected) and our STATUS calls (REQUESTS_SLACK), or
+ * the rules-file contender asked it. Fails the run, loudly. */
+static int check_requests(const Bench *b, const char *what, int64_t before, uint64_t expected) {
+        int64_t after = daemon_requests(b), extra;
+
+        if (before < 0 || after < 0) {
+                fprintf(stderr, "bench: %s: STATUS: %s\n", what, strerror((int) -(before < 0 ? before : after)));
+                return before < 0 ? (int) before : (int) after;
+        }
+        extra = after - before - (int64_t) expected;
+        if (extra > REQUESTS_SLACK) {
+                fprintf(stderr,
+                        "bench: FATAL: %s: the daemon served %" PRId64 " requests more than the daemon-path calls "
+                        "sent: the rules-file client asked it\n",
+                        what, extra);
+                return -EPROTO;
+        }
+        if (getenv("BENCH_VERBOSE"))
+                fprintf(stderr, "bench: %s: the daemon served %" PRId64 " requests, %" PRIu64 " of them "
+                        "expected\n", what, after - before, expected);
+        return 0;
+}
+
+/* Whether a is the IPv4 address ip with port. */
+static bool address_is(const netutil_address *a, const char *ip, unsigned port) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *) &a->address;
+        struct in_addr want;
+
+        return a->family == AF_INET && inet_pton(AF_INET, ip, &want) == 1 && sin->sin_family == AF_INET &&
+               sin->sin_addr.s_addr == want.s_addr && ntohs(sin->sin_port) == port;
+}
+
+/* The state letter of pid (field 3 of /proc/PID/stat), or -errno. */
+static int task_state(pid_t pid) {
+        char path[64], buf[512], *p;
+        _cleanup_(closep) int fd = -EBADF;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return n < 0 ? -errno : -EIO;
+        buf[n] = '\0';
+        p = strrchr(buf, ')'); /* the command name may hold anything but ends with ')' */
+        return p && p[1] == ' ' && p[2] ? p[2] : -EBADMSG;
+}
+
+/* Proves that a client opened as the rules-file rows open theirs answers FILE_HIT_NAME
+ * without the daemon: with the main daemon SIGSTOPped, its resolve must give FILE_HIT_TARGET
+ * and a daemon-path client's must fail (which shows the stop took). Any other outcome: the
+ * rules-file rows would measure the daemon, so the run fails, loudly. */
+static int check_local_path(Bench *b, const char *when) {
+        _cleanup_(netutil_client_closep) netutil_client *file = NULL, *daemon = NULL;
+        netutil_address *a = NULL;
+        int r, r_daemon = 0, state = 0;
+
+        /* Both connect before the stop, so that only the resolves meet the stopped daemon. */
+        if ((r = netutil_client_open(b->main_d.socket, &file)) < 0 ||
+            (r = lib_open_daemon(b->main_d.socket, &daemon)) < 0)
+                return r;
+        if (kill(b->main_d.pid, SIGSTOP) < 0)
+                return -errno;
+        for (int i = 0; i < STOP_WAIT_MS && (state = task_state(b->main_d.pid)) != 'T'; i++)
+                usleep(1000);
+        if (state == 'T') {
+                r = netutil_resolve(file, FILE_HIT_NAME, 80, AF_INET, "", STOPPED_TIMEOUT_USEC, &a);
+                if (r == 1 && !address_is(a, FILE_HIT_TARGET, 80))
+                        r = -EBADMSG;
+                free(a);
+                a = NULL;
+                r_daemon = netutil_resolve(daemon, FILE_HIT_NAME, 80, AF_INET, "", STOPPED_TIMEOUT_USEC, &a);
+                free(a);
+        }
+        if (kill(b->main_d.pid, SIGCONT) < 0)
+                return -errno;
+        if (state != 'T') {
+                fprintf(stderr, "bench: FATAL (%s): the daemon (pid %d) did not stop after SIGSTOP (state %c)\n",
+                        when, (int) b->main_d.pid, state > 0 ? state : '?');
+                return -ETIMEDOUT;
+        }
+        if (r != 1) {
+                fprintf(stderr,
+                        "bench: FATAL (%s): netutil_resolve(%s) did not answer from the rules file %s.rules while "
+                        "the daemon was stopped (%s): the rules-file rows would measure the daemon\n",
+                        when, FILE_HIT_NAME, b->main_d.socket, r < 0 ? strerror(-r) : "wrong answer");
+                return -EPROTO;
+        }
+        if (r_daemon >= 0) {
+                fprintf(stderr,
+                        "bench: FATAL (%s): the stopped daemon answered a resolve: the check proves nothing\n",
+                        when);
+                return -EPROTO;
+        }
+        fprintf(stderr, "bench: %s: daemon stopped: rules file answered %s -> %s, the daemon's path failed (%s)\n",
+                when, FILE_HIT_NAME, FILE_HIT_TARGET, strerror(-r_daemon));
+        return 0;
+}
+
+/* The same rule, FILE_HIT_NAME, from the rules file and through the daemon. */
+static int case_rules_file(Bench *b, const char *placement) {
+        _cleanup_(netutil_client_closep) netutil_client *file = NULL, *daemon = NULL;
+        const unsigned iters[2] = { FILE_ITERS / BENCH_SLICES, LAT_ITERS / BENCH_SLICES };
+        double us[2][BENCH_ROUNDS];
+        int64_t requests;
+        int r;
+
+        /* 0: from the rules file, 1: through the daemon */
+        if ((r = netutil_client_open(b->main_d.socket, &file)) < 0 ||
+            (r = lib_open_daemon(b->main_d.socket, &daemon)) < 0 ||
+            (r = lib_resolves(file, FILE_HIT_NAME, AF_INET, FILE_WARMUP)) < 0 ||
+            (r = lib_resolves(daemon, FILE_HIT_NAME, AF_INET, LAT_WARMUP)) < 0)
+                goto finish;
+        requests = daemon_requests(b);
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
+                double sec[2] = { 0 };
+
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
+                        for (unsigned k = 0; k < 2; k++) {
+                                unsigned i = (round + slice + k) % 2;
+                                uint64_t t0;
+
+                                drain_all(b);
+                                t0 = bench_now_nsec();
+                                r = lib_resolves(i == 0 ? file : daemon, FILE_HIT_NAME, AF_INET, iters[i]);
+                                if (r < 0)
+                                        goto finish;
+                                sec[i] += bench_seconds_since(t0, bench_now_nsec());
+                        }
+                for (unsigned i = 0; i < 2; i++)
+                        us[i][round] = sec[i] * 1e6 / (iters[i] * BENCH_SLICES);
+        }
+        if ((r = check_requests(b, "(1d)", requests, (uint64_t) iters[1] * BENCH_SLICES * BENCH_ROUNDS)) < 0)
+                goto finish;
+        bench_add_row("(1d) hit: from the rules file vs the daemon", placement, "through daemon", BENCH_UNIT_USEC,
+                      us[0], us[1], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
+finish:
+        if (r < 0)
+                fprintf(stderr, "bench: (1d) %s: %s\n", placement, strerror(-r));
         return r;
 }
 
@@ -704,10 +940,10 @@ static int case_pipelined(Bench *b, const char *placement) {
                 for (unsigned i = 0; i < 3; i++)
                         rps[i][round] = per_slice * BENCH_SLICES / sec[i];
         }
-        bench_add_row("(1b) hit x64 in flight: library async", placement, "echo x64", BENCH_UNIT_RPS, rps[0],
-                      rps[2], BENCH_ROUNDS, BENCH_GOAL_AT_LEAST, 0.5);
-        bench_add_row("(1b) hit x64 in flight: raw protocol", placement, "echo x64", BENCH_UNIT_RPS, rps[1],
-                      rps[2], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
+        bench_add_row("(1b) hit x64 through the daemon: library async", placement, "echo x64", BENCH_UNIT_RPS,
+                      rps[0], rps[2], BENCH_ROUNDS, BENCH_GOAL_AT_LEAST, 0.5);
+        bench_add_row("(1b) hit x64 through the daemon: raw protocol", placement, "echo x64", BENCH_UNIT_RPS,
+                      rps[1], rps[2], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
 finish:
         if (r < 0)
                 fprintf(stderr, "bench: (1b) %s: %s\n", placement, strerror(-r));
@@ -780,7 +1016,7 @@ static int case_clients(Bench *b, const char *placement) {
         int r = 0;
 
         for (unsigned i = 0; i < N_CLIENTS && r >= 0; i++) {
-                r = netutil_client_open(b->main_d.socket, &lib[i].lib);
+                r = lib_open_daemon(b->main_d.socket, &lib[i].lib);
                 if (r >= 0)
                         r = raw_open(b, b->echo.socket, &echo[i].raw);
         }
@@ -800,7 +1036,7 @@ static int case_clients(Bench *b, const char *placement) {
                         rps[g][round] = (double) N_CLIENTS * per_slice * BENCH_SLICES / sec[g];
         }
         if (r >= 0)
-                bench_add_row("(1c) hit, 8 clients: netutil_resolve()", placement, "echo, 8 cl.",
+                bench_add_row("(1c) hit, 8 clients, through the daemon", placement, "echo, 8 cl.",
                               BENCH_UNIT_RPS, rps[0], rps[1], BENCH_ROUNDS, BENCH_GOAL_AT_LEAST, 0.6);
 finish:
         if (r < 0)
@@ -836,6 +1072,17 @@ static int set_hit(const char *socket) {
         if (r >= 0)
                 r = netutil_override_set(c, NULL, HIT_NAME, -1, -1, HIT_TARGET, -1, OVERRIDE_TTL_USEC,
                                          LIB_TIMEOUT_USEC);
+        return r;
+}
+
+/* FILE_HIT_NAME -> FILE_HIT_TARGET without a TTL: the rules file carries its answer. (The
+ * daemon saves it to its state file, once.) */
+static int set_file_hit(const char *socket) {
+        _cleanup_(netutil_client_closep) netutil_client *c = NULL;
+        int r = netutil_client_open(socket, &c);
+
+        if (r >= 0)
+                r = netutil_override_set(c, NULL, FILE_HIT_NAME, -1, -1, FILE_HIT_TARGET, -1, 0, LIB_TIMEOUT_USEC);
         return r;
 }
 
@@ -904,8 +1151,8 @@ static int case_big_lookup(Bench *b, const char *placement) {
         double us[2][BENCH_ROUNDS];
         int r;
 
-        if ((r = netutil_client_open(b->main_d.socket, &small)) < 0 ||
-            (r = netutil_client_open(b->big_d.socket, &big)) < 0 ||
+        if ((r = lib_open_daemon(b->main_d.socket, &small)) < 0 ||
+            (r = lib_open_daemon(b->big_d.socket, &big)) < 0 ||
             (r = lib_resolves(small, HIT_NAME, AF_INET, LAT_WARMUP)) < 0 ||
             (r = lib_resolves(big, HIT_NAME, AF_INET, LAT_WARMUP)) < 0)
                 goto finish;
@@ -927,8 +1174,8 @@ static int case_big_lookup(Bench *b, const char *placement) {
                 for (unsigned i = 0; i < 2; i++)
                         us[i][round] = sec[i] * 1e6 / (LAT_ITERS / BENCH_SLICES * BENCH_SLICES);
         }
-        bench_add_row("(3) hit with 100 000 rules vs 10", placement, "10 rules", BENCH_UNIT_USEC, us[0],
-                      us[1], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.2);
+        bench_add_row("(3) 100 000 rules vs 10, through the daemon", placement, "10 rules", BENCH_UNIT_USEC,
+                      us[0], us[1], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 1.2);
 finish:
         if (r < 0)
                 fprintf(stderr, "bench: (3) %s: %s\n", placement, strerror(-r));
@@ -946,59 +1193,297 @@ static int gai_many(const char *host, unsigned n) {
         return 0;
 }
 
+/* (4a), (4b): our hit from the rules file and through the daemon against nscd's socket
+ * path (this process never maps nscd's database: see (4c)). */
 static int case_nscd(Bench *b, const char *placement) {
-        _cleanup_(netutil_client_closep) netutil_client *lib = NULL;
-        double us[2][BENCH_ROUNDS];
+        _cleanup_(netutil_client_closep) netutil_client *file = NULL, *daemon = NULL;
+        const unsigned iters[3] = { FILE_ITERS / BENCH_SLICES, LAT_ITERS / BENCH_SLICES,
+                                    LAT_ITERS / BENCH_SLICES };
+        double us[3][BENCH_ROUNDS];
+        int64_t requests;
         int r;
 
-        if ((r = netutil_client_open(b->main_d.socket, &lib)) < 0 ||
-            (r = lib_resolves(lib, HIT_NAME, AF_INET, LAT_WARMUP)) < 0 || (r = gai_many(NSCD_NAME, LAT_WARMUP)) < 0)
+        /* 0: FILE_HIT_NAME from the rules file, 1: HIT_NAME through the daemon, 2: nscd */
+        if ((r = netutil_client_open(b->main_d.socket, &file)) < 0 ||
+            (r = lib_open_daemon(b->main_d.socket, &daemon)) < 0 ||
+            (r = lib_resolves(file, FILE_HIT_NAME, AF_INET, FILE_WARMUP)) < 0 ||
+            (r = lib_resolves(daemon, HIT_NAME, AF_INET, LAT_WARMUP)) < 0 ||
+            (r = gai_many(NSCD_NAME, LAT_WARMUP)) < 0)
                 goto finish;
+        requests = daemon_requests(b);
         for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
-                double sec[2] = { 0 };
+                double sec[3] = { 0 };
 
                 for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
-                        for (unsigned k = 0; k < 2; k++) {
-                                unsigned i = (round + slice + k) % 2;
+                        for (unsigned k = 0; k < 3; k++) {
+                                unsigned i = (round + slice + k) % 3;
                                 uint64_t t0;
 
                                 drain_all(b);
                                 t0 = bench_now_nsec();
-                                r = i == 0 ? lib_resolves(lib, HIT_NAME, AF_INET, LAT_ITERS / BENCH_SLICES)
-                                           : gai_many(NSCD_NAME, LAT_ITERS / BENCH_SLICES);
+                                if (i == 0)
+                                        r = lib_resolves(file, FILE_HIT_NAME, AF_INET, iters[i]);
+                                else if (i == 1)
+                                        r = lib_resolves(daemon, HIT_NAME, AF_INET, iters[i]);
+                                else
+                                        r = gai_many(NSCD_NAME, iters[i]);
                                 if (r < 0)
                                         goto finish;
                                 sec[i] += bench_seconds_since(t0, bench_now_nsec());
                         }
-                for (unsigned i = 0; i < 2; i++)
-                        us[i][round] = sec[i] * 1e6 / (LAT_ITERS / BENCH_SLICES * BENCH_SLICES);
+                for (unsigned i = 0; i < 3; i++)
+                        us[i][round] = sec[i] * 1e6 / (iters[i] * BENCH_SLICES);
         }
-        bench_add_row("(4) hit: netutil_resolve() vs nscd", placement, "nscd getaddrinfo", BENCH_UNIT_USEC,
-                      us[0], us[1], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 0.5);
+        if ((r = check_requests(b, "(4a)", requests, (uint64_t) iters[1] * BENCH_SLICES * BENCH_ROUNDS)) < 0)
+                goto finish;
+        bench_add_row("(4a) hit from the rules file vs nscd", placement, "nscd, socket", BENCH_UNIT_USEC, us[0],
+                      us[2], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 0.5);
+        bench_add_row("(4b) hit through the daemon vs nscd", placement, "nscd, socket", BENCH_UNIT_USEC, us[1],
+                      us[2], BENCH_ROUNDS, BENCH_GOAL_AT_MOST, 0.5);
 finish:
         if (r < 0)
                 fprintf(stderr, "bench: (4) %s: %s\n", placement, strerror(-r));
         return r;
 }
 
-/* The hosts cache's positive hits as nscd -g reports them, or -1. */
-static long nscd_hits(const char *conf) {
+/* A counter of the hosts cache as nscd -g reports it ("cache hits on positive entries"), or
+ * -1. */
+static long nscd_stat(const char *conf, const char *what) {
         static char out[65536], err[4096];
         const char *argv[] = { NSCD_BIN, "-f", conf, "-g", NULL };
         char *p;
-        long hits = -1;
+        long v = -1;
 
         if (test_run(argv, out, sizeof(out), err, sizeof(err)) != 0)
                 return -1;
         p = strstr(out, "hosts cache:");
         if (p)
-                p = strstr(p, "cache hits on positive entries");
+                p = strstr(p, what);
         if (p) {
                 while (p > out && p[-1] != '\n')
                         p--;
-                hits = strtol(p, NULL, 10);
+                v = strtol(p, NULL, 10);
         }
-        return hits;
+        return v;
+}
+
+/* The lookups nscd answered over its socket (hits and misses on positive entries), or -1. */
+static long nscd_asked(const char *conf) {
+        long hits = nscd_stat(conf, "cache hits on positive entries"),
+             misses = nscd_stat(conf, "cache misses on positive entries");
+
+        return hits < 0 || misses < 0 ? -1 : hits + misses;
+}
+
+/* ---- (4c) nscd's shared mapping, in fresh processes -------------------------------------- */
+
+/* Written by --gai-probe between its first getaddrinfo() and the next ones, to an fd that
+ * cannot be open, so that only strace sees it. */
+#define PROBE_MARK "bench-resolve-gai-probe-mark"
+#define PROBE_AFTER 3u /* getaddrinfo() calls after the mark */
+
+/* --gai-probe: getaddrinfo(NSCD_NAME) once (glibc asks nscd for its database's fd), the
+ * mark, then PROBE_AFTER more, which must come from the mapping. */
+static int gai_probe(void) {
+        int r = gai_once(NSCD_NAME);
+
+        if (r < 0)
+                return r;
+        if (write(-1, PROBE_MARK, strlen(PROBE_MARK)) >= 0)
+                return -EIO;
+        return gai_many(NSCD_NAME, PROBE_AFTER);
+}
+
+/* getaddrinfo(host, AF_INET) once: 0 if its first answer is ip. */
+static int gai_expect(const char *host, const char *ip) {
+        struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
+        struct in_addr want;
+        int r;
+
+        if (inet_pton(AF_INET, ip, &want) != 1)
+                return -EINVAL;
+        if (getaddrinfo(host, "80", &hints, &res) != 0)
+                return -EADDRNOTAVAIL;
+        r = res->ai_family == AF_INET && ((struct sockaddr_in *) res->ai_addr)->sin_addr.s_addr == want.s_addr
+                    ? 0
+                    : -EBADMSG;
+        freeaddrinfo(res);
+        return r;
+}
+
+/* --nscd-shared-rounds SOCKET DIR: (4c)'s measurement in a process that never failed to reach
+ * nscd (glibc would never try its mapping again): our hit from the rules file against
+ * getaddrinfo() from nscd's mapping, FILE_ITERS each per round; prints each round's two
+ * figures (us) on a line. Its own /etc/hosts (in a mount namespace of its own) lacks
+ * NSCD_NAME and dnsmasq answers it with another address, so NSCD_TARGET can only come from
+ * nscd, which keeps the answer it cached from the hosts file outside. */
+static int nscd_shared_rounds(const char *socket, const char *dir) {
+        _cleanup_(netutil_client_closep) netutil_client *file = NULL;
+        const unsigned iters = FILE_ITERS / BENCH_SLICES;
+        double us[2][BENCH_ROUNDS];
+        int r;
+
+        /* The hosts file mounted over /etc/hosts is unlinked, and nothing can be mounted on an
+         * unlinked file: it goes first (in this process's mount namespace only). */
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            umount2("/etc/hosts", MNT_DETACH) < 0)
+                return -errno;
+        if ((r = bench_mount_text_over(dir, "/etc/hosts", "127.0.0.1 localhost\n")) < 0) {
+                fprintf(stderr, "bench: (4c) hiding %s from /etc/hosts: %s\n", NSCD_NAME, strerror(-r));
+                return r;
+        }
+        if ((r = gai_expect(NSCD_NAME, NSCD_TARGET)) < 0) {
+                fprintf(stderr, "bench: (4c) getaddrinfo(%s) did not give nscd's %s: %s\n", NSCD_NAME, NSCD_TARGET,
+                        strerror(-r));
+                return r;
+        }
+        if ((r = netutil_client_open(socket, &file)) < 0 ||
+            (r = lib_resolves(file, FILE_HIT_NAME, AF_INET, FILE_WARMUP)) < 0 ||
+            (r = gai_many(NSCD_NAME, FILE_WARMUP - 1)) < 0)
+                return r;
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
+                double sec[2] = { 0 };
+
+                for (unsigned slice = 0; slice < BENCH_SLICES; slice++)
+                        for (unsigned k = 0; k < 2; k++) {
+                                unsigned i = (round + slice + k) % 2;
+                                uint64_t t0 = bench_now_nsec();
+
+                                r = i == 0 ? lib_resolves(file, FILE_HIT_NAME, AF_INET, iters)
+                                           : gai_many(NSCD_NAME, iters);
+                                if (r < 0)
+                                        return r;
+                                sec[i] += bench_seconds_since(t0, bench_now_nsec());
+                        }
+                for (unsigned i = 0; i < 2; i++)
+                        us[i][round] = sec[i] * 1e6 / (iters * BENCH_SLICES);
+        }
+        if ((r = gai_expect(NSCD_NAME, NSCD_TARGET)) < 0)
+                return r;
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++)
+                printf("%.6f %.6f\n", us[0][round], us[1][round]);
+        return fflush(stdout) == 0 ? 0 : -errno;
+}
+
+/* The getaddrinfo() calls one --nscd-shared-rounds process makes. */
+#define SHARED_LOOKUPS (FILE_WARMUP + 1 + (FILE_ITERS / BENCH_SLICES) * BENCH_SLICES * BENCH_ROUNDS)
+
+/* Runs --gai-probe under strace and checks that glibc used nscd's mapping: before the mark a
+ * connect() to nscd's socket and a file descriptor received (the database), after it no
+ * connect() at all. Fails the run, loudly, otherwise. */
+static int check_nscd_mapping(Bench *b) {
+        static char out[4096], err[4096], trace[65536];
+        char strace[300], path[300];
+        const char *mark, *after;
+        _cleanup_(closep) int fd = -EBADF;
+        size_t used = 0;
+        ssize_t n;
+        int r;
+
+        if ((r = bench_find_program(STRACE_BIN, strace, sizeof(strace))) < 0) {
+                fprintf(stderr, "bench: FATAL: (4c) needs strace to show that glibc maps nscd's database\n");
+                return r;
+        }
+        snprintf(path, sizeof(path), "%s/gai-probe.strace", b->dir);
+        r = test_run((const char *const[]) { strace, "-f", "-qq", "-e", "trace=connect,recvmsg,write", "-o", path,
+                                             b->exe, "--gai-probe", NULL },
+                     out, sizeof(out), err, sizeof(err));
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        (void) unlink(path);
+        if (r != 0 || fd < 0) {
+                fprintf(stderr, "bench: FATAL: (4c) strace of the getaddrinfo() probe failed (%d): %s\n", r, err);
+                return -EIO;
+        }
+        while (used < sizeof(trace) - 1 && (n = read(fd, trace + used, sizeof(trace) - 1 - used)) > 0)
+                used += (size_t) n;
+        trace[used] = '\0';
+        mark = strstr(trace, PROBE_MARK);
+        after = mark ? strstr(mark, "connect(") : NULL;
+        if (!mark || !strstr(trace, "nscd/socket") || !strstr(trace, "SCM_RIGHTS") || after ||
+            (strstr(trace, "nscd/socket") > mark)) {
+                fprintf(stderr,
+                        "bench: FATAL: (4c) glibc did not use nscd's mapping (expected: connect() to its socket "
+                        "and an fd received, then no connect()); strace:\n%s\n",
+                        trace);
+                return -EPROTO;
+        }
+        fprintf(stderr, "bench: (4c) strace: the first getaddrinfo() fetched nscd's database fd, the next %u made "
+                        "no connect()\n", PROBE_AFTER);
+        return 0;
+}
+
+/* (4c) in one placement, in a fresh process. */
+static int case_nscd_shared(Bench *b, const char *placement) {
+        static char out[4096], err[4096];
+        double us[2][BENCH_ROUNDS];
+        const char *p = out;
+        int r;
+
+        r = test_run((const char *const[]) { b->exe, "--nscd-shared-rounds", b->main_d.socket, b->dir, NULL },
+                     out, sizeof(out), err, sizeof(err));
+        if (r != 0) {
+                fprintf(stderr, "bench: (4c) %s: the measuring process failed (%d): %s\n", placement, r, err);
+                return -ECHILD;
+        }
+        for (unsigned round = 0; round < BENCH_ROUNDS; round++) {
+                int len = 0;
+
+                if (sscanf(p, "%lf %lf\n%n", &us[0][round], &us[1][round], &len) != 2 || len <= 0) {
+                        fprintf(stderr, "bench: (4c) %s: unexpected output: %s\n", placement, out);
+                        return -EBADMSG;
+                }
+                p += len;
+        }
+        bench_add_row("(4c) hit from the rules file vs nscd mapped", placement, "nscd, shared map",
+                      BENCH_UNIT_USEC, us[0], us[1], BENCH_ROUNDS, BENCH_GOAL_INFO, 0);
+        return 0;
+}
+
+/* (4c): nscd again, with shared yes, in every placement; proves first that glibc maps its
+ * database, afterwards that nscd was asked (almost) none of the measured lookups and that the
+ * daemon was asked none. */
+static int run_nscd_shared(Bench *b) {
+        char conf[300] = "";
+        long asked0, asked1;
+        int64_t requests;
+        unsigned runs = 0;
+        int r;
+
+        r = nscd_start(b, true, conf, sizeof(conf));
+        if (r < 0) {
+                fprintf(stderr, "bench: nscd (shared yes) did not start: %s\n", strerror(-r));
+                goto finish;
+        }
+        /* Over the socket (this process has no mapping): nscd caches the name. */
+        if ((r = gai_once(NSCD_NAME)) < 0 || (r = check_nscd_mapping(b)) < 0)
+                goto finish;
+        asked0 = nscd_asked(conf);
+        requests = daemon_requests(b);
+        for (BenchPlacement p = BENCH_PLACE_SAME_CPU; p <= BENCH_PLACE_CROSS_CPU && r >= 0; p++) {
+                if (p == BENCH_PLACE_CROSS_CPU && b->cpu[1] < 0)
+                        continue;
+                if ((r = place(b, p)) >= 0 && (r = case_nscd_shared(b, bench_placement_label[p])) >= 0)
+                        runs++;
+        }
+        if (r < 0 || (r = check_requests(b, "(4c)", requests, 0)) < 0)
+                goto finish;
+        asked1 = nscd_asked(conf);
+        /* The first getaddrinfo() of each process may ask before it has the mapping. */
+        if (asked0 < 0 || asked1 < 0 || asked1 - asked0 > (long) runs) {
+                fprintf(stderr,
+                        "bench: FATAL: (4c) nscd -g counts %ld lookups over its socket during the measurement "
+                        "(of %u): glibc did not use the mapping\n",
+                        asked0 >= 0 && asked1 >= 0 ? asked1 - asked0 : -1L, runs * SHARED_LOOKUPS);
+                r = -EPROTO;
+                goto finish;
+        }
+        printf("(4c) nscd shared: %u getaddrinfo() answered in the measuring processes, %ld of them over nscd's "
+               "socket (nscd -g), none by netutild\n",
+               runs * SHARED_LOOKUPS, asked1 - asked0);
+finish:
+        if (conf[0])
+                (void) unlink(conf);
+        return r;
 }
 
 /* ---- (5) misses ------------------------------------------------------------------------------ */
@@ -1140,6 +1625,8 @@ static int run(Bench *b) {
         long hits0 = -1, hits1 = -1;
         int r;
 
+        /* Every client opened here uses the rules file unless lib_open_daemon() opens it. */
+        (void) unsetenv("NETUTIL_RULES_FILE");
         if (access(test_netutild_bin(), X_OK) < 0) {
                 fprintf(stderr, "bench: cannot run the daemon %s (set NETUTILD_BIN): %m\n", test_netutild_bin());
                 return -errno;
@@ -1158,8 +1645,9 @@ static int run(Bench *b) {
                 fprintf(stderr, "bench: a daemon (%s) did not start: %s\n", test_netutild_bin(), strerror(-r));
                 return r;
         }
-        /* The main daemon's table: the hit and 9 others (10 rules). */
-        if ((r = set_hit(b->main_d.socket)) < 0 || (r = add_overrides(b->main_d.socket, 0, N_SMALL - 1)) < 0) {
+        /* The main daemon's table: the two hits and 8 others (10 rules). */
+        if ((r = set_hit(b->main_d.socket)) < 0 || (r = set_file_hit(b->main_d.socket)) < 0 ||
+            (r = add_overrides(b->main_d.socket, 0, N_SMALL - 2)) < 0) {
                 fprintf(stderr, "bench: setting overrides: %s\n", strerror(-r));
                 return r;
         }
@@ -1174,9 +1662,16 @@ static int run(Bench *b) {
         printf("netutild RESOLVE benchmark: override hit %s -> %s; request %zu bytes, reply %zu bytes (the echo\n"
                "server answers the same); %u rounds per measurement, the median shown; (1a) %u round trips per\n"
                "round, (1b) %u per round %u in flight, (1c) %u clients x %u; same-cpu = servers and clients on\n"
-               "CPU %d, cross-cpu = servers on CPU %d, clients on CPU %d.\n",
-               HIT_NAME, HIT_TARGET, b->request_size, b->reply_size, BENCH_ROUNDS, LAT_ITERS, PIPE_ITERS, PIPE_DEPTH,
-               N_CLIENTS, MULTI_ITERS, b->cpu[0], b->cpu[1], b->cpu[0]);
+               "CPU %d, cross-cpu = servers on CPU %d, clients on CPU %d. (1)-(3) and (4b) go through the daemon\n"
+               "(NETUTIL_RULES_FILE=0); (1d), (4a) and (4c) resolve %s -> %s (no TTL) from the rules\n"
+               "file, %u times per round.\n",
+               HIT_NAME, HIT_TARGET, b->request_size, b->reply_size, BENCH_ROUNDS, LAT_ITERS, PIPE_ITERS,
+               PIPE_DEPTH, N_CLIENTS, MULTI_ITERS, b->cpu[0], b->cpu[1], b->cpu[0], FILE_HIT_NAME,
+               FILE_HIT_TARGET, FILE_ITERS);
+
+        /* The rules-file rows measure a local answer, or nothing. */
+        if ((r = check_local_path(b, "before (1d)")) < 0)
+                return r;
 
         /* (3) first fill: it needs no pinning and the lookups below want the table full. */
         fprintf(stderr, "bench: (3) filling the big table...\n");
@@ -1201,6 +1696,9 @@ static int run(Bench *b) {
                 fprintf(stderr, "bench: %s: (1c) %u clients...\n", label, N_CLIENTS);
                 if ((r = case_clients(b, label)) < 0)
                         return r;
+                fprintf(stderr, "bench: %s: (1d) the rules file...\n", label);
+                if ((r = case_rules_file(b, label)) < 0)
+                        return r;
                 fprintf(stderr, "bench: %s: (3) lookups in the big table...\n", label);
                 if ((r = case_big_lookup(b, label)) < 0)
                         return r;
@@ -1217,15 +1715,17 @@ static int run(Bench *b) {
         }
         (void) unlink(dnsperf_file);
 
-        fprintf(stderr, "bench: (4) nscd...\n");
-        r = nscd_start(b, nscd_conf, sizeof(nscd_conf));
+        fprintf(stderr, "bench: (4a, 4b) nscd, shared no...\n");
+        if ((r = check_local_path(b, "before (4)")) < 0)
+                return r;
+        r = nscd_start(b, false, nscd_conf, sizeof(nscd_conf));
         if (r < 0) {
                 fprintf(stderr, "bench: nscd did not start: %s\n", strerror(-r));
                 (void) unlink(nscd_conf);
                 return r;
         }
         if (gai_once(NSCD_NAME) == 0)
-                hits0 = nscd_hits(nscd_conf);
+                hits0 = nscd_stat(nscd_conf, "cache hits on positive entries");
         for (BenchPlacement p = BENCH_PLACE_SAME_CPU; p <= BENCH_PLACE_CROSS_CPU && r >= 0; p++) {
                 if (p == BENCH_PLACE_CROSS_CPU && b->cpu[1] < 0)
                         continue;
@@ -1233,13 +1733,22 @@ static int run(Bench *b) {
                         r = case_nscd(b, bench_placement_label[p]);
         }
         if (r >= 0) {
-                hits1 = nscd_hits(nscd_conf);
-                printf("(4) nscd's hosts cache: %ld positive hits during the measurement%s\n",
+                hits1 = nscd_stat(nscd_conf, "cache hits on positive entries");
+                printf("(4a, 4b) nscd's hosts cache: %ld positive hits over its socket during the measurement%s\n",
                        hits0 >= 0 && hits1 >= 0 ? hits1 - hits0 : -1L,
                        hits0 >= 0 && hits1 > hits0 ? "" : " (could not confirm nscd answered!)");
         }
         (void) unlink(nscd_conf);
         if (r < 0)
+                return r;
+
+        /* (4c): the first nscd goes (a second one would find its socket taken). */
+        fprintf(stderr, "bench: (4c) nscd, shared yes...\n");
+        if ((r = stop_child(&b->nscd_pid)) < 0) {
+                fprintf(stderr, "bench: nscd (shared no) did not stop cleanly: %s\n", strerror(-r));
+                return r;
+        }
+        if ((r = run_nscd_shared(b)) < 0)
                 return r;
         fprintf(stderr, "bench: done in %.1f s\n", bench_seconds_since(t0, bench_now_nsec()));
         return 0;
@@ -1269,12 +1778,29 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "bench: echo server: %s\n", strerror(-r));
                 return EXIT_FAILURE;
         }
+        if (argc == 2 && strcmp(argv[1], "--gai-probe") == 0)
+                return gai_probe() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        if (argc == 4 && strcmp(argv[1], "--nscd-shared-rounds") == 0) {
+                r = nscd_shared_rounds(argv[2], argv[3]);
+                if (r < 0)
+                        fprintf(stderr, "bench: (4c) measuring process: %s\n", strerror(-r));
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        }
         if (argc > 1) {
                 fprintf(stderr, "Usage: %s\n(NETUTILD_BIN names the daemon binary; default ./netutild)\n", argv[0]);
                 return EXIT_FAILURE;
         }
         bench_setup(&(const BenchTableStyle) {
-                .name_width = 40, .baseline_width = 16, .rule_width = 122, .coloc = false, .round_decimals = 2 });
+                .name_width = 47, .baseline_width = 16, .rule_width = 129, .coloc = false, .round_decimals = 2 });
+        {
+                ssize_t n = readlink("/proc/self/exe", b->exe, sizeof(b->exe) - 1);
+
+                if (n <= 0) {
+                        fprintf(stderr, "bench: readlink /proc/self/exe: %m\n");
+                        return EXIT_FAILURE;
+                }
+                b->exe[n] = '\0';
+        }
         if (bench_get_cpus(&b->all_cpus, b->cpu) < 0)
                 return EXIT_FAILURE;
         if (bench_make_temp_dir(b->dir, sizeof(b->dir)) < 0) {
