@@ -97,6 +97,22 @@ static void finish_addresses(netutil_client *c, int error, ClientReply **reply, 
                                                      error < 0 ? 0 : (size_t) n, call->userdata);
 }
 
+/* A resolve answered from the rules file: the Call and its one address. */
+typedef struct LocalAddresses {
+        Call call;
+        netutil_address *a;
+} LocalAddresses;
+
+static void finish_local_addresses(netutil_client *c, int error, ClientReply **reply, void *userdata) {
+        _cleanup_(freep) LocalAddresses *l = userdata;
+        _cleanup_(freep) netutil_address *a = TAKE_PTR(l->a);
+
+        if (!c)
+                return;
+        ((netutil_resolve_handler_t) l->call.callback)(c, error, error < 0 ? NULL : TAKE_PTR(a), error < 0 ? 0 : 1,
+                                                       l->call.userdata);
+}
+
 static void finish_overrides(netutil_client *c, int error, ClientReply **reply, void *userdata) {
         _cleanup_(freep) Call *call = userdata;
         netutil_override *o = NULL;
@@ -189,6 +205,30 @@ _public_ int netutil_resolve_async(netutil_client *c, const char *host, unsigned
         r = client_resolve_request(c, host, port, family, scope, &m);
         if (r < 0)
                 return r;
+        /* A hit on a literal target, from the rules file as the blocking call answers it; only
+         * with nothing in flight, so that it cannot overtake a change sent before it. */
+        if (c->event && !c->pending && !c->out_head) {
+                _cleanup_(freep) LocalAddresses *l = calloc(1, sizeof(*l));
+
+                if (!l) {
+                        proto_msg_free(m);
+                        return -ENOMEM;
+                }
+                r = client_rules_answer(&c->rules, c->fd, host, port, family, client_resolve_scope(scope), &l->a);
+                if (r != 0) {
+                        proto_msg_free(m);
+                        if (r < 0)
+                                return r;
+                        l->call = (Call) { (any_handler_t) callback, userdata };
+                        r = client_call_async_local(c, finish_local_addresses, l, ret_request);
+                        if (r < 0) {
+                                free(l->a);
+                                return r;
+                        }
+                        TAKE_PTR(l);
+                        return 0;
+                }
+        }
         return call_async(c, m, timeout_usec, finish_addresses, (any_handler_t) callback, userdata, ret_request);
 }
 

@@ -79,6 +79,8 @@ static int flush_out(netutil_client *c) {
 }
 
 static netutil_request *find_pending(netutil_client *c, uint32_t serial) {
+        if (serial == 0)
+                return NULL; /* the serial of local requests, which no reply answers */
         for (netutil_request *q = c->pending; q; q = q->next)
                 if (q->serial == serial)
                         return q;
@@ -220,6 +222,35 @@ _public_ netutil_request *netutil_request_cancel(netutil_request *q) {
 
 static int timeout_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         complete(userdata, -ETIMEDOUT);
+        return 0;
+}
+
+static int local_cb(sd_event_source *s, void *userdata) {
+        complete(userdata, 0);
+        return 0;
+}
+
+int client_call_async_local(netutil_client *c, client_callback_t callback, void *userdata, netutil_request **ret) {
+        netutil_request *q;
+        int r;
+
+        if (!c->event)
+                return -ENXIO;
+        q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        *q = (netutil_request) { .client = c, .serial = 0, .callback = callback, .userdata = userdata };
+        /* In the timeout's place: freed, and so cancelled, with the request. */
+        r = sd_event_add_defer(c->event, &q->timeout, local_cb, q);
+        if (r < 0) {
+                free(q);
+                return r;
+        }
+        if ((q->next = c->pending))
+                q->next->prev = q;
+        c->pending = q;
+        if (ret)
+                *ret = q;
         return 0;
 }
 

@@ -41,6 +41,10 @@ int client_call(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, ClientR
 typedef void (*client_callback_t)(netutil_client *c, int error, ClientReply **reply, void *userdata);
 int client_call_async(netutil_client *c, ProtoMsg *msg, uint64_t timeout_usec, client_callback_t callback,
                       void *userdata, netutil_request **ret);
+/* An asynchronous request answered without the daemon: callback runs from the loop's next
+ * iteration with error 0 and a NULL reply (the caller's userdata carries the answer), or as
+ * any request does when it is cancelled or the client closes first. */
+int client_call_async_local(netutil_client *c, client_callback_t callback, void *userdata, netutil_request **ret);
 
 struct netutil_request {
         netutil_client *client;

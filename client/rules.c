@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 
 /*
- * The rules file (proto/rules-file-format.h) for netutil_resolve(): an override hit on a
+ * The rules file (proto/rules-file-format.h) for netutil_resolve() and its asynchronous form
+ * (async-ops.c, with nothing else in flight on the client): an override hit on a
  * literal target answered from the daemon's published rules without a round trip. The
  * mapping is kept on the client and checked with one stat() per call: the daemon replaces
  * the file (rename) before it acknowledges a change, so a call made after the

@@ -4,9 +4,9 @@
 /*
  * The rules file: the contract between netutild, which publishes its override rules next to
  * its control socket (daemon/rules-file.c, written with the names index), and its readers,
- * libnetutil's netutil_resolve() (client/rules.c) and the NSS module (nss/nss-netutil.c),
- * which answer an override hit whose target is an IP literal from it without a round trip,
- * as glibc answers from nscd's shared mapping. Owns the format, the checks a reader makes
+ * libnetutil's netutil_resolve() and netutil_resolve_async() (client/rules.c) and the NSS
+ * module (nss/nss-netutil.c), which answer an override hit whose target is an IP literal
+ * from it without a round trip, as glibc answers from nscd's shared mapping. Owns the format, the checks a reader makes
  * and the lookup (Tornado's order, the same as daemon/override.c's); does no I/O, keeps no
  * state and must stay libc-only (the NSS module includes it). proto/PROTOCOL.md, "The rules
  * file", says the same for people.

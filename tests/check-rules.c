@@ -46,6 +46,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -1438,6 +1439,107 @@ START_TEST(test_a_forked_child_uses_the_parents_client) {
 }
 END_TEST
 
+/* ---- the asynchronous call -------------------------------------------------------------- */
+
+typedef struct AsyncResult {
+        bool done;
+        int error;
+        size_t n;
+        netutil_address a;
+} AsyncResult;
+
+static void async_cb(netutil_client *c, int error, netutil_address *addresses, size_t n, void *userdata) {
+        AsyncResult *res = userdata;
+
+        res->done = true;
+        res->error = error;
+        res->n = n;
+        if (n > 0)
+                res->a = addresses[0];
+        free(addresses);
+}
+
+static void done_cb(netutil_client *c, int error, void *userdata) {
+        AsyncResult *res = userdata;
+
+        res->done = true;
+        res->error = error;
+}
+
+/* Runs e until res is done or ms pass. */
+static void run_until(sd_event *e, AsyncResult *res, int ms) {
+        long long deadline = test_now_ms() + ms;
+
+        while (!res->done && test_now_ms() < deadline)
+                ck_assert_int_ge(sd_event_run(e, 10 * 1000), 0);
+}
+
+/* Breaks if netutil_resolve_async() asks the daemon for a literal hit (it then times out
+ * with the daemon stopped), answers it inside the call instead of from the loop, answers
+ * from the file past a change still in flight on the connection (the file shows the old
+ * rule until the daemon has it), or leaks or calls back a cancelled local request. */
+START_TEST(test_the_asynchronous_resolve_answers_hits_from_the_file_too) {
+        netutil_client *c = open_client(true);
+        sd_event *e = NULL;
+        netutil_request *q = NULL;
+        AsyncResult res = {};
+        Answer want;
+        int fds;
+
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        ck_assert_int_eq(set_rule(c, NULL, "a1.test", -1, -1, "192.0.2.41", -1, 0), 0);
+        ck_assert_int_eq(set_rule(c, NULL, "a2.test", -1, -1, "localhost", -1, 0), 0);
+        ck_assert_int_eq(netutil_client_attach_event(c, e, 0), 0);
+
+        /* A literal hit with the daemon stopped: from the loop, not inside the call. */
+        stop_daemon_process();
+        ck_assert_int_eq(netutil_resolve_async(c, "a1.test", 8080, AF_UNSPEC, NULL, 200 * 1000, async_cb, &res, &q), 0);
+        ck_assert(!res.done);
+        run_until(e, &res, 1000);
+        ck_assert_msg(res.done && res.error == 0 && res.n == 1, "done %d error %d n %zu", res.done, res.error, res.n);
+        ask(c, &(Question) { "a1.test", 8080, AF_UNSPEC, NULL }, CALL_TIMEOUT_USEC, &want);
+        ck_assert_int_eq(want.r, 1);
+        ck_assert_int_eq(memcmp(&res.a, &want.a[0], sizeof(res.a)), 0);
+        /* A name target asks the daemon, which does not answer. */
+        res = (AsyncResult) {};
+        ck_assert_int_eq(netutil_resolve_async(c, "a2.test", 80, AF_UNSPEC, NULL, 200 * 1000, async_cb, &res, NULL), 0);
+        run_until(e, &res, 2000);
+        ck_assert_msg(res.done && res.error == -ETIMEDOUT, "a name target: done %d error %d", res.done, res.error);
+        fds = test_count_own_fds(); /* the loop has its timer fd now */
+        /* Cancelled before the loop runs: never called back, nothing left. */
+        res = (AsyncResult) {};
+        ck_assert_int_eq(netutil_resolve_async(c, "a1.test", 1, AF_UNSPEC, NULL, 0, async_cb, &res, &q), 0);
+        netutil_request_cancel(q);
+        (void) sd_event_run(e, 50 * 1000);
+        ck_assert(!res.done);
+        continue_daemon_process();
+
+        /* A change sent before the resolve is answered first: the resolve goes to the daemon
+         * behind it and sees the new target. */
+        {
+                AsyncResult set = {};
+                struct in_addr want_addr;
+
+                res = (AsyncResult) {};
+                ck_assert_int_eq(netutil_override_set_async(c, NULL, "a1.test", -1, -1, "192.0.2.42", -1, 0, 0, done_cb,
+                                                            &set, NULL),
+                                 0);
+                ck_assert_int_eq(netutil_resolve_async(c, "a1.test", 1, AF_INET, NULL, 0, async_cb, &res, NULL), 0);
+                /* Replies may come in any order (the set's waits for the files). */
+                run_until(e, &res, 5000);
+                run_until(e, &set, 5000);
+                ck_assert_msg(set.done && set.error == 0, "set: done %d error %d", set.done, set.error);
+                ck_assert_msg(res.done && res.error == 0 && res.n == 1, "resolve: done %d error %d", res.done,
+                              res.error);
+                ck_assert_int_eq(inet_pton(AF_INET, "192.0.2.42", &want_addr), 1);
+                ck_assert_int_eq(((struct sockaddr_in *) &res.a.address)->sin_addr.s_addr, want_addr.s_addr);
+        }
+        ck_assert_int_eq(test_count_own_fds(), fds);
+        netutil_client_close(c);
+        sd_event_unref(e);
+}
+END_TEST
+
 static Suite *rules_suite(void) {
         Suite *s = suite_create("rules");
         TCase *tc;
@@ -1466,6 +1568,7 @@ static Suite *rules_suite(void) {
         tc = test_tcase_add(s, "clients", 60, setup, teardown, NULL);
         tcase_add_test(tc, test_fds_and_mappings_stay_flat_over_1000_resolves);
         tcase_add_test(tc, test_a_forked_child_uses_the_parents_client);
+        tcase_add_test(tc, test_the_asynchronous_resolve_answers_hits_from_the_file_too);
         return s;
 }
 
