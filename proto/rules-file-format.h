@@ -142,6 +142,16 @@ static inline int rules_file_entry_is(const RulesFileView *f, const RulesFileEnt
                strcmp(h, host) == 0;
 }
 
+/* e, the rule that applies, if it carries the answer for family (AF_UNSPEC or the literal's
+ * own) in a form the reader can use; else NULL (the daemon answers). */
+static inline const RulesFileEntry *rules_file_answer(const RulesFileEntry *e, int family) {
+        if (!(e->flags & RULES_FILE_ANSWER) || e->target_port < RULES_FILE_ANY || e->target_port > 65535 ||
+            (e->answer_family != AF_INET && e->answer_family != AF_INET6) ||
+            (family != AF_UNSPEC && (uint32_t) family != e->answer_family))
+                return NULL;
+        return e;
+}
+
 /* Rule lookup, Tornado's order (daemon/override.c, override_lookup()): the scope's table
  * (scope non-NULL and non-empty), then the global one; in each (host, port, family) with the
  * family as asked (AF_UNSPEC is 0), then (host, port), then host. host_only: the host form
@@ -176,14 +186,8 @@ static inline const RulesFileEntry *rules_file_lookup(const RulesFileView *f, co
 
                                 if (is < 0)
                                         return NULL;
-                                if (is == 0)
-                                        continue;
-                                if (!(e->flags & RULES_FILE_ANSWER) || e->target_port < RULES_FILE_ANY ||
-                                    e->target_port > 65535 ||
-                                    (e->answer_family != AF_INET && e->answer_family != AF_INET6) ||
-                                    (family != AF_UNSPEC && (uint32_t) family != e->answer_family))
-                                        return NULL;
-                                return e;
+                                if (is > 0)
+                                        return rules_file_answer(e, family);
                         }
         return NULL;
 }

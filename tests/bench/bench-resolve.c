@@ -792,20 +792,10 @@ static bool address_is(const netutil_address *a, const char *ip, unsigned port) 
 
 /* The state letter of pid (field 3 of /proc/PID/stat), or -errno. */
 static int task_state(pid_t pid) {
-        char path[64], buf[512], *p;
-        _cleanup_(closep) int fd = -EBADF;
-        ssize_t n;
+        char buf[512], *p;
+        int r = bench_task_stat(pid, buf, sizeof(buf), &p);
 
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, sizeof(buf) - 1);
-        if (n <= 0)
-                return n < 0 ? -errno : -EIO;
-        buf[n] = '\0';
-        p = strrchr(buf, ')'); /* the command name may hold anything but ends with ')' */
-        return p && p[1] == ' ' && p[2] ? p[2] : -EBADMSG;
+        return r < 0 ? r : p[0];
 }
 
 /* Proves that a client opened as the rules-file rows open theirs answers FILE_HIT_NAME

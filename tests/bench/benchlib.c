@@ -300,26 +300,36 @@ int bench_pin_pid(pid_t pid, const cpu_set_t *set) {
         return r;
 }
 
-int bench_task_cpu(pid_t pid) {
-        char path[64], buf[1024], *p;
+int bench_task_stat(pid_t pid, char *buf, size_t len, char **ret) {
+        char path[64], *p;
         _cleanup_(closep) int fd = -EBADF;
         ssize_t n;
-        int cpu = -1;
 
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        n = read(fd, buf, sizeof(buf) - 1);
+        n = read(fd, buf, len - 1);
         if (n <= 0)
                 return n < 0 ? -errno : -EIO;
         buf[n] = '\0';
-        p = strrchr(buf, ')'); /* the command name may hold anything */
-        if (!p)
+        p = strrchr(buf, ')'); /* the command name may hold anything but ends with ')' */
+        if (!p || p[1] != ' ' || !p[2])
                 return -EIO;
-        /* p is at ")", followed by " " and field 3 (state); each step moves to the space in
-         * front of the next field, so 36 of them reach the space in front of field 39. */
-        p++;
+        *ret = p + 2;
+        return 0;
+}
+
+int bench_task_cpu(pid_t pid) {
+        char buf[1024], *p;
+        int cpu = -1, r;
+
+        r = bench_task_stat(pid, buf, sizeof(buf), &p);
+        if (r < 0)
+                return r;
+        /* p is at field 3 (state); each step moves to the space in front of the next field,
+         * so 36 of them reach the space in front of field 39. */
+        p--;
         for (unsigned i = 0; i < 36 && p; i++)
                 p = strchr(p + 1, ' ');
         if (!p || sscanf(p, " %d", &cpu) != 1 || cpu < 0)

@@ -125,6 +125,9 @@ bool bench_placement_cpus(BenchPlacement p, const cpu_set_t *all, const int cpu[
                           cpu_set_t *clients);
 /* Sets the affinity of every thread of pid: 0 or -errno. */
 int bench_pin_pid(pid_t pid, const cpu_set_t *set);
+/* Reads /proc/PID/stat into buf (len bytes) and points *ret at its field 3 (the state), after
+ * the command name, which may hold anything. 0 or -errno. */
+int bench_task_stat(pid_t pid, char *buf, size_t len, char **ret);
 /* The CPU that pid's main thread last ran on (field 39 of /proc/PID/stat), or -errno. */
 int bench_task_cpu(pid_t pid);
 /* Whether server last ran on the CPU we run on: 1 or 0. */

@@ -45,16 +45,17 @@ static const RulesFileEntry *linear_lookup(const RulesFileView *f, const char *s
                 for (unsigned k = host_only ? 2 : 0; k < 3; k++)
                         for (uint64_t i = 0; i < f->n; i++) {
                                 const RulesFileEntry *e = &f->entries[i];
+                                int is;
 
-                                if (e->host_hash != h || !rules_file_entry_is(f, e, table == 0 ? scope : NULL,
-                                                                              host, ports[k], families[k]))
+                                if (e->host_hash != h)
                                         continue;
-                                if (!(e->flags & RULES_FILE_ANSWER) || e->target_port < RULES_FILE_ANY ||
-                                    e->target_port > 65535 ||
-                                    (e->answer_family != AF_INET && e->answer_family != AF_INET6) ||
-                                    (family != AF_UNSPEC && (uint32_t) family != e->answer_family))
+                                /* A corrupt entry of the host's may be the rule asked for. */
+                                is = rules_file_entry_is(f, e, table == 0 ? scope : NULL, host, ports[k],
+                                                         families[k]);
+                                if (is < 0)
                                         return NULL;
-                                return e;
+                                if (is > 0)
+                                        return rules_file_answer(e, family);
                         }
         return NULL;
 }
