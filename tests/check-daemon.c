@@ -39,27 +39,6 @@ static void assert_fds_at_baseline(void) {
         test_daemon_assert_fds(&daemon_, baseline_fds, baseline_fds);
 }
 
-static void raw_send(int fd, const void *buf, size_t len, const int *fds, unsigned n_fds) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 253)];
-        } control;
-        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (n_fds > 0) {
-                memset(&control, 0, sizeof(control));
-                mh.msg_control = control.buf;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
-        ck_assert_int_eq(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t) len);
-}
-
 /* Waits up to 5 s for one reply and checks its serial and status; returns the message. */
 static ProtoRecv *raw_expect(int fd, uint32_t serial, int status, const char *message_part) {
         static ProtoRecv rcv;
@@ -91,7 +70,7 @@ static void raw_status_ok(int fd, uint32_t serial) {
         uint8_t buf[PROTO_HEADER_SIZE];
 
         header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, serial, 0);
-        raw_send(fd, buf, sizeof(buf), NULL, 0);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, sizeof(buf), NULL, 0), 0);
         raw_expect(fd, serial, 0, NULL);
 }
 
@@ -430,37 +409,37 @@ START_TEST(test_malformed_datagrams_get_errors_and_connection_stays_usable) {
         start_daemon(NULL);
         fd = test_raw_connect(daemon_.socket);
 
-        raw_send(fd, buf, 0, NULL, 0);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, 0, NULL, 0), 0);
         raw_expect(fd, 0, EBADMSG, "Empty message");
 
         memset(buf, 0xab, sizeof(buf));
-        raw_send(fd, buf, 7, NULL, 0);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, 7, NULL, 0), 0);
         raw_expect(fd, 0, EBADMSG, "Truncated message header (7 bytes)");
 
         header_bytes(buf, 9, PROTO_MSG_STATUS, 11, 0);
-        raw_send(fd, buf, PROTO_HEADER_SIZE, NULL, 0);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, PROTO_HEADER_SIZE, NULL, 0), 0);
         raw_expect(fd, 11, EPROTONOSUPPORT, "Protocol version 9 not supported (expected 1)");
 
         header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, 12, 100); /* length beyond the datagram */
-        raw_send(fd, buf, PROTO_HEADER_SIZE + 4, NULL, 0);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, PROTO_HEADER_SIZE + 4, NULL, 0), 0);
         raw_expect(fd, 12, EBADMSG, "Malformed message");
 
         /* An attribute whose value runs past the payload. */
         header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, 13, 8);
         memcpy(buf + PROTO_HEADER_SIZE, &(ProtoAttrHeader) { .type = PROTO_ATTR_VERSION, .length = 200 }, 4);
         memcpy(buf + PROTO_HEADER_SIZE + 4, "abcd", 4);
-        raw_send(fd, buf, PROTO_HEADER_SIZE + 8, NULL, 0);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, PROTO_HEADER_SIZE + 8, NULL, 0), 0);
         raw_expect(fd, 13, EBADMSG, "Malformed message");
 
         /* An unterminated string. */
         header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, 14, 8);
         memcpy(buf + PROTO_HEADER_SIZE, &(ProtoAttrHeader) { .type = PROTO_ATTR_VERSION, .length = 4 }, 4);
         memcpy(buf + PROTO_HEADER_SIZE + 4, "abcd", 4);
-        raw_send(fd, buf, PROTO_HEADER_SIZE + 8, NULL, 0);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, PROTO_HEADER_SIZE + 8, NULL, 0), 0);
         raw_expect(fd, 14, EBADMSG, "Malformed message");
 
         header_bytes(buf, PROTO_VERSION, 999, 15, 0);
-        raw_send(fd, buf, PROTO_HEADER_SIZE, NULL, 0);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, PROTO_HEADER_SIZE, NULL, 0), 0);
         raw_expect(fd, 15, EOPNOTSUPP, "Unknown request type 999");
 
         /* Still usable after all that. */
@@ -481,7 +460,8 @@ START_TEST(test_oversized_datagram_is_refused) {
         ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
         ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
         header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, 21, (uint32_t) (len - PROTO_HEADER_SIZE));
-        raw_send(fd, buf, len, pipefd, 2); /* with fds, which must not stay in the daemon */
+        /* With fds, which must not stay in the daemon. */
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, len, pipefd, 2), 0);
         raw_expect(fd, 21, EMSGSIZE, "exceeds the limit of 65536 bytes");
         raw_status_ok(fd, 22);
         close(pipefd[0]);
@@ -504,13 +484,13 @@ START_TEST(test_fds_on_a_request_that_takes_none_are_closed) {
                 fds[i] = i % 2 ? p[0] : p[1];
 
         header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, 31, 0);
-        raw_send(fd, buf, sizeof(buf), fds, 1);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, sizeof(buf), fds, 1), 0);
         raw_expect(fd, 31, EBADMSG, "This request takes no file descriptors, got 1");
         header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, 32, 0);
-        raw_send(fd, buf, sizeof(buf), fds, 253);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, sizeof(buf), fds, 253), 0);
         raw_expect(fd, 32, EBADMSG, "got 253");
         /* fds on garbage too. */
-        raw_send(fd, buf, 3, fds, 10);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, 3, fds, 10), 0);
         raw_expect(fd, 0, EBADMSG, "Truncated message header");
         ck_assert_int_eq(test_wait_fd_count(daemon_.pid, baseline_fds + 1, 3000), baseline_fds + 1);
         /* The pipe's write end is ours alone again: closing it gives EOF on the read end. */
@@ -539,7 +519,7 @@ START_TEST(test_garbage_client_does_not_disturb_others) {
                 size_t len = (size_t) rand() % sizeof(junk);
                 for (size_t k = 0; k < len; k++)
                         junk[k] = (uint8_t) rand();
-                raw_send(bad, junk, len, NULL, 0);
+                ck_assert_int_eq(test_raw_send_fds(bad, junk, len, NULL, 0), 0);
                 if (i % 50 == 0)
                         raw_status_ok(good, 100 + i);
         }
@@ -559,7 +539,7 @@ START_TEST(test_client_closing_mid_request_costs_nothing) {
                 int fd = test_raw_connect(daemon_.socket);
                 for (unsigned i = 0; i < k; i++) {
                         header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, i + 1, 0);
-                        raw_send(fd, buf, sizeof(buf), NULL, 0);
+                        ck_assert_int_eq(test_raw_send_fds(fd, buf, sizeof(buf), NULL, 0), 0);
                 }
                 close(fd);
         }
@@ -598,7 +578,7 @@ START_TEST(test_pipelined_beyond_inflight_limit_all_answered_in_order) {
          * in-flight limit and resume as we drain, losing nothing. */
         for (unsigned i = 0; i < n; i++) {
                 header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, 1000 + i, 0);
-                raw_send(fd, buf, sizeof(buf), NULL, 0);
+                ck_assert_int_eq(test_raw_send_fds(fd, buf, sizeof(buf), NULL, 0), 0);
         }
         for (unsigned i = 0; i < n; i++)
                 raw_expect(fd, 1000 + i, 0, NULL);

@@ -57,12 +57,8 @@ static char state_dir[] = "/tmp/netutild-faults.XXXXXX";
 
 static void teardown(void) {
         test_daemon_kill(&daemon_);
-        if (strcmp(state_dir + strlen(state_dir) - 6, "XXXXXX") != 0) {
-                char cmd[128];
-
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
-                (void) !system(cmd);
-        }
+        if (strcmp(state_dir + strlen(state_dir) - 6, "XXXXXX") != 0)
+                test_rm_rf(state_dir);
 }
 
 /* ---- raw requests -------------------------------------------------------------------- */

@@ -81,11 +81,8 @@ static void setup(void) {
 }
 
 static void rm_dir(void) {
-        char cmd[128];
-
         if (dir[0]) {
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-                (void) system(cmd);
+                test_rm_rf(dir);
                 dir[0] = '\0';
         }
 }

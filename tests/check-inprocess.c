@@ -1576,33 +1576,6 @@ static Suite *inprocess_suite(void) {
         return s;
 }
 
-/* Removes path and what is below it; never follows a symlink. */
-static void rm_rf(const char *path) {
-        struct stat st;
-        struct dirent *de;
-        DIR *d;
-
-        if (lstat(path, &st) < 0)
-                return;
-        if (!S_ISDIR(st.st_mode)) {
-                (void) unlink(path);
-                return;
-        }
-        d = opendir(path);
-        if (d) {
-                while ((de = readdir(d))) {
-                        char sub[PATH_MAX];
-
-                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                                continue;
-                        if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) < (int) sizeof(sub))
-                                rm_rf(sub);
-                }
-                closedir(d);
-        }
-        (void) rmdir(path);
-}
-
 int main(void) {
         int ret;
 
@@ -1612,6 +1585,6 @@ int main(void) {
                 return EXIT_FAILURE;
         }
         ret = test_run_suite(inprocess_suite(), false);
-        rm_rf(base_dir);
+        test_rm_rf(base_dir);
         return ret;
 }

@@ -137,40 +137,6 @@ static void continue_daemon_process(void) {
 
 /* ---- fixture --------------------------------------------------------------------------- */
 
-static void write_text(const char *path, const char *text) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        size_t len = strlen(text);
-
-        ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-        ck_assert_int_eq(write(fd, text, len), (ssize_t) len);
-        close(fd);
-}
-
-static void rm_rf(const char *path) {
-        struct stat st;
-        struct dirent *de;
-        DIR *d;
-
-        if (lstat(path, &st) < 0)
-                return;
-        if (!S_ISDIR(st.st_mode)) {
-                unlink(path);
-                return;
-        }
-        d = opendir(path);
-        if (d) {
-                while ((de = readdir(d))) {
-                        char sub[1024];
-
-                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                                continue;
-                        rm_rf(fmt(sub, sizeof(sub), "%s/%s", path, de->d_name));
-                }
-                closedir(d);
-        }
-        rmdir(path);
-}
-
 /* Starts the daemon with --config conf/netutild.conf (so conf/overrides.d is read), socket
  * in its own temporary directory; measures its fd baseline. */
 static void start_daemon(void) {
@@ -197,14 +163,14 @@ static void setup(void) {
         fmt(dropin_dir, sizeof(dropin_dir), "%s/overrides.d", conf_dir);
         ck_assert_int_eq(mkdir(conf_dir, 0755), 0);
         ck_assert_int_eq(mkdir(dropin_dir, 0755), 0);
-        write_text(conf_path, "[Daemon]\n");
+        test_write_file(conf_path, "[Daemon]\n");
         start_daemon();
 }
 
 static void teardown(void) {
         continue_stopped_daemon();
         test_daemon_kill(&daemon_);
-        rm_rf(work);
+        test_rm_rf(work);
 }
 
 /* Asserts that the daemon's fd count is back at its baseline and stops it (exit 0). */
@@ -708,7 +674,7 @@ static void reload_daemon(void) {
 static void write_dropin(const char *name, const char *text) {
         char path[256];
 
-        write_text(fmt(path, sizeof(path), "%s/%s", dropin_dir, name), text);
+        test_write_file(fmt(path, sizeof(path), "%s/%s", dropin_dir, name), text);
 }
 
 /* Breaks if a reload's drop-in rules reach the file only after READY=1, or if the old ones
@@ -881,7 +847,7 @@ static void write_cap_dropin(unsigned n) {
         for (unsigned i = 0; i < n; i++)
                 used += (size_t) snprintf(text + used, len - used, "cap%u.test 10.%u.%u.%u\n", i, (i >> 16) & 255,
                                           (i >> 8) & 255, i & 255);
-        write_text(fmt(path, sizeof(path), "%s/50-cap.conf", dropin_dir), text);
+        test_write_file(fmt(path, sizeof(path), "%s/50-cap.conf", dropin_dir), text);
         free(text);
 }
 

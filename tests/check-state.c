@@ -90,32 +90,6 @@ static const char *setpriv_bin(void) {
 
 /* ---- files --------------------------------------------------------------------------- */
 
-static void rm_rf(const char *path) {
-        struct stat st;
-        struct dirent *de;
-        DIR *d;
-
-        if (lstat(path, &st) < 0)
-                return;
-        if (!S_ISDIR(st.st_mode)) {
-                unlink(path);
-                return;
-        }
-        d = opendir(path);
-        if (d) {
-                while ((de = readdir(d))) {
-                        char sub[1024];
-
-                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                                continue;
-                        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-                        rm_rf(sub);
-                }
-                closedir(d);
-        }
-        rmdir(path);
-}
-
 static void write_text(const char *path, const char *text, size_t len) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
@@ -203,7 +177,7 @@ static void teardown(void) {
         if (daemon_.pid > 0)
                 test_daemon_stop_signal(&daemon_, SIGKILL);
         (void) umount2(state_dir, MNT_DETACH);
-        rm_rf(work);
+        test_rm_rf(work);
 }
 
 /* ---- the daemon ---------------------------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -779,4 +780,30 @@ int test_max_fd(pid_t pid) {
                         max = atoi(de->d_name);
         closedir(d);
         return max;
+}
+
+void test_rm_rf(const char *path) {
+        struct stat st;
+        struct dirent *de;
+        DIR *d;
+
+        if (lstat(path, &st) < 0)
+                return;
+        if (!S_ISDIR(st.st_mode)) {
+                (void) unlink(path);
+                return;
+        }
+        d = opendir(path);
+        if (d) {
+                while ((de = readdir(d))) {
+                        char sub[PATH_MAX];
+
+                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                                continue;
+                        if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) < (int) sizeof(sub))
+                                test_rm_rf(sub);
+                }
+                closedir(d);
+        }
+        (void) rmdir(path);
 }

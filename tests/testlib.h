@@ -193,3 +193,7 @@ int test_raw_send_fds(int fd, const void *buf, size_t len, const int *fds, unsig
 int test_raw_reply(int fd, int timeout_ms, int *ret_status, unsigned *ret_serial, char *msg, size_t msglen);
 /* The daemon's highest open fd number (from /proc/PID/fd), or -errno. */
 int test_max_fd(pid_t pid);
+
+/* Removes path and everything below it, never following a symlink; quietly, as teardowns
+ * need. */
+void test_rm_rf(const char *path);
