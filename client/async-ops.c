@@ -205,28 +205,27 @@ _public_ int netutil_resolve_async(netutil_client *c, const char *host, unsigned
         r = client_resolve_request(c, host, port, family, scope, &m);
         if (r < 0)
                 return r;
-        /* A hit on a literal target, from the rules file as the blocking call answers it; only
-         * with nothing in flight, so that it cannot overtake a change sent before it. */
-        if (c->event && !c->pending && !c->out_head) {
-                _cleanup_(freep) LocalAddresses *l = calloc(1, sizeof(*l));
+        /* A hit on a literal target, from the rules file as the blocking call answers it, from
+         * the loop's next iteration. */
+        if (c->event) {
+                netutil_address *a = NULL;
+                LocalAddresses *l;
 
-                if (!l) {
-                        proto_msg_free(m);
-                        return -ENOMEM;
-                }
-                r = client_rules_answer(&c->rules, c->fd, host, port, family, client_resolve_scope(scope), &l->a);
+                r = client_rules_answer(c, host, port, family, scope, &a);
                 if (r != 0) {
                         proto_msg_free(m);
-                        if (r < 0)
-                                return r;
-                        l->call = (Call) { (any_handler_t) callback, userdata };
+                        l = r > 0 ? malloc(sizeof(*l)) : NULL;
+                        if (!l) {
+                                free(a);
+                                return r < 0 ? r : -ENOMEM;
+                        }
+                        *l = (LocalAddresses) { .call = { (any_handler_t) callback, userdata }, .a = a };
                         r = client_call_async_local(c, finish_local_addresses, l, ret_request);
                         if (r < 0) {
                                 free(l->a);
-                                return r;
+                                free(l);
                         }
-                        TAKE_PTR(l);
-                        return 0;
+                        return r;
                 }
         }
         return call_async(c, m, timeout_usec, finish_addresses, (any_handler_t) callback, userdata, ret_request);

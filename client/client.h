@@ -70,10 +70,10 @@ typedef struct ClientRules {
 
 int client_rules_init(ClientRules *r, const char *socket_path);
 void client_rules_done(ClientRules *r);
-/* An override hit on a literal target from the rules file: 1 and one address in *ret, 0 if
- * only the daemon can answer (no file, no rule, ..., or the connection fd hung up), -ENOMEM.
- * scope as the daemon gets it. */
-int client_rules_answer(ClientRules *r, int fd, const char *host, unsigned port, int family, const char *scope,
+/* An override hit on a literal target from c's rules file: 1 and one address in *ret, 0 if
+ * only the daemon can answer (no file, no rule, ..., a request of c in flight, its daemon
+ * hung up), -ENOMEM. scope as the caller gave it (NULL: $NETUTIL_SCOPE). */
+int client_rules_answer(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
                         netutil_address **ret);
 
 typedef struct OutMsg {

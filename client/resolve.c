@@ -83,14 +83,12 @@ _public_ int netutil_resolve(netutil_client *c, const char *host, unsigned port,
         if (r < 0)
                 return r;
         /* A hit on a literal target: from the rules file, as the daemon would answer it. */
-        if (!c->pending && !c->out_head) {
-                r = client_rules_answer(&c->rules, c->fd, host, port, family, client_resolve_scope(scope), ret);
-                if (r != 0) {
-                        proto_msg_free(m);
-                        if (r > 0)
-                                client_clear_error(c);
-                        return r;
-                }
+        r = client_rules_answer(c, host, port, family, scope, ret);
+        if (r != 0) {
+                proto_msg_free(m);
+                if (r > 0)
+                        client_clear_error(c);
+                return r;
         }
         r = client_call(c, m, timeout_usec, &reply);
         if (r < 0)

@@ -98,15 +98,17 @@ static bool refresh(ClientRules *r) {
         return true;
 }
 
-int client_rules_answer(ClientRules *r, int fd, const char *host, unsigned port, int family, const char *scope,
+int client_rules_answer(netutil_client *c, const char *host, unsigned port, int family, const char *scope,
                         netutil_address **ret) {
-        struct pollfd p = { .fd = fd };
+        struct pollfd p = { .fd = c->fd };
+        ClientRules *r = &c->rules;
         const RulesFileEntry *e;
         netutil_address *a;
 
-        if (!r->path || !refresh(r))
+        /* Not past a request in flight: a change sent before must be answered first. */
+        if (c->pending || c->out_head || !r->path || !refresh(r))
                 return 0;
-        e = rules_file_lookup(&r->view, scope, host, (int) port, family, false);
+        e = rules_file_lookup(&r->view, client_resolve_scope(scope), host, (int) port, family, false);
         if (!e)
                 return 0;
         /* A daemon that hung up on us may have been killed, its file left behind. */
