@@ -876,6 +876,9 @@ static int manager_bind(Manager *m) {
                 if (unlink(m->socket_path) < 0 && errno != ENOENT)
                         return log_error_errno(errno, "Failed to remove stale socket '%s': %m", m->socket_path);
         }
+        /* Nobody serves the path: what a dead instance published next to it goes too, before
+         * a client can connect and read it (this instance writes its own before READY=1). */
+        names_index_remove_old(m);
 
         /* The node is 0666: the policy, not the file mode, decides who may do what. The
          * umask is process-wide, which is fine before any thread exists. */

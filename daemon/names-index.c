@@ -425,14 +425,9 @@ int names_index_new(Manager *m) {
                 free(x);
                 return -ENOMEM;
         }
-        /* Whatever a previous instance left there is not known to match, and nothing may be
-         * written before this one serves (another may still serve the socket): none until the
-         * first write. No file is always right: its readers then ask. */
-        PublishedFile *files[] = { &x->file, &x->rules };
-        for (size_t i = 0; i < ELEMENTSOF(files); i++)
-                if (unlink(files[i]->path) < 0 && errno != ENOENT)
-                        log_warning_errno(errno, "Failed to remove the old %s '%s': %m", files[i]->what,
-                                          files[i]->path);
+        /* Whatever a previous instance left there is not known to match: both files are
+         * replaced at the first write, once this one serves. Not removed before: another
+         * instance may still serve the socket (this one then exits), and they are its files. */
         x->stale = x->rules_stale = true;
         m->names_index = x;
         (void) schedule(m, x);
@@ -489,6 +484,16 @@ int names_index_reply_empty(Request *req) {
                 flush(m, x); /* no memory to wait: write now */
         }
         return request_reply_empty(req);
+}
+
+void names_index_remove_old(Manager *m) {
+        NamesIndex *x = m->names_index;
+        PublishedFile *files[] = { x ? &x->file : NULL, x ? &x->rules : NULL };
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (files[i] && unlink(files[i]->path) < 0 && errno != ENOENT)
+                        log_warning_errno(errno, "Failed to remove the old %s '%s': %m", files[i]->what,
+                                          files[i]->path);
 }
 
 void names_index_flush(Manager *m) {

@@ -36,6 +36,10 @@ void names_index_rule_changed(Manager *m);
  * Returns 0 or REQUEST_PENDING, as a handler does. */
 int names_index_reply_empty(Request *req);
 
+/* Removes the files a dead instance left (manager.c, once it knows that nobody serves the
+ * socket path). */
+void names_index_remove_old(Manager *m);
+
 /* Writes the files now if they do not show the tables (SIGHUP, takeover); before the daemon
  * serves, at its first loop iteration instead. */
 void names_index_flush(Manager *m);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "names-index.h"
 #include "notify.h"
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -251,6 +252,9 @@ static int run(int argc, char *argv[]) {
         r = manager_listen(m);
         if (r < 0)
                 return r;
+        /* The names index and the rules file as this instance sees the rules, before READY=1
+         * and before any client is read. */
+        names_index_flush(m);
 
         log_info("netutild %s running in %s mode, configuration %s, resolver %s.", PACKAGE_VERSION,
                  m->user_mode ? "user" : "system",

@@ -151,14 +151,33 @@ START_TEST(test_ready_carries_status_line) {
 }
 END_TEST
 
+/* The files the live daemon publishes next to its socket (names index, rules file): the
+ * refused instance must leave them alone (it once removed them while it started). */
+static void assert_published_files(const char *socket) {
+        static const char *const suffixes[] = { ".names", ".rules" };
+        char path[sizeof(daemon_.socket) + 16];
+
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+                long long deadline = test_now_ms() + 5000;
+
+                snprintf(path, sizeof(path), "%s%s", socket, suffixes[i]);
+                /* Written at the daemon's first loop iteration, just after READY=1. */
+                while (access(path, F_OK) < 0 && test_now_ms() < deadline)
+                        usleep(10 * 1000);
+                ck_assert_msg(access(path, F_OK) == 0, "%s: %s", path, strerror(errno));
+        }
+}
+
 START_TEST(test_second_instance_refuses_live_socket) {
         char out[1024], err[4096];
         const char *argv[] = { test_netutild_bin(), "--user", "--socket", NULL, NULL };
 
         start_daemon(NULL);
+        assert_published_files(daemon_.socket);
         argv[3] = daemon_.socket;
         ck_assert_int_eq(test_run(argv, out, sizeof(out), err, sizeof(err)), 1);
         ck_assert_msg(strstr(err, "Another netutild is serving"), "%s", err);
+        assert_published_files(daemon_.socket);
         raw_status_ok(test_raw_connect(daemon_.socket), 1);
         test_daemon_stop_expect_clean_exit(&daemon_);
 }
