@@ -176,8 +176,9 @@ void manager_pause(Manager *m, Conn *keep);
 void manager_resume(Manager *m);
 /* Shuts c down (epoll reports the hang-up and the connection goes in conn_io()). */
 void manager_conn_kill(Conn *c);
-/* Requests read and not yet answered, over every connection. */
-unsigned manager_unanswered_requests(Manager *m);
+/* Requests read and not yet answered, their clients gone or not (a worker may still run a
+ * BIND whose client left: it will still hold or group its sockets). */
+uint64_t manager_unanswered_requests(Manager *m);
 /* Creates every missing directory of path's parent, mode 0755 & ~umask. Returns 0 or -errno. */
 int mkdir_parents(const char *path);
 
