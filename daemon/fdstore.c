@@ -699,7 +699,8 @@ int takeover_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         int r;
 
         if (creds->uid != 0 && creds->uid != self) {
-                log_notice("Refused TAKEOVER for uid %u pid %d.", (unsigned) creds->uid, (int) creds->pid);
+                log_refusal(creds->uid, creds->pid, "TAKEOVER", "Refused TAKEOVER for uid %u pid %d.",
+                            (unsigned) creds->uid, (int) creds->pid);
                 return request_error(req, EPERM,
                                      "Permission denied: only root or uid %u (the daemon's) may take over netutild",
                                      (unsigned) self);

@@ -163,17 +163,6 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         return r;
 }
 
-int log_client_internal(int level, int error, uid_t uid, pid_t pid, const char *operation, const char *file,
-                        int line, const char *format, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        r = log_va(level, error, true, uid, pid, operation, file, line, format, ap);
-        va_end(ap);
-        return r;
-}
-
 /* The slot of (uid, operation): found, free, or the least recently logged one (whose
  * unlogged count moves to refusal_missed_forgotten). Called with refusal_lock held. */
 static RefusalSlot *refusal_slot(uid_t uid, const char *operation) {

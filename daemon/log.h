@@ -32,12 +32,9 @@ void log_open(void);
 void log_set_max_level(int level);
 
 int log_internal(int level, int error, const char *file, int line, const char *format, ...) _printf_(5, 6);
-/* A line about a client's request: uid and pid from its SO_PEERCRED, operation a short
- * upper-case word (BIND, BIND_UNIX, OVERRIDE, ...). */
-int log_client_internal(int level, int error, uid_t uid, pid_t pid, const char *operation, const char *file,
-                        int line, const char *format, ...) _printf_(8, 9);
-/* A refused request: log_client_internal() at LOG_NOTICE, rate limited as described
- * above. Returns -EPERM. */
+/* A refused request, at LOG_NOTICE with the client's uid and pid (from its SO_PEERCRED) and
+ * operation (a short upper-case word: BIND, BIND_UNIX, OVERRIDE, ...) as fields, rate
+ * limited as described above. Returns -EPERM. */
 int log_refusal_internal(uid_t uid, pid_t pid, const char *operation, const char *file, int line,
                          const char *format, ...) _printf_(6, 7);
 
@@ -53,7 +50,5 @@ int log_refusal_internal(uid_t uid, pid_t pid, const char *operation, const char
 #define log_error_errno(e, ...) log_full_errno(LOG_ERR, e, __VA_ARGS__)
 #define log_oom() log_error_errno(-ENOMEM, "Out of memory.")
 
-#define log_client(level, error, uid, pid, operation, ...)                                                   \
-        log_client_internal(level, error, uid, pid, operation, __FILE__, __LINE__, __VA_ARGS__)
 #define log_refusal(uid, pid, operation, ...)                                                                \
         log_refusal_internal(uid, pid, operation, __FILE__, __LINE__, __VA_ARGS__)

@@ -621,37 +621,32 @@ static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         continue;
                 }
 
+                /* Whatever fails for one client drops it (cfd is closed), never the listener:
+                 * a negative return would disable it for good. */
                 c = calloc(1, sizeof(*c));
-                if (!c)
-                        return log_oom();
+                if (!c) {
+                        log_oom();
+                        continue;
+                }
                 c->manager = m;
                 c->fd = -EBADF;
                 r = conn_get_creds(cfd, &c->creds);
-                if (r < 0) {
-                        free(c);
+                if (r < 0)
                         log_warning_errno(r, "Failed to read peer credentials: %m");
-                        continue;
+                else if (!refuse_client_over_user_quota(m, cfd, c->creds.uid)) {
+                        c->load = user_load_get(m, c->creds.uid);
+                        r = c->load ? sd_event_add_io(m->event, &c->io, cfd, EPOLLIN | EPOLLRDHUP | EPOLLET, conn_io, c)
+                                    : -ENOMEM;
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to watch client: %m");
                 }
-                if (refuse_client_over_user_quota(m, cfd, c->creds.uid)) {
-                        free(c->creds.groups);
-                        free(c);
-                        continue;
-                }
-                c->load = user_load_get(m, c->creds.uid);
-                if (!c->load) {
-                        free(c->creds.groups);
-                        free(c);
-                        return log_oom();
-                }
-                c->io_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-                r = sd_event_add_io(m->event, &c->io, cfd, c->io_events, conn_io, c);
-                if (r < 0) {
+                if (!c->io) {
                         user_load_unref(m, c->load);
                         free(c->creds.groups);
                         free(c);
-                        log_warning_errno(r, "Failed to watch client: %m");
                         continue;
                 }
+                c->io_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
                 c->fd = TAKE_FD(cfd);
                 LIST_PREPEND(conns, m->conns, c);
                 m->n_conns++;
