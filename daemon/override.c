@@ -348,7 +348,8 @@ static const Override *live(Manager *m, OverrideTable *t, const char *host, int 
         return o;
 }
 
-const Override *override_lookup(Manager *m, OverrideTable *t, const char *host, unsigned port, int family) {
+const Override *override_lookup(Manager *m, OverrideTable *t, const char *host, unsigned port, int family,
+                                bool host_only) {
         uint64_t now;
         const Override *o;
 
@@ -357,10 +358,10 @@ const Override *override_lookup(Manager *m, OverrideTable *t, const char *host, 
         now = now_usec();
         /* Exactly Tornado's order: the triple with the family as passed (AF_UNSPEC is 0),
          * then the pair, then the host. */
-        if ((o = live(m, t, host, (int) port, family, now)) || (o = live(m, t, host, (int) port, OVERRIDE_ANY, now)) ||
-            (o = live(m, t, host, OVERRIDE_ANY, OVERRIDE_ANY, now)))
+        if (!host_only && ((o = live(m, t, host, (int) port, family, now)) ||
+                           (o = live(m, t, host, (int) port, OVERRIDE_ANY, now))))
                 return o;
-        return NULL;
+        return live(m, t, host, OVERRIDE_ANY, OVERRIDE_ANY, now);
 }
 
 /* ---- Requests -------------------------------------------------------------------------- */

@@ -79,9 +79,11 @@ size_t override_clear(Manager *m, OverrideTable *t);
  * nothing else holds t. */
 void override_scope_gc(Manager *m, OverrideTable *t);
 
-/* Tornado's lookup order in one table: (host, port, family), then (host, port), then
- * host. Expired rules are dropped on the way. NULL if none applies. */
-const Override *override_lookup(Manager *m, OverrideTable *t, const char *host, unsigned port, int family);
+/* Tornado's lookup order in one table (NULL: none): (host, port, family), then (host, port),
+ * then host; host_only: the host form alone (the NSS module's OVERRIDE_ONLY). Expired rules
+ * are dropped on the way. NULL if none applies. */
+const Override *override_lookup(Manager *m, OverrideTable *t, const char *host, unsigned port, int family,
+                                bool host_only);
 
 int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
 int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds);

@@ -104,18 +104,6 @@ static void resolve_done(void *userdata, bool cancelled) {
         resolve_answer(j);
 }
 
-/* OVERRIDE_ONLY (the NSS module): t's host-only rule for host if it has not expired (an
- * expired one is dropped, as override_lookup() does), else NULL. */
-static const Override *host_only_rule(Manager *m, OverrideTable *t, const char *host) {
-        Override *o = override_find(t, host, OVERRIDE_ANY, OVERRIDE_ANY);
-
-        if (o && o->expires_usec != 0 && o->expires_usec <= now_usec()) {
-                (void) override_del(m, t, host, OVERRIDE_ANY, OVERRIDE_ANY);
-                return NULL;
-        }
-        return o;
-}
-
 /* Request.detach of a thread pool job: the thread's answer will go to nobody. */
 static void resolve_job_detach(Request *req) {
         ResolveJob *j = req->userdata;
@@ -170,30 +158,20 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
                 return request_error_gai(req, EAFNOSUPPORT, EAI_FAMILY, "%s", gai_strerror(EAI_FAMILY));
 
-        /* OVERRIDE_ONLY (every getaddrinfo() on the machine, through the NSS module): host-only
-         * rules, the scope's table then the global one; no rule is ENOENT at once, before any
-         * backend work, so that the common case costs one round trip. */
-        if (only) {
-                OverrideTable *t = scope ? override_table_find(m, scope) : NULL;
-
-                o = host_only_rule(m, t, host);
-                if (!o && t)
-                        override_scope_gc(m, t);
-                if (!o)
-                        o = host_only_rule(m, override_table_find(m, NULL), host);
-                if (!o)
-                        return request_error(req, ENOENT, "No override applies");
-        }
-
-        /* One substitution: the scope's table, then the global one; never recursive. */
-        if (scope && !only) {
+        /* One substitution: the scope's table, then the global one; never recursive.
+         * OVERRIDE_ONLY (every getaddrinfo() on the machine, through the NSS module): host-only
+         * rules alone, and no rule is ENOENT at once, before any backend work, so that the
+         * common case costs one round trip. */
+        if (scope) {
                 OverrideTable *t = override_table_find(m, scope);
-                o = override_lookup(m, t, host, port, (int) family);
+                o = override_lookup(m, t, host, port, (int) family, only);
                 if (!o)
                         override_scope_gc(m, t); /* its last rules may have just expired */
         }
-        if (!o && !only)
-                o = override_lookup(m, override_table_find(m, NULL), host, port, (int) family);
+        if (!o)
+                o = override_lookup(m, override_table_find(m, NULL), host, port, (int) family, only);
+        if (!o && only)
+                return request_error(req, ENOENT, "No override applies");
 
         j = calloc(1, sizeof(*j));
         if (!j)
