@@ -274,7 +274,6 @@ static int run(int argc, char *argv[]) {
 int main(int argc, char *argv[]) {
         int r = run(argc, argv);
 
-        notify_close();
         if (r < 0) {
                 /* Tell the service manager why we could not start. */
                 (void) notify_send(true, "ERRNO=%d", -r);

@@ -17,12 +17,6 @@
 #include "netutil-proto.h"
 #include "notify.h"
 
-static int notify_fd = -EBADF;
-
-void notify_close(void) {
-        notify_fd = safe_close(notify_fd);
-}
-
 /* The address of $NOTIFY_SOCKET. Returns its length, 0 if unset or not a unix socket, or
  * -ENAMETOOLONG. */
 static int notify_address(struct sockaddr_un *sa) {
@@ -39,43 +33,6 @@ static int notify_address(struct sockaddr_un *sa) {
         if (sa->sun_path[0] == '@')
                 sa->sun_path[0] = '\0'; /* abstract */
         return (int) (offsetof(struct sockaddr_un, sun_path) + len + (e[0] == '/' ? 1 : 0));
-}
-
-int notify_send(bool must_arrive, const char *format, ...) {
-        struct sockaddr_un sa;
-        char msg[1024];
-        socklen_t salen;
-        va_list ap;
-        int r;
-
-        r = notify_address(&sa);
-        if (r <= 0)
-                return r;
-        salen = (socklen_t) r;
-
-        va_start(ap, format);
-        vsnprintf(msg, sizeof(msg), format, ap);
-        va_end(ap);
-
-        if (notify_fd < 0) {
-                notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-                if (notify_fd < 0)
-                        return -errno;
-        }
-        for (;;) {
-                if (sendto(notify_fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *) &sa,
-                           salen) >= 0)
-                        return 1;
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN || !must_arrive)
-                        return -errno;
-                /* Wait once for room, then give up rather than hold the loop. */
-                struct pollfd p = { .fd = notify_fd, .events = POLLOUT };
-                if (poll(&p, 1, NOTIFY_WAIT_MSEC) <= 0)
-                        return -ETIMEDOUT;
-                must_arrive = false;
-        }
 }
 
 int notify_send_fds(bool must_arrive, const char *text, const int *fds, size_t n) {
@@ -125,4 +82,14 @@ int notify_send_fds(bool must_arrive, const char *text, const int *fds, size_t n
                 if (poll(&p, 1, NOTIFY_WAIT_MSEC) <= 0)
                         return -ETIMEDOUT;
         }
+}
+
+int notify_send(bool must_arrive, const char *format, ...) {
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(msg, sizeof(msg), format, ap);
+        va_end(ap);
+        return notify_send_fds(must_arrive, msg, NULL, 0);
 }

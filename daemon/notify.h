@@ -4,7 +4,7 @@
 /*
  * The service manager's notify protocol (sd_notify(3)) without blocking the event loop:
  * libsystemd's sd_notify() blocks while the manager's queue is full, and a stalled
- * manager must not stall every client. Owns the socket to $NOTIFY_SOCKET.
+ * manager must not stall every client. Keeps no socket: each message has its own.
  */
 
 #include <stdbool.h>
@@ -16,9 +16,9 @@
  * manager's queue: long enough for a busy PID 1, short enough that clients never notice. */
 #define NOTIFY_WAIT_MSEC 200
 
-/* Sends the formatted message if $NOTIFY_SOCKET is set. must_arrive: wait up to
- * NOTIFY_WAIT_MSEC for room; otherwise (routine STATUS=) drop it if the queue is full.
- * Returns 1 sent, 0 no $NOTIFY_SOCKET, or -errno. */
+/* Sends the formatted message (notify_send_fds() without fds). must_arrive: wait up to
+ * NOTIFY_WAIT_MSEC for room; otherwise (routine STATUS=, WATCHDOG=1) drop it if the queue is
+ * full. Returns 1 sent, 0 no $NOTIFY_SOCKET, or -errno. */
 int notify_send(bool must_arrive, const char *format, ...) _printf_(2, 3);
 /* Sends text with fds[0..n) (SCM_RIGHTS, n <= PROTO_MAX_FDS = the kernel's SCM_MAX_FD) if
  * $NOTIFY_SOCKET is set: for FDSTORE=1 and FDSTOREREMOVE=1 (fdstore.c). The fds stay the
@@ -28,5 +28,3 @@ int notify_send(bool must_arrive, const char *format, ...) _printf_(2, 3);
  * NOTIFY_WAIT_MSEC for room; otherwise -EAGAIN at once. Returns 1 sent, 0 no
  * $NOTIFY_SOCKET, or -errno (-E2BIG past PROTO_MAX_FDS, -ETIMEDOUT, -EAGAIN). */
 int notify_send_fds(bool must_arrive, const char *text, const int *fds, size_t n);
-/* Closes the socket (at exit). */
-void notify_close(void);
