@@ -65,6 +65,7 @@ static Config *config_new(void) {
         c->resolver = RESOLVER_THREADPOOL;
         c->resolver_threads = 16;
         c->max_clients = PROTO_DEFAULT_MAX_CLIENTS;
+        c->max_clients_per_user = CONFIG_DEFAULT_MAX_CLIENTS_PER_USER;
         c->max_requests_per_user = CONFIG_DEFAULT_MAX_REQUESTS_PER_USER;
         return c;
 }

@@ -46,6 +46,9 @@ typedef struct Config {
 /* MaxRequestsPerUser='s default: 32 connections' full pipelines (PROTO_MAX_INFLIGHT each), a
  * few MiB of requests and jobs; and its ceiling, MaxClients' ceiling times a full pipeline. */
 #define CONFIG_DEFAULT_MAX_REQUESTS_PER_USER 4096u
+/* MaxClientsPerUser= by default: an eighth of the default MaxClients, so that eight busy
+ * users fit and one cannot take every place (issue 13). */
+#define CONFIG_DEFAULT_MAX_CLIENTS_PER_USER 128u
 #define CONFIG_MAX_REQUESTS_PER_USER (CONFIG_MAX_CLIENTS * PROTO_MAX_INFLIGHT)
 #define CONFIG_MAX_LINE 4096u            /* a line longer than a path is a mistake */
 #define CONFIG_MAX_RULES 4096u           /* policy compiled into arrays scanned per request */

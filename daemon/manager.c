@@ -586,7 +586,7 @@ static int accept_retry_cb(sd_event_source *s, uint64_t usec, void *userdata) {
 static void spare_fd_reserve(void);
 static void spare_fd_release(void);
 static bool refuse_client_out_of_fds(Manager *m, int error);
-static bool refuse_client_over_user_quota(Manager *m, int fd, uid_t uid);
+static bool refuse_client_by_uid(Manager *m, int fd, uid_t uid);
 
 static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
@@ -633,7 +633,7 @@ static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 r = conn_get_creds(cfd, &c->creds);
                 if (r < 0)
                         log_warning_errno(r, "Failed to read peer credentials: %m");
-                else if (!refuse_client_over_user_quota(m, cfd, c->creds.uid)) {
+                else if (!refuse_client_by_uid(m, cfd, c->creds.uid)) {
                         c->load = user_load_get(m, c->creds.uid);
                         r = c->load ? sd_event_add_io(m->event, &c->io, cfd, EPOLLIN | EPOLLRDHUP | EPOLLET, conn_io, c)
                                     : -ENOMEM;
@@ -1100,34 +1100,49 @@ static bool refuse_client_out_of_fds(Manager *m, int error) {
         return false;
 }
 
-/* ---- Connections per uid (issue 7) --------------------------------------------------- */
+/* ---- Connections per uid (issues 7 and 13) ------------------------------------------- */
+
+/* Places of MaxClients that only root may take, so that the administrator (and a successor's
+ * --takeover) can always connect, whatever the other users hold: a sixteenth, at least one. */
+static unsigned root_reserved_clients(unsigned max_clients) {
+        return max_clients > 1 ? MAX(max_clients / 16, 1u) : 0;
+}
 
 /* MaxClientsPerUser=: one uid may not take every place MaxClients leaves, nor make every
- * other client wait behind its connections. Root is not limited: its clients are the
- * administrator's. Counting walks the connections, once per accepted client: accepting
- * is rare next to requests, and MaxClients bounds the walk. Returns true if the client
- * was refused (told why; the caller closes fd). */
-static bool refuse_client_over_user_quota(Manager *m, int fd, uid_t uid) {
+ * other client wait behind its connections; and no uid but root takes root's places.
+ * Counting walks the connections, once per accepted client: accepting is rare next to
+ * requests, and MaxClients bounds the walk. Returns true if the client was refused (told
+ * why; the caller closes fd). */
+static bool refuse_client_by_uid(Manager *m, int fd, uid_t uid) {
         _cleanup_(proto_msg_freep) ProtoMsg *msg = NULL;
         unsigned limit = m->config->max_clients_per_user, n = 0;
+        unsigned reserved = root_reserved_clients(m->config->max_clients);
         uint64_t now = now_usec();
         char text[128];
 
-        if (limit == 0 || uid == 0)
+        if (uid == 0)
                 return false;
-        for (Conn *c = m->conns; c && n < limit; c = c->conns_next)
-                if (c->creds.uid == uid)
-                        n++;
-        if (n < limit)
-                return false;
+        if (m->n_conns >= m->config->max_clients - reserved)
+                snprintf(text, sizeof(text), "Too many clients (MaxClients=%u, the last %u kept for root)",
+                         m->config->max_clients, reserved);
+        else {
+                if (limit == 0)
+                        return false;
+                for (Conn *c = m->conns; c && n < limit; c = c->conns_next)
+                        if (c->creds.uid == uid)
+                                n++;
+                if (n < limit)
+                        return false;
+                snprintf(text, sizeof(text), "Too many clients of uid %u (MaxClientsPerUser=%u)", (unsigned) uid,
+                         limit);
+        }
 
         m->refused_clients++;
-        snprintf(text, sizeof(text), "Too many clients of uid %u (MaxClientsPerUser=%u)", (unsigned) uid, limit);
         if (proto_error_new(PROTO_MSG_INVALID, 0, EUSERS, text, &msg) >= 0)
                 send_refusal(fd, msg);
         if (now - m->last_refusal_log_usec >= REFUSAL_LOG_INTERVAL_USEC) {
-                log_warning("Refusing clients of uid %u: MaxClientsPerUser=%u reached (%" PRIu64 " refused so far).",
-                            (unsigned) uid, limit, m->refused_clients);
+                log_warning("Refusing clients of uid %u: %s (%" PRIu64 " refused so far).", (unsigned) uid, text,
+                            m->refused_clients);
                 m->last_refusal_log_usec = now;
         }
         return true;
