@@ -184,7 +184,7 @@ START_TEST(test_directory_as_config_is_refused) {
 }
 END_TEST
 
-START_TEST(test_max_clients_per_user_parses_and_defaults_to_no_limit) {
+START_TEST(test_max_clients_per_user_parses_and_defaults_to_128) {
         _cleanup_(config_freep) Config *d = NULL;
         char err[256] = "";
         int r;
@@ -198,7 +198,7 @@ START_TEST(test_max_clients_per_user_parses_and_defaults_to_no_limit) {
         ck_assert_uint_eq(c->max_clients_per_user, 0);
         config_free(c);
         ck_assert_int_eq(config_load(NULL, false, &d, err, sizeof(err)), 0);
-        ck_assert_uint_eq(d->max_clients_per_user, 0);
+        ck_assert_uint_eq(d->max_clients_per_user, 128);
         expect_error("[Daemon]\nMaxClientsPerUser=65537\n", "MaxClientsPerUser=65537: expected 0 (no limit)..65536", 2);
         expect_error("[Daemon]\nMaxClientsPerUser=-1\n", "MaxClientsPerUser=-1", 2);
         expect_error("[Daemon]\nMaxClientsPerUser=\n", "MaxClientsPerUser=", 2);
@@ -255,7 +255,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_long_line_and_nul_are_refused);
         tcase_add_test(tc, test_dropins_apply_in_lexical_order);
         tcase_add_test(tc, test_directory_as_config_is_refused);
-        tcase_add_test(tc, test_max_clients_per_user_parses_and_defaults_to_no_limit);
+        tcase_add_test(tc, test_max_clients_per_user_parses_and_defaults_to_128);
         tcase_add_test(tc, test_max_requests_per_user_parses_and_defaults_to_4096);
         tcase_add_test(tc, test_resolve_timeout_parses_and_defaults_to_resolv_conf);
         suite_add_tcase(s, tc);
