@@ -4,34 +4,43 @@
  * are escaped per RFC 8259. */
 
 #include <inttypes.h>
+#include <string.h>
 
 #include "json.h"
+#include "text.h"
 
+/* Always valid JSON in valid UTF-8, whatever s holds: quote and backslash escaped, the
+ * control characters (C0, DEL, C1) as \u escapes, and each byte that is not valid UTF-8
+ * as U+FFFD (\ufffd), the replacement character. */
 static void put_escaped(FILE *f, const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+        size_t n = strlen(s);
+
         fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                switch (*p) {
-                case '"':
-                        fputs("\\\"", f);
-                        break;
-                case '\\':
-                        fputs("\\\\", f);
-                        break;
-                case '\n':
-                        fputs("\\n", f);
-                        break;
-                case '\r':
-                        fputs("\\r", f);
-                        break;
-                case '\t':
-                        fputs("\\t", f);
-                        break;
-                default:
-                        if (*p < 0x20)
-                                fprintf(f, "\\u%04x", *p);
-                        else
-                                fputc(*p, f);
+        for (size_t i = 0; i < n;) {
+                uint32_t cp = 0;
+                size_t len = text_utf8_char(p + i, n - i, &cp);
+
+                if (len == 0) {
+                        fputs("\\ufffd", f);
+                        i++;
+                        continue;
                 }
+                if (cp == '"')
+                        fputs("\\\"", f);
+                else if (cp == '\\')
+                        fputs("\\\\", f);
+                else if (cp == '\n')
+                        fputs("\\n", f);
+                else if (cp == '\r')
+                        fputs("\\r", f);
+                else if (cp == '\t')
+                        fputs("\\t", f);
+                else if (text_is_control(cp))
+                        fprintf(f, "\\u%04x", (unsigned) cp);
+                else
+                        fwrite(p + i, 1, len, f);
+                i += len;
         }
         fputc('"', f);
 }

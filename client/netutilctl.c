@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "text.h"
 #include "macro.h"
 #include "netutil.h"
 
@@ -65,7 +66,10 @@ static int fail(netutil_client *c, int error, const char *context) {
         else
                 snprintf(msg, sizeof(msg), "%s", strerror(-error));
 
-        fprintf(stderr, "netutilctl: %s\n", msg);
+        /* The daemon's words are escaped like every string we print (text.h). */
+        fputs("netutilctl: ", stderr);
+        text_fputs_escaped(msg, stderr);
+        fputc('\n', stderr);
         if (arg_json) {
                 JsonWriter w = { .f = stdout };
                 json_begin_object(&w, NULL);
@@ -462,8 +466,12 @@ static void write_sockets(JsonWriter *w, const char *prefix, const netutil_socke
                                 json_string(w, "type", type);
                                 json_string(w, "path", path);
                                 json_end_object(w);
-                        } else
-                                printf("%sunix %s %s\n", prefix, type, path);
+                        } else {
+                                text_fputs_escaped(prefix, stdout);
+                                printf("unix %s ", type);
+                                text_fputs_escaped(path, stdout);
+                                putchar('\n');
+                        }
                         continue;
                 }
                 if (arg_json) {
@@ -473,8 +481,10 @@ static void write_sockets(JsonWriter *w, const char *prefix, const netutil_socke
                         json_string(w, "address", addr);
                         json_uint(w, "port", port);
                         json_end_object(w);
-                } else
-                        printf("%s%s %s %s %u\n", prefix, family_name(s[i].family), type, addr, port);
+                } else {
+                        text_fputs_escaped(prefix, stdout);
+                        printf("%s %s %s %u\n", family_name(s[i].family), type, addr, port);
+                }
         }
 }
 
@@ -1038,19 +1048,27 @@ static int verb_override(int argc, char *argv[]) {
                                         json_string(&w, "source", o[i].source);
                                 json_end_object(&w);
                         } else {
-                                printf("%s %s", o[i].scope ? o[i].scope : "global", o[i].host);
+                                /* Names come from other users: escaped (text.h). */
+                                text_fputs_escaped(o[i].scope ? o[i].scope : "global", stdout);
+                                putchar(' ');
+                                text_fputs_escaped(o[i].host, stdout);
                                 if (o[i].port >= 0)
                                         printf(" port %d", o[i].port);
                                 if (fam)
                                         printf(" %s", fam);
-                                printf(" -> %s", o[i].target);
+                                fputs(" -> ", stdout);
+                                text_fputs_escaped(o[i].target, stdout);
                                 if (o[i].target_port >= 0)
                                         printf(" port %d", o[i].target_port);
                                 if (o[i].expires_in_usec >= 0)
                                         printf(" (expires in %" PRIu64 "s)",
                                                ((uint64_t) o[i].expires_in_usec + 999999) / 1000000);
                                 if (o[i].source)
-                                        printf(" (read-only, %s)", o[i].source);
+                                {
+                                        fputs(" (read-only, ", stdout);
+                                        text_fputs_escaped(o[i].source, stdout);
+                                        putchar(')');
+                                }
                                 putchar('\n');
                         }
                 }

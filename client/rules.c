@@ -108,7 +108,12 @@ int client_rules_answer(netutil_client *c, const char *host, unsigned port, int 
         /* Not past a request in flight: a change sent before must be answered first. */
         if (c->pending || c->out_head || !r->path || !refresh(r))
                 return 0;
-        e = rules_file_lookup(&r->view, client_resolve_scope(scope), host, (int) port, family, false);
+        scope = client_resolve_scope(scope);
+        /* NAME@UID trusts another uid's scope, which only the daemon can check (the file names
+         * no owners): ask it. */
+        if (scope && strchr(scope, '@'))
+                return 0;
+        e = rules_file_lookup(&r->view, scope, host, (int) port, family, false);
         if (!e)
                 return 0;
         /* A daemon that hung up on us may have been killed, its file left behind. */

@@ -120,10 +120,13 @@ static void bind_answer(BindJob *j) {
         }
 
         if (j->group && j->n > 0) {
-                r = group_create(req->manager, j->group, j->creds.uid, j->sockets, (size_t) j->n, j->params.backlog);
+                r = group_create(req->manager, j->group, j->creds.uid, j->sockets, (size_t) j->n, j->params.backlog,
+                                 j->address, j->service);
                 if (r == -EEXIST) {
-                        /* Another request started the group meanwhile: join that one. */
-                        r = group_answer_member(req, group_find(req->manager, j->group));
+                        /* Another request started the group meanwhile: join that one, if it is
+                         * what this request asked for. */
+                        r = group_answer_member(req, group_find(req->manager, j->group, j->creds.uid), j->address,
+                                       j->service, j->params.family);
                         if (r < 0)
                                 request_error(req, -r, NULL);
                         return;
@@ -176,7 +179,7 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         _cleanup_(bind_job_freep) BindJob *j = NULL;
         Manager *m = req->manager;
         const char *address = NULL, *service = NULL, *name = NULL;
-        uint32_t family = AF_UNSPEC, socktype = SOCK_STREAM, reuse = 0, hold = 0;
+        uint32_t family = AF_UNSPEC, socktype = SOCK_STREAM, reuse = 0, hold = 0, owner;
         int32_t backlog = BIND_DEFAULT_BACKLOG, flags = BIND_FLAGS_DEFAULT;
         int r;
 
@@ -211,9 +214,16 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                         return request_error(req, EOPNOTSUPP,
                                              "Reuseport groups are TCP only (a UDP anchor would take datagrams); "
                                              "bind UDP with --reuse-port and no --name");
-                g = group_find(m, name);
+                /* The caller's own group, else root's; another uid's only if OWNER_UID names it. */
+                if (proto_get_u32(v, PROTO_ATTR_OWNER_UID, &owner) >= 0) {
+                        g = group_find(m, name, (uid_t) owner);
+                        if (!g && owner != req->conn->creds.uid)
+                                return request_error(req, ENOENT, "No reuseport group named '%s' of uid %u", name,
+                                                     owner);
+                } else
+                        g = group_find_for(m, name, req->conn->creds.uid);
                 if (g)
-                        return group_answer_member(req, g);
+                        return group_answer_member(req, g, address, service, (int) family);
                 if (held_check_quota(req, req->conn->creds.uid))
                         return 0;
         }

@@ -230,7 +230,7 @@ static int queued_fd(Manager *m, const char *fdname) {
         if (fdstore_parse_name(fdname, &f) < 0)
                 return -ENOENT;
         if (f.kind == 'h') {
-                Held *h = held_find(m, f.name);
+                Held *h = held_find(m, f.name, f.owner);
                 if (!h || f.index >= h->n_sockets)
                         return -ENOENT;
                 const HeldSocket *hs = &h->sockets[f.index];
@@ -239,7 +239,7 @@ static int queued_fd(Manager *m, const char *fdname) {
                         return -ENOENT;
                 return hs->fd;
         }
-        Group *g = group_find(m, f.name);
+        Group *g = group_find(m, f.name, f.owner);
         if (!g || f.index >= g->n_anchors)
                 return -ENOENT;
         if (fdstore_format_name(again, sizeof(again), 'g', g->anchors[f.index].family, SOCK_STREAM, g->owner,

@@ -14,25 +14,115 @@
  * TCP only: a bound UDP anchor would receive its share of datagrams.
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "bind.h"
 #include "fdstore.h"
+#include "gai.h"
 #include "group.h"
 #include "handlers.h"
 #include "log.h"
 #include "macro.h"
 #include "policy.h"
 
-Group *group_find(Manager *m, const char *name) {
+Group *group_find(Manager *m, const char *name, uid_t owner) {
         for (Group *g = m->groups; g; g = g->groups_next)
-                if (strcmp(g->name, name) == 0)
+                if (g->owner == owner && strcmp(g->name, name) == 0)
                         return g;
         return NULL;
+}
+
+Group *group_find_for(Manager *m, const char *name, uid_t uid) {
+        Group *g = group_find(m, name, uid);
+
+        return g ?: group_find(m, name, 0);
+}
+
+static bool is_digits(const char *s) {
+        return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* The address bytes of a sockaddr_in or sockaddr_in6, and their length. */
+static const void *addr_bytes(const struct sockaddr_storage *ss, size_t *ret_len) {
+        if (ss->ss_family == AF_INET) {
+                *ret_len = 4;
+                return &((const struct sockaddr_in *) ss)->sin_addr;
+        }
+        *ret_len = 16;
+        return &((const struct sockaddr_in6 *) ss)->sin6_addr;
+}
+
+static bool addr_is_wildcard(const struct sockaddr_storage *ss) {
+        static const uint8_t zero[16];
+        size_t len;
+        const void *b = addr_bytes(ss, &len);
+
+        return memcmp(b, zero, len) == 0;
+}
+
+int group_check_match(const Group *g, const char *address, const char *service, int family, char *why,
+                      size_t why_len) {
+        char where[INET6_ADDRSTRLEN + 16] = "?";
+        unsigned port = 0;
+        const char *wrong = NULL;
+
+        if (g->n_anchors == 0)
+                return 0;
+        (void) sockaddr_format((const struct sockaddr *) &g->anchors[0].addr, where, sizeof(where), &port);
+        if (address && !*address)
+                address = NULL;
+
+        /* The port: absent or 0 takes the group's; a number must be it; a service name must
+         * be the one the group was made with. */
+        if (service && *service && !(is_digits(service) ? strtoul(service, NULL, 10) == 0 ||
+                                                                  strtoul(service, NULL, 10) == port
+                                                        : g->service && strcmp(service, g->service) == 0))
+                wrong = "port";
+        /* The address: the wildcard must be a wildcard group; a literal must be each anchor's
+         * address; a host name must be the one the group was made with (not known for a group
+         * adopted after a restart, which is not checked). */
+        else if (!address) {
+                for (size_t i = 0; i < g->n_anchors; i++)
+                        if (!addr_is_wildcard(&g->anchors[i].addr))
+                                wrong = "address";
+        } else if (gai_is_literal(address)) {
+                uint8_t want[16];
+                int f = strchr(address, ':') ? AF_INET6 : AF_INET;
+                char plain[INET6_ADDRSTRLEN] = "";
+
+                snprintf(plain, sizeof(plain), "%.*s", (int) strcspn(address, "%"), address);
+                if (inet_pton(f, plain, want) != 1)
+                        wrong = "address";
+                for (size_t i = 0; !wrong && i < g->n_anchors; i++) {
+                        size_t len;
+                        const void *b = addr_bytes(&g->anchors[i].addr, &len);
+
+                        if (g->anchors[i].family != f || memcmp(b, want, len) != 0)
+                                wrong = "address";
+                }
+        } else if (g->address && strcasecmp(address, g->address) != 0)
+                wrong = "address";
+        if (!wrong && family != AF_UNSPEC)
+                for (size_t i = 0; i < g->n_anchors; i++)
+                        if (g->anchors[i].family != family)
+                                wrong = "address family";
+        if (!wrong)
+                return 0;
+        /* The request's own strings are not repeated: they may be anything. */
+        snprintf(why, why_len,
+                 "The reuseport group '%s' of uid %u is on %s port %u%s, and this request asks for another %s: "
+                 "a member has the group's protocol, address and port",
+                 g->name, (unsigned) g->owner, where, port, g->n_anchors > 1 ? " (and more addresses)" : "",
+                 wrong);
+        return -EEXIST;
 }
 
 void group_free(Group *g) {
@@ -41,6 +131,8 @@ void group_free(Group *g) {
         if (g->manager)
                 LIST_REMOVE(groups, g->manager->groups, g);
         bound_sockets_free(g->anchors, g->n_anchors);
+        free(g->address);
+        free(g->service);
         free(g->name);
         free(g);
 }
@@ -80,7 +172,7 @@ static int group_add(Manager *m, const char *name, uid_t owner, const BoundSocke
                      bool adopt, Group **ret) {
         Group *g;
 
-        if (group_find(m, name))
+        if (group_find(m, name, owner))
                 return -EEXIST;
         g = calloc(1, sizeof(*g));
         if (!g)
@@ -114,13 +206,19 @@ static int group_add(Manager *m, const char *name, uid_t owner, const BoundSocke
         return 0;
 }
 
-int group_create(Manager *m, const char *name, uid_t owner, const BoundSocket *members, size_t n, int backlog) {
+int group_create(Manager *m, const char *name, uid_t owner, const BoundSocket *members, size_t n, int backlog,
+                 const char *address, const char *service) {
         Group *g;
         int r;
 
         r = group_add(m, name, owner, members, n, backlog, false, &g);
         if (r < 0)
                 return r;
+        if ((address && *address && !(g->address = strdup(address))) ||
+            (service && !is_digits(service) && !(g->service = strdup(service)))) {
+                group_free(g);
+                return -ENOMEM;
+        }
         log_info("Created reuseport group '%s' of uid %u with %zu address%s.", name, (unsigned) owner, n,
                  n == 1 ? "" : "es");
         fdstore_push_group(m, g);
@@ -140,7 +238,7 @@ int group_adopt(Manager *m, const char *name, uid_t owner, const BoundSocket *an
         return 0;
 }
 
-int group_answer_member(Request *req, Group *g) {
+int group_answer_member(Request *req, Group *g, const char *address, const char *service, int family) {
         _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
         const Creds *creds = &req->conn->creds;
         char reason[PROTO_MAX_ERROR_MESSAGE];
@@ -158,6 +256,9 @@ int group_answer_member(Request *req, Group *g) {
                                                      "to uid %u; joining it needs an AllowBind rule for its port",
                                                      g->name, (unsigned) g->owner);
                         }
+        /* After the policy: a request that may not join learns nothing more of the group. */
+        if (group_check_match(g, address, service, family, reason, sizeof(reason)) < 0)
+                return request_error(req, EEXIST, "%s", reason);
 
         r = proto_reply_new(req->type, req->serial, &reply);
         if (r < 0)

@@ -23,8 +23,18 @@ int held_name_check(const char *name, char *reason, size_t reason_len) {
                 snprintf(reason, reason_len, "Invalid name: must be 1 to %u bytes", PROTO_MAX_SOCKET_NAME - 1);
                 return -EINVAL;
         }
+        /* Bytes that are not printable are described, never repeated (a terminal or a log
+         * would act on them); a name of printable bytes can be quoted safely. */
+        for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+                if (*p < ' ' || *p > '~') {
+                        snprintf(reason, reason_len,
+                                 "Invalid name: byte %zu (0x%02x) is not printable ASCII; only printable ASCII "
+                                 "without spaces or ':' is allowed",
+                                 (size_t) (p - (const unsigned char *) name), *p);
+                        return -EINVAL;
+                }
         for (const char *p = name; *p; p++)
-                if (*p <= ' ' || *p > '~' || *p == ':') {
+                if (*p == ' ' || *p == ':') {
                         snprintf(reason, reason_len,
                                  "Invalid name '%s': only printable ASCII without spaces or ':' is allowed", name);
                         return -EINVAL;
@@ -32,9 +42,9 @@ int held_name_check(const char *name, char *reason, size_t reason_len) {
         return 0;
 }
 
-Held *held_find(Manager *m, const char *name) {
+Held *held_find(Manager *m, const char *name, uid_t owner) {
         for (Held *h = m->held; h; h = h->held_next)
-                if (strcmp(h->name, name) == 0)
+                if (h->owner == owner && strcmp(h->name, name) == 0)
                         return h;
         return NULL;
 }
@@ -110,7 +120,7 @@ static int held_add_full(Manager *m, const char *name, uid_t owner, const BoundS
         Held *h;
         int r;
 
-        if (held_find(m, name))
+        if (held_find(m, name, owner))
                 return -EEXIST;
         if (n > HELD_MAX_SOCKETS_PER_NAME)
                 return -E2BIG;
@@ -225,35 +235,67 @@ int hold_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         return request_reply(req, TAKE_PTR(reply));
 }
 
+/* The one held name or group name of another uid that root's HOLD_RELEASE without OWNER_UID
+ * means: -ENOENT if none, -ENOTUNIQ if several uids have one by that name. */
+static int find_any_owner(Manager *m, const char *name, Held **ret_h, Group **ret_g) {
+        Held *h = NULL;
+        Group *g = NULL;
+        unsigned n = 0;
+
+        for (Held *x = m->held; x; x = x->held_next)
+                if (strcmp(x->name, name) == 0)
+                        h = x, n++;
+        for (Group *x = m->groups; x; x = x->groups_next)
+                if (strcmp(x->name, name) == 0)
+                        g = x, n++;
+        if (n == 0)
+                return -ENOENT;
+        if (n > 1)
+                return -ENOTUNIQ;
+        *ret_h = h;
+        *ret_g = h ? NULL : g;
+        return 0;
+}
+
 int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         const Creds *creds = &req->conn->creds;
+        char reason[PROTO_MAX_ERROR_MESSAGE];
         const char *name;
-        Held *h;
+        uint32_t owner = creds->uid;
+        bool owner_given;
+        Held *h = NULL;
+        Group *g = NULL;
 
         if (proto_get_string(v, PROTO_ATTR_NAME, &name) < 0)
                 return request_error(req, EINVAL, "HOLD_RELEASE needs a name");
-        {
-                char reason[PROTO_MAX_ERROR_MESSAGE];
-                /* The same rules as for holding: a name that cannot be held is a mistake,
-                 * not an unknown name. */
-                if (held_name_check(name, reason, sizeof(reason)) < 0)
-                        return request_error(req, EINVAL, "%s", reason);
-        }
-        h = held_find(req->manager, name);
-        if (!h) {
+        /* The same rules as for holding: a name that cannot be held is a mistake, not an
+         * unknown name. */
+        if (held_name_check(name, reason, sizeof(reason)) < 0)
+                return request_error(req, EINVAL, "%s", reason);
+        /* Names are per owner: the caller's own, or (root) the owner's that OWNER_UID names. */
+        owner_given = proto_get_u32(v, PROTO_ATTR_OWNER_UID, &owner) >= 0;
+        if (owner_given && owner != creds->uid && creds->uid != 0)
+                return request_error(req, ENOENT, "No held socket named '%s'", name);
+        h = held_find(req->manager, name, (uid_t) owner);
+        if (!h)
+                g = group_find(req->manager, name, (uid_t) owner);
+        /* Root without OWNER_UID and no name of its own: the one uid that has the name. */
+        if (!h && !g && creds->uid == 0 && !owner_given &&
+            find_any_owner(req->manager, name, &h, &g) == -ENOTUNIQ)
+                return request_error(req, ENOTUNIQ,
+                                     "Several users hold a socket or group named '%s': name its owner (OWNER_UID)",
+                                     name);
+        if (g) {
                 /* A reuseport group is released the same way: its anchors close, members
                  * already handed out keep working. */
-                Group *g = group_find(req->manager, name);
-                if (g && (creds->uid == 0 || creds->uid == g->owner)) {
-                        log_info("Releasing reuseport group '%s' at the request of uid %u.", g->name,
-                                 (unsigned) creds->uid);
-                        fdstore_remove_group(req->manager, g);
-                        group_free(g);
-                        return request_reply_empty(req);
-                }
+                log_info("Releasing reuseport group '%s' of uid %u at the request of uid %u.", g->name,
+                         (unsigned) g->owner, (unsigned) creds->uid);
+                fdstore_remove_group(req->manager, g);
+                group_free(g);
+                return request_reply_empty(req);
         }
-        /* Someone else's name is reported as absent: names are not a way to probe. */
-        if (!h || !held_may_use(h, creds))
+        /* Someone else's name is absent for the caller: names are not a way to probe. */
+        if (!h)
                 return request_error(req, ENOENT, "No held socket named '%s'", name);
 
         log_info("Releasing held socket '%s' of uid %u at the request of uid %u.", h->name, (unsigned) h->owner,
@@ -273,16 +315,14 @@ int held_check_quota(Request *req, uid_t uid) {
 
 int held_answer_existing(Request *req, const char *name, bool want_unix) {
         _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
-        Held *h = held_find(req->manager, name);
+        /* Names are per owner: another uid's name of the same spelling is not this one, so
+         * that no uid can claim a name first to break or steer another's (issue 13). */
+        Held *h = held_find(req->manager, name, req->conn->creds.uid);
         int r;
 
         if (!h)
                 return 0;
         /* The same name again: the same sockets, the port never closed. */
-        if (!held_may_use(h, &req->conn->creds)) {
-                request_error(req, EEXIST, "The name '%s' is held by another user", name);
-                return 1;
-        }
         if ((h->sockets[0].family == AF_UNIX) != want_unix) {
                 request_error(req, EEXIST, "The name '%s' holds %s sockets", name, want_unix ? "network" : "unix");
                 return 1;

@@ -47,7 +47,8 @@ typedef struct Held {
  * (fdstore.c). Returns 0 or -EINVAL with the reason in reason. */
 int held_name_check(const char *name, char *reason, size_t reason_len);
 
-Held *held_find(Manager *m, const char *name);
+/* The name held by owner (names are per owner: uids do not share a name space). */
+Held *held_find(Manager *m, const char *name, uid_t owner);
 /* May creds use (retrieve, release) h? Its owner and root may. */
 bool held_may_use(const Held *h, const Creds *creds);
 /* Number of held names and groups owned by uid. */

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "handlers.h"
+#include "text.h"
+#include "hash.h"
 #include "log.h"
 #include "macro.h"
 #include "names-index.h"
@@ -49,15 +51,16 @@ static UidCount *uid_count(Manager *m, uid_t uid, bool create) {
         return u;
 }
 
-/* FNV-1a over the key. */
+/* The bucket hash of a key: keyed (hash.h), so that no client can choose hosts that all
+ * land in one bucket and make every lookup in the table walk them all. */
 static size_t key_hash(const char *host, int port, int family) {
-        uint64_t h = 1469598103934665603ULL;
+        HashState s;
+        int32_t pf[2] = { port, family };
 
-        for (const unsigned char *p = (const unsigned char *) host; *p; p++)
-                h = (h ^ *p) * 1099511628211ULL;
-        h = (h ^ (uint64_t) (uint32_t) port) * 1099511628211ULL;
-        h = (h ^ (uint64_t) (uint32_t) family) * 1099511628211ULL;
-        return (size_t) h;
+        hash_init(&s, hash_process_key());
+        hash_add(&s, host, strlen(host) + 1);
+        hash_add(&s, pf, sizeof(pf));
+        return (size_t) hash_final(&s);
 }
 
 static bool key_equal(const Override *o, const char *host, int port, int family) {
@@ -364,10 +367,92 @@ const Override *override_lookup(Manager *m, OverrideTable *t, const char *host, 
         return live(m, t, host, OVERRIDE_ANY, OVERRIDE_ANY, now);
 }
 
+/* ---- Names and scope references ---------------------------------------------------------- */
+
+int override_text_check(const char *what, const char *s, char *why, size_t why_len) {
+        char detail[96];
+
+        if (text_check(s, detail, sizeof(detail)) < 0) {
+                snprintf(why, why_len, "Invalid %s: it %s; names are printable UTF-8 text", what, detail);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int override_scope_name_check(const char *name, char *why, size_t why_len) {
+        if (name[0] == '\0' || strlen(name) >= PROTO_MAX_SCOPE) {
+                snprintf(why, why_len, "Invalid scope name: it must have 1 to %u bytes", PROTO_MAX_SCOPE - 1);
+                return -EINVAL;
+        }
+        if (strchr(name, '@')) {
+                snprintf(why, why_len, "Invalid scope name: '@' separates a scope's name from its owner (NAME@UID)");
+                return -EINVAL;
+        }
+        return override_text_check("scope name", name, why, why_len);
+}
+
+int override_scope_ref_parse(const char *ref, ScopeRef *ret, char *why, size_t why_len) {
+        const char *at = strrchr(ref, '@');
+        size_t len = at ? (size_t) (at - ref) : strlen(ref);
+        ScopeRef sr = {};
+        int r;
+
+        if (len >= sizeof(sr.name)) {
+                snprintf(why, why_len, "Invalid scope name: it must have 1 to %u bytes", PROTO_MAX_SCOPE - 1);
+                return -EINVAL;
+        }
+        memcpy(sr.name, ref, len);
+        r = override_scope_name_check(sr.name, why, why_len);
+        if (r < 0)
+                return r;
+        if (at) {
+                /* A uid in decimal: user names would need the user database here, per
+                 * request, and in the NSS module (a lookup inside a lookup). */
+                char *end = NULL;
+                unsigned long long v;
+
+                errno = 0;
+                v = strtoull(at + 1, &end, 10);
+                if (at[1] < '0' || at[1] > '9' || errno != 0 || *end != '\0' || v >= (uid_t) -1) {
+                        snprintf(why, why_len,
+                                 "Invalid scope reference: the owner after '@' is a uid in decimal (NAME@UID)");
+                        return -EINVAL;
+                }
+                sr.owner = (uid_t) v;
+                sr.has_owner = true;
+        }
+        *ret = sr;
+        return 0;
+}
+
+int override_scope_for_lookup(Manager *m, const ScopeRef *ref, uid_t uid, OverrideTable **ret, char *why,
+                              size_t why_len) {
+        OverrideTable *t = override_table_find(m, ref->name);
+
+        *ret = NULL;
+        if (!t)
+                return 0; /* no such scope: the global table alone */
+        if (ref->has_owner && t->owner != ref->owner) {
+                snprintf(why, why_len, "Scope '%s' belongs to uid %u, not to uid %u", t->name, (unsigned) t->owner,
+                         (unsigned) ref->owner);
+                return -EPERM;
+        }
+        if (!ref->has_owner && t->owner != 0 && t->owner != uid) {
+                snprintf(why, why_len,
+                         "Scope '%s' belongs to uid %u, not to you (uid %u) or root, so its rules are not used; "
+                         "name the owner to use them (NETUTIL_SCOPE=%s@%u), or choose another scope name",
+                         t->name, (unsigned) t->owner, (unsigned) uid, t->name, (unsigned) t->owner);
+                return -EPERM;
+        }
+        *ret = t;
+        return 0;
+}
+
 /* ---- Requests -------------------------------------------------------------------------- */
 
 typedef struct OverrideKey {
-        const char *scope;
+        const char *scope; /* the scope's name (in ref), or NULL: the global table */
+        ScopeRef ref;
         const char *host;
         int port;
         int family;
@@ -376,15 +461,24 @@ typedef struct OverrideKey {
 /* Reads and checks the key attributes; answers req and returns 1 on a bad request. */
 static int parse_key(Request *req, const ProtoView *v, bool need_host, OverrideKey *k) {
         uint32_t u;
+        char why[PROTO_MAX_ERROR_MESSAGE];
+        const char *scope = NULL;
 
         *k = (OverrideKey) { .port = OVERRIDE_ANY, .family = OVERRIDE_ANY };
-        (void) proto_get_string(v, PROTO_ATTR_SCOPE, &k->scope);
-        if (k->scope && k->scope[0] == '\0')
+        (void) proto_get_string(v, PROTO_ATTR_SCOPE, &scope);
+        if (scope && scope[0] == '\0')
                 return request_error(req, EINVAL, "A scope name must not be empty"), 1;
+        if (scope) {
+                if (override_scope_ref_parse(scope, &k->ref, why, sizeof(why)) < 0)
+                        return request_error(req, EINVAL, "%s", why), 1;
+                k->scope = k->ref.name;
+        }
         if (proto_get_string(v, PROTO_ATTR_HOST, &k->host) < 0 && need_host)
                 return request_error(req, EINVAL, "An override needs a host"), 1;
         if (need_host && k->host[0] == '\0')
                 return request_error(req, EINVAL, "An override needs a non-empty host"), 1;
+        if (k->host && override_text_check("host", k->host, why, sizeof(why)) < 0)
+                return request_error(req, EINVAL, "%s", why), 1;
         if (proto_get_u32(v, PROTO_ATTR_PORT, &u) >= 0) {
                 if (u > 65535)
                         return request_error(req, EINVAL, "Port %u is out of range (0-65535)", u), 1;
@@ -403,14 +497,31 @@ static int parse_key(Request *req, const ProtoView *v, bool need_host, OverrideK
 /* May req change table scope (NULL: global)? The owner of a scope may, root may, and
  * AllowOverride rules may grant the global table or a named scope. Answers and returns 1
  * if not. */
-static int check_write(Request *req, const char *scope, OverrideTable *t) {
+static int check_write(Request *req, const OverrideKey *k, OverrideTable *t) {
         const Creds *c = &req->conn->creds;
+        const char *scope = k->scope;
         char reason[PROTO_MAX_ERROR_MESSAGE];
 
+        /* NAME@UID names the owner: it must be the scope's, or the caller's for a new one. */
+        if (scope && k->ref.has_owner && (t ? t->owner != k->ref.owner : k->ref.owner != c->uid)) {
+                if (t)
+                        request_error(req, EPERM, "Scope '%s' belongs to uid %u, not to uid %u", scope,
+                                      (unsigned) t->owner, (unsigned) k->ref.owner);
+                else
+                        request_error(req, EPERM, "A new scope belongs to its creator: uid %u cannot create "
+                                                  "scope '%s' for uid %u", (unsigned) c->uid, scope,
+                                      (unsigned) k->ref.owner);
+                return 1;
+        }
         if (c->uid == 0 || (t && t->name && t->owner == c->uid) || (scope && !t))
                 return 0;
         if (policy_check_override(req->manager->policy, c, scope, reason, sizeof(reason)) >= 0)
                 return 0;
+        /* Say whose it is: the caller may then pick another name, or ask its owner. */
+        if (t && t->name)
+                snprintf(reason, sizeof(reason),
+                         "Permission denied by policy: scope '%s' belongs to uid %u and is not writable by uid %u",
+                         scope, (unsigned) t->owner, (unsigned) c->uid);
         log_refusal(c->uid, c->pid, "OVERRIDE", "Refused override change for uid %u pid %d: %s", (unsigned) c->uid,
                     (int) c->pid, reason);
         request_error(req, EPERM, "%s", reason);
@@ -489,6 +600,11 @@ int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return 0;
         if (proto_get_string(v, PROTO_ATTR_TARGET, &target) < 0 || target[0] == '\0')
                 return request_error(req, EINVAL, "An override needs a target host");
+        {
+                char why[PROTO_MAX_ERROR_MESSAGE];
+                if (override_text_check("target", target, why, sizeof(why)) < 0)
+                        return request_error(req, EINVAL, "%s", why);
+        }
         if (proto_get_u32(v, PROTO_ATTR_TARGET_PORT, &tp) >= 0) {
                 if (tp > 65535)
                         return request_error(req, EINVAL, "Target port %u is out of range (0-65535)", tp);
@@ -503,7 +619,7 @@ int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
 
         /* A scope whose rules all expired is gone, whoever made it. */
         t = table_sweep(m, override_table_find(m, k.scope));
-        if (check_write(req, k.scope, t))
+        if (check_write(req, &k, t))
                 return 0;
         old = override_find(t, k.host, k.port, k.family);
         if (refuse_read_only(req, old))
@@ -559,7 +675,7 @@ int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         t = table_sweep(m, override_table_find(m, k.scope));
         if (!t)
                 return request_error(req, ENOENT, "No scope named '%s'", k.scope ?: "(global)");
-        if (check_write(req, k.scope, t))
+        if (check_write(req, &k, t))
                 return 0;
         o = override_find(t, k.host, k.port, k.family);
         if (!o)
@@ -589,7 +705,7 @@ int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         t = table_sweep(m, override_table_find(m, k.scope));
         if (!t)
                 return request_error(req, ENOENT, "No scope named '%s'", k.scope ?: "(global)");
-        if (check_write(req, k.scope, t))
+        if (check_write(req, &k, t))
                 return 0;
         /* A table with a drop-in rule cannot be cleared: the oldest such rule is named. */
         for (const Override *o = t->rules; o; o = o->rules_next) {
@@ -624,6 +740,8 @@ int override_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         /* Anyone may read a table: they may resolve through it anyway. A scope that does
          * not exist lists as empty. Oldest rule first. */
         t = table_sweep(m, override_table_find(m, k.scope));
+        if (t && k.ref.has_owner && t->owner != k.ref.owner)
+                t = NULL; /* NAME@UID: that owner's scope of that name, which does not exist */
         if (t && t->rules) {
                 Override *last = t->rules;
                 while (last->rules_next)

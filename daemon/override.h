@@ -14,6 +14,7 @@
 
 #include "list.h"
 #include "manager.h"
+#include "netutil-proto.h"
 
 /* Rules one uid may set across all tables: each costs memory in a privileged daemon. */
 #define OVERRIDE_MAX_PER_UID 100000u
@@ -52,6 +53,29 @@ typedef struct OverrideTable {
                                * before it are skipped, so a big table costs nothing */
         LIST_FIELDS(struct OverrideTable, tables);
 } OverrideTable;
+
+/* A scope as a request names it: NAME, or NAME@UID to name its owner too (the owner's
+ * consent to trust a scope of another uid: override_scope_for_lookup()). */
+typedef struct ScopeRef {
+        char name[PROTO_MAX_SCOPE];
+        uid_t owner;
+        bool has_owner;
+} ScopeRef;
+
+/* Names are text (DESIGN.md §4): 0 if s (a host or target; what names it in the message) is
+ * valid UTF-8 without control characters, else -EINVAL and the reason in why, in words
+ * that never repeat the bytes. */
+int override_text_check(const char *what, const char *s, char *why, size_t why_len);
+/* A scope name: 1..PROTO_MAX_SCOPE - 1 bytes of text without '@'. 0 or -EINVAL (why). */
+int override_scope_name_check(const char *name, char *why, size_t why_len);
+/* Parses NAME or NAME@UID (UID in decimal). 0, or -EINVAL with the reason in why. */
+int override_scope_ref_parse(const char *ref, ScopeRef *ret, char *why, size_t why_len);
+/* The scope table a lookup by uid through ref may use (issue 13, item 10: a scope is not a
+ * way to steer another uid): a scope of root's or of uid's own, or of the owner ref names.
+ * *ret NULL and 0 if no scope has that name (the global table alone); -EPERM with why in
+ * words if the scope belongs to someone else (ref did not name that owner). */
+int override_scope_for_lookup(Manager *m, const ScopeRef *ref, uid_t uid, OverrideTable **ret, char *why,
+                              size_t why_len);
 
 /* The table for scope (NULL: global), or NULL if that scope does not exist. */
 OverrideTable *override_table_find(Manager *m, const char *scope);

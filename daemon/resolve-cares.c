@@ -32,13 +32,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "etc-hosts.h"
 #include "gai.h"
+#include "hash.h"
 #include "list.h"
 #include "log.h"
 #include "macro.h"
@@ -125,7 +125,6 @@ struct CaresResolver {
         Channel *current;
         Channel *draining;
         Entry **buckets;
-        uint64_t hash_seed;
         Fifo queue;
         Fifo cache;
         unsigned n_running;
@@ -158,18 +157,19 @@ static bool ascii_caseeq(const char *a, const char *b) {
         return ascii_lower(*a) == ascii_lower(*b);
 }
 
-/* FNV-1a over the lowered name and the family, from a per-process random basis, so that
- * clients cannot pick names that all land in one bucket without seeing the seed. */
+/* The keyed hash (hash.h) of the lowered name and the family, so that clients cannot pick
+ * names that all land in one bucket. */
 static uint64_t key_hash(const CaresResolver *r, const char *name, int family) {
-        uint64_t h = 0xcbf29ce484222325ULL ^ r->hash_seed;
+        HashState s;
+        int32_t f = family;
 
+        hash_init(&s, hash_process_key());
         for (const char *p = name; *p; p++) {
-                h ^= (uint8_t) ascii_lower(*p);
-                h *= 0x100000001b3ULL;
+                char c = ascii_lower(*p);
+                hash_add(&s, &c, 1);
         }
-        h ^= (uint64_t) (unsigned) family;
-        h *= 0x100000001b3ULL;
-        return h;
+        hash_add(&s, &f, sizeof(f));
+        return hash_final(&s);
 }
 
 static Entry **bucket_of(CaresResolver *r, uint64_t hash) {
@@ -781,8 +781,6 @@ int cares_resolver_new(sd_event *e, CaresResolver **ret) {
                 return -ENOMEM;
         }
         r->event = sd_event_ref(e);
-        if (getrandom(&r->hash_seed, sizeof(r->hash_seed), GRND_NONBLOCK) != sizeof(r->hash_seed))
-                r->hash_seed = now_usec() ^ ((uint64_t) getpid() << 32);
         r->buckets = calloc(CARES_BUCKETS, sizeof(Entry *));
         if (!r->buckets) {
                 cares_resolver_free(r);

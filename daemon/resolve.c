@@ -142,6 +142,8 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         Manager *m = req->manager;
         const char *host, *scope = NULL;
         const Override *o = NULL;
+        char why[PROTO_MAX_ERROR_MESSAGE];
+        ScopeRef ref = {};
         uint32_t port = 0, family = AF_UNSPEC, target_port, only = 0;
         int r;
 
@@ -157,13 +159,31 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return request_error(req, EINVAL, "Port %u is out of range (0-65535)", port);
         if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
                 return request_error_gai(req, EAFNOSUPPORT, EAI_FAMILY, "%s", gai_strerror(EAI_FAMILY));
+        if (override_text_check("host", host, why, sizeof(why)) < 0)
+                return request_error(req, EINVAL, "%s", why);
+        if (scope && (scope[0] == '\0' || override_scope_ref_parse(scope, &ref, why, sizeof(why)) < 0))
+                return request_error(req, EINVAL, "%s", scope[0] ? why : "A scope name must not be empty");
 
         /* One substitution: the scope's table, then the global one; never recursive.
          * OVERRIDE_ONLY (every getaddrinfo() on the machine, through the NSS module): host-only
          * rules alone, and no rule is ENOENT at once, before any backend work, so that the
          * common case costs one round trip. */
         if (scope) {
-                OverrideTable *t = override_table_find(m, scope);
+                OverrideTable *t = NULL;
+
+                /* Someone else's scope (not root's, and not named NAME@OWNER) is a squatter's
+                 * until the caller says otherwise: its rule is not used, and where it has one
+                 * that would answer, the caller learns why instead of getting another answer
+                 * silently. (A rules file reader finds that rule too and, seeing no answer in
+                 * it, asks here: both give the same result.) */
+                if (override_scope_for_lookup(m, &ref, req->conn->creds.uid, &t, why, sizeof(why)) < 0) {
+                        OverrideTable *theirs = override_table_find(m, ref.name);
+
+                        if (override_lookup(m, theirs, host, port, (int) family, only))
+                                return request_error(req, EPERM, "%s", why);
+                        override_scope_gc(m, theirs);
+                        t = NULL;
+                }
                 o = override_lookup(m, t, host, port, (int) family, only);
                 if (!o)
                         override_scope_gc(m, t); /* its last rules may have just expired */

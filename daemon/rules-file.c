@@ -97,7 +97,10 @@ int rules_file_build(Manager *m, void **ret_buf, size_t *ret_size) {
                                 .family = o->family,
                                 .target_port = o->target_port,
                         };
-                        if (o->answer_family != 0 && o->expires_usec == 0) {
+                        /* A scope of a uid other than root's answers only its owner and
+                         * those who name the owner (override_scope_for_lookup()); a reader
+                         * cannot tell who asks, so it finds the rule and asks the daemon. */
+                        if (o->answer_family != 0 && o->expires_usec == 0 && (!t->name || t->owner == 0)) {
                                 e->flags = RULES_FILE_ANSWER;
                                 e->answer_family = o->answer_family;
                                 e->answer_scope_id = o->answer_scope_id;

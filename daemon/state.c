@@ -380,6 +380,9 @@ typedef struct LoadError {
         const char *what;
 } LoadError;
 
+/* The "table" of the rules of a scope dropped at load (its name is not text). */
+#define SKIPPED_TABLE ((OverrideTable *) (uintptr_t) 1)
+
 /* Parses one state-file line into the tables. Returns 0, 1 after "end", -EBADMSG with e
  * filled, or -ENOMEM. */
 static int load_line(Manager *m, char *line, OverrideTable **table, size_t *count, LoadError *e) {
@@ -395,8 +398,17 @@ static int load_line(Manager *m, char *line, OverrideTable **table, size_t *coun
                 return 0;
         }
         if (n == 3 && strcmp(f[0], "scope") == 0) {
+                char why[PROTO_MAX_ERROR_MESSAGE];
+
                 if (unescape(f[1], PROTO_MAX_SCOPE - 1) < 0 || parse_number(f[2], UINT32_MAX - 1, &v) < 0)
                         return e->what = "bad scope line", -EBADMSG;
+                /* Saved before names had to be text (or with '@'): one scope is dropped, in
+                 * words, rather than the whole file refused. Its rules go with it. */
+                if (override_scope_name_check(f[1], why, sizeof(why)) < 0) {
+                        log_warning("State file, line %u: %s; dropping that scope and its rules.", e->line, why);
+                        *table = SKIPPED_TABLE;
+                        return 0;
+                }
                 if (override_table_find(m, f[1]))
                         return e->what = "scope listed twice", -EBADMSG;
                 r = override_table_get(m, f[1], (uid_t) v, table);
@@ -407,12 +419,24 @@ static int load_line(Manager *m, char *line, OverrideTable **table, size_t *coun
         if (n == 7 && strcmp(f[0], "rule") == 0) {
                 int port, family, target_port;
 
+                char why[PROTO_MAX_ERROR_MESSAGE];
+
                 if (!*table)
                         return e->what = "rule before any table line", -EBADMSG;
                 if (unescape(f[1], PROTO_MAX_HOST) < 0 || parse_port(f[2], true, &port) < 0 ||
                     parse_family(f[3], true, &family) < 0 || unescape(f[4], PROTO_MAX_HOST) < 0 ||
                     parse_port(f[5], true, &target_port) < 0 || parse_number(f[6], UINT32_MAX - 1, &v) < 0)
                         return e->what = "bad rule line", -EBADMSG;
+                if (*table == SKIPPED_TABLE) {
+                        (*count)++;
+                        return 0;
+                }
+                if (override_text_check("host", f[1], why, sizeof(why)) < 0 ||
+                    override_text_check("target", f[4], why, sizeof(why)) < 0) {
+                        log_warning("State file, line %u: %s; dropping that rule.", e->line, why);
+                        (*count)++;
+                        return 0;
+                }
                 if ((port == OVERRIDE_ANY) != (target_port == OVERRIDE_ANY) ||
                     (family != OVERRIDE_ANY && port == OVERRIDE_ANY))
                         return e->what = "rule with an impossible key", -EBADMSG;
@@ -608,6 +632,14 @@ static int dropin_section(DropinLoad *d, char *l, const char *file, unsigned lin
                 d->bad++;
                 return 0;
         }
+        {
+                char why[PROTO_MAX_ERROR_MESSAGE];
+                if (override_scope_name_check(name, why, sizeof(why)) < 0) {
+                        log_error("%s:%u: %s; ignoring the section and its rules.", file, line, why);
+                        d->bad++;
+                        return 0;
+                }
+        }
         /* Made for root if missing; an existing scope keeps its owner. */
         r = override_table_get(d->m, name, 0, &d->table);
         if (r < 0)
@@ -642,6 +674,12 @@ static int dropin_rule(DropinLoad *d, char *l, const char *file, unsigned line) 
                        0;
         if (strlen(host) > PROTO_MAX_HOST || strlen(target) > PROTO_MAX_HOST)
                 return dropin_bad(d, file, line, "host name longer than 255 bytes"), 0;
+        {
+                char why[PROTO_MAX_ERROR_MESSAGE];
+                if (override_text_check("host", host, why, sizeof(why)) < 0 ||
+                    override_text_check("target", target, why, sizeof(why)) < 0)
+                        return dropin_bad(d, file, line, why), 0;
+        }
 
         if (!t) {
                 t = override_table_find(d->m, NULL);

@@ -137,5 +137,6 @@ int main(void) {
                 return 77;
         }
         attacks_add_conns(s);
+        attacks_add_names(s);
         return test_run_suite(s, true);
 }

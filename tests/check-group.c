@@ -539,10 +539,10 @@ START_TEST(test_allowbind_rule_lets_nobody_join_roots_group) {
 }
 END_TEST
 
-START_TEST(test_owner_rejoins_own_group_freely_and_root_joins_anyones) {
+START_TEST(test_owner_rejoins_own_group_freely_and_others_get_their_own) {
         netutil_socket *rootmember = NULL;
         char want[256];
-        unsigned p;
+        unsigned p, q = 0;
         int r;
 
         start_daemon(NULL);
@@ -562,15 +562,19 @@ START_TEST(test_owner_rejoins_own_group_freely_and_root_joins_anyones) {
                        "fd 3: ipv4 stream 127.0.0.1 %u accepting=1 reuseport=1 connection=accepted\n",
                        p),
                    "");
-        /* ...another uid needs one, even for a port the defaults would give it... */
-        expect_run(ctl(AS_UID_1, ARGS("bind", "--reuse-port", "--name", "N", "--address", "127.0.0.1", "0")), 1, "",
-                   "netutilctl: " NOT_YOURS("N", "65534") "\n");
-        /* ...and root joins anyone's. */
-        rootmember = take_ipv4_member("N", &p);
-        assert_member_accepts(rootmember[0].fd, "127.0.0.1", p);
+        /* ...and names are per owner (issue 13): another uid's "N", root's included, is a
+         * group of its own on another port, never nobody's. */
+        r = ctl(AS_UID_1, ARGS("bind", "--reuse-port", "--name", "N", "--address", "127.0.0.1", "0"));
+        ck_assert_int_eq(r, 0);
+        ck_assert_uint_ne(test_port_in(out, "127.0.0.1 "), p);
+        rootmember = take_ipv4_member("N", &q);
+        ck_assert_uint_ne(q, p);
+        assert_member_accepts(rootmember[0].fd, "127.0.0.1", q);
         netutil_sockets_free(rootmember, 1);
-        assert_anchors(1);
+        assert_anchors(3);
         expect_run(ctl(AS_NOBODY, ARGS("hold", "release", "N")), 0, "", "");
+        expect_run(ctl(AS_UID_1, ARGS("hold", "release", "N")), 0, "", "");
+        expect_run(ctl(AS_ROOT, ARGS("hold", "release", "N")), 0, "", "");
         assert_anchors(0);
         test_daemon_stop_expect_clean_exit(&daemon_);
 }
@@ -823,7 +827,7 @@ static Suite *group_suite(void) {
         tc = tcase(s, "uids");
         tcase_add_test(tc, test_nobody_cannot_join_roots_group_without_a_rule);
         tcase_add_test(tc, test_allowbind_rule_lets_nobody_join_roots_group);
-        tcase_add_test(tc, test_owner_rejoins_own_group_freely_and_root_joins_anyones);
+        tcase_add_test(tc, test_owner_rejoins_own_group_freely_and_others_get_their_own);
 
         tc = tcase(s, "tcp-only");
         tcase_add_test(tc, test_udp_group_is_refused_but_udp_reuseport_without_a_name_works);

@@ -758,10 +758,11 @@ START_TEST(test_nobody_cannot_take_or_release_roots_name) {
         start_daemon(NULL);
         ck_assert_int_eq(ctl(AS_ROOT, ARGS(HOLD_ARGS("app"))), 0);
         p = test_port_in(out, NULL);
-        expect_run(ctl(AS_NOBODY, ARGS(HOLD_ARGS("app"))), 1, "",
-                   "netutilctl: The name 'app' is held by another user\n");
-        expect_run(ctl(AS_NOBODY, ARGS(HOLD_ARGS("app"), "--", self_exe, "--exec-probe")), 1, "",
-                   "netutilctl: The name 'app' is held by another user\n");
+        /* Names are per owner (issue 13): nobody's "app" is its own, on its own port, and
+         * neither takes nor blocks root's. */
+        ck_assert_int_eq(ctl(AS_NOBODY, ARGS(HOLD_ARGS("app"))), 0);
+        ck_assert_uint_ne(test_port_in(out, NULL), p);
+        expect_run(ctl(AS_NOBODY, ARGS("hold", "release", "app")), 0, "", "");
         expect_run(ctl(AS_NOBODY, ARGS("hold", "release", "app")), 1, "", "netutilctl: No held socket named 'app'\n");
         /* Still root's, still listening. */
         expect_run(ctl(AS_ROOT, ARGS("hold", "list")), 0,
@@ -789,9 +790,13 @@ START_TEST(test_root_sees_every_held_name_nobody_only_its_own) {
         ck_assert_msg(strstr(out, line_root) && strstr(out, line_nobody) &&
                               strlen(out) == strlen(line_root) + strlen(line_nobody),
                       "root's list: '%s'", out);
-        /* nobody takes its own name back; root may take it too, and release it. */
+        /* nobody takes its own name back; root's bind of that name is root's own (names
+         * are per owner), and root may release nobody's, the only one of that name. */
         expect_run(ctl(AS_NOBODY, ARGS(HOLD_ARGS("userapp"))), 0, socket_nobody, "");
-        expect_run(ctl(AS_ROOT, ARGS(HOLD_ARGS("userapp"))), 0, socket_nobody, "");
+        ck_assert_int_eq(ctl(AS_ROOT, ARGS(HOLD_ARGS("userapp"))), 0);
+        ck_assert_str_ne(out, socket_nobody);
+        assert_fds_at(baseline_fds + 3);
+        expect_run(ctl(AS_ROOT, ARGS("hold", "release", "userapp")), 0, "", "");
         assert_fds_at(baseline_fds + 2);
         expect_run(ctl(AS_ROOT, ARGS("hold", "release", "userapp")), 0, "", "");
         expect_run(ctl(AS_NOBODY, ARGS("hold", "list")), 0, "", "");

@@ -87,8 +87,8 @@
 #define CALL_TIMEOUT_USEC (10ULL * 1000 * 1000)
 
 #define REFUSED_GLOBAL(uid) "Permission denied by policy: the global override table is not writable by uid " uid
-#define REFUSED_SCOPE(scope, uid)                                                                              \
-        "Permission denied by policy: scope '" scope "' belongs to another user and is not writable by uid " uid
+#define REFUSED_SCOPE(scope, owner, uid)                                                                       \
+        "Permission denied by policy: scope '" scope "' belongs to uid " owner " and is not writable by uid " uid
 
 /* The backends, by loop index. */
 static const char *const backend_names[] = { "threadpool", "blocking", "cares" };
@@ -1437,12 +1437,12 @@ START_TEST(test_scope_goes_with_its_last_rule) {
         expect_ok(AS_NOBODY, ARGS("override", "set", "--scope", "tmp", "b.test", "127.0.0.6"), "");
         expect_ok(AS_NOBODY, ARGS("override", "del", "--scope", "tmp", "a.test"), "");
         expect_fail(AS_UID_1234, ARGS("override", "set", "--scope", "tmp", "c.test", "127.0.0.7"), EPERM,
-                    REFUSED_SCOPE("tmp", "1234"), NULL);
+                    REFUSED_SCOPE("tmp", "65534", "1234"), NULL);
         expect_ok(AS_NOBODY, ARGS("override", "del", "--scope", "tmp", "b.test"), "");
         expect_fail(AS_NOBODY, ARGS("override", "clear", "--scope", "tmp"), ENOENT, "No scope named 'tmp'", NULL);
         expect_ok(AS_UID_1234, ARGS("override", "set", "--scope", "tmp", "c.test", "127.0.0.7"), "");
         expect_fail(AS_NOBODY, ARGS("override", "set", "--scope", "tmp", "d.test", "127.0.0.8"), EPERM,
-                    REFUSED_SCOPE("tmp", "65534"), NULL);
+                    REFUSED_SCOPE("tmp", "1234", "65534"), NULL);
         /* Expired rules dropped by a listing take their scope with them too. */
         expect_ok(AS_NOBODY, ARGS("override", "set", "--scope", "ci", "--ttl", "0.2", "a.test", "127.0.0.5"), "");
         usleep(400000);
@@ -1657,24 +1657,30 @@ START_TEST(test_nobody_owns_the_scope_it_creates_and_other_uids_only_read_it) {
                                   "127.0.0.6"),
                   "");
         expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "mine", "a.test", "80"), "ipv4 127.0.0.5 80\n");
-        /* Another uid resolves through it and reads it... */
-        expect_ok(AS_UID_1234, ARGS("resolve", "--scope", "mine", "a.test", "80"), "ipv4 127.0.0.5 80\n");
-        expect_ok(AS_UID_1234, ARGS("resolve", "--scope", "mine", "b.test", "80"), "ipv4 127.0.0.6 81\n");
+        /* Another uid resolves through it when it names the owner (issue 13: a scope is not
+         * a way to steer another uid), and reads it... */
+        expect_fail(AS_UID_1234, ARGS("resolve", "--scope", "mine", "a.test", "80"), EPERM,
+                    "Scope 'mine' belongs to uid 65534, not to you (uid 1234) or root, so its rules are not used; "
+                    "name the owner to use them (NETUTIL_SCOPE=mine@65534), or choose another scope name",
+                    NULL);
+        expect_ok(AS_UID_1234, ARGS("resolve", "--scope", "mine@65534", "a.test", "80"), "ipv4 127.0.0.5 80\n");
+        expect_ok(AS_UID_1234, ARGS("resolve", "--scope", "mine@65534", "b.test", "80"), "ipv4 127.0.0.6 81\n");
         expect_ok(AS_UID_1234, ARGS("override", "list", "--scope", "mine"),
                   "mine a.test -> 127.0.0.5\nmine b.test port 80 -> 127.0.0.6 port 81\n");
         /* ...but changes nothing in it. */
         expect_fail(AS_UID_1234, ARGS("override", "set", "--scope", "mine", "c.test", "127.0.0.7"), EPERM,
-                    REFUSED_SCOPE("mine", "1234"), NULL);
+                    REFUSED_SCOPE("mine", "65534", "1234"), NULL);
         expect_fail(AS_UID_1234, ARGS("override", "set", "--scope", "mine", "a.test", "127.0.0.7"), EPERM,
-                    REFUSED_SCOPE("mine", "1234"), NULL);
+                    REFUSED_SCOPE("mine", "65534", "1234"), NULL);
         expect_fail(AS_UID_1234, ARGS("override", "del", "--scope", "mine", "a.test"), EPERM,
-                    REFUSED_SCOPE("mine", "1234"), NULL);
-        expect_fail(AS_UID_1234, ARGS("override", "clear", "--scope", "mine"), EPERM, REFUSED_SCOPE("mine", "1234"),
+                    REFUSED_SCOPE("mine", "65534", "1234"), NULL);
+        expect_fail(AS_UID_1234, ARGS("override", "clear", "--scope", "mine"), EPERM,
+                    REFUSED_SCOPE("mine", "65534", "1234"),
                     NULL);
         /* uid 1234's own scope is its own, and nobody's writes are refused there. */
         expect_ok(AS_UID_1234, ARGS("override", "set", "--scope", "theirs", "a.test", "127.0.0.8"), "");
         expect_fail(AS_NOBODY, ARGS("override", "set", "--scope", "theirs", "a.test", "127.0.0.7"), EPERM,
-                    REFUSED_SCOPE("theirs", "65534"), NULL);
+                    REFUSED_SCOPE("theirs", "1234", "65534"), NULL);
         expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "mine", "a.test"), "ipv4 127.0.0.5 0\n");
         expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "theirs", "a.test"), "ipv4 127.0.0.8 0\n");
         /* Root changes anything: another user's scope and the global table. */
@@ -1718,7 +1724,7 @@ START_TEST(test_allow_override_scope_name_lets_uid_1234_write_nobodys_scope) {
         expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "run1", "b.test"), "ipv4 127.0.0.7 0\n");
         /* The rule names run1 only; nor does it open the global table. */
         expect_fail(AS_UID_1234, ARGS("override", "set", "--scope", "run2", "b.test", "127.0.0.8"), EPERM,
-                    REFUSED_SCOPE("run2", "1234"), NULL);
+                    REFUSED_SCOPE("run2", "65534", "1234"), NULL);
         expect_fail(AS_UID_1234, ARGS("override", "set", "b.test", "127.0.0.8"), EPERM, REFUSED_GLOBAL("1234"), NULL);
         expect_ok(AS_ROOT, ARGS("override", "list", "--scope", "run1"), "run1 b.test -> 127.0.0.7\n");
         expect_ok(AS_UID_1234, ARGS("override", "clear", "--scope", "run1"), "");
