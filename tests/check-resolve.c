@@ -1448,7 +1448,7 @@ START_TEST(test_scope_goes_with_its_last_rule) {
         usleep(400000);
         expect_ok(AS_UID_1234, ARGS("override", "list", "--scope", "ci"), "");
         expect_ok(AS_UID_1234, ARGS("override", "set", "--scope", "ci", "b.test", "127.0.0.6"), "");
-        expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "ci", "b.test"), "ipv4 127.0.0.6 0\n");
+        expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "ci@1234", "b.test"), "ipv4 127.0.0.6 0\n");
         /* ...and so do those a resolve meets. */
         expect_ok(AS_NOBODY, ARGS("override", "set", "--scope", "ci2", "--ttl", "0.2", "a.test", "127.0.0.5"), "");
         usleep(400000);
@@ -1545,7 +1545,7 @@ START_TEST(test_scope_whose_rules_expired_is_free_for_another_user) {
         /* The scope's only rule has expired, so the scope is gone: another uid may make
          * it anew, without a listing first. */
         expect_ok(AS_UID_1234, ARGS("override", "set", "--scope", "ci", "b.test", "127.0.0.6"), "");
-        expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "ci", "b.test"), "ipv4 127.0.0.6 0\n");
+        expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "ci@1234", "b.test"), "ipv4 127.0.0.6 0\n");
         /* ...and so do those a resolve meets. */
         expect_ok(AS_NOBODY, ARGS("override", "set", "--scope", "ci2", "--ttl", "0.2", "a.test", "127.0.0.5"), "");
         usleep(400000);
@@ -1682,7 +1682,7 @@ START_TEST(test_nobody_owns_the_scope_it_creates_and_other_uids_only_read_it) {
         expect_fail(AS_NOBODY, ARGS("override", "set", "--scope", "theirs", "a.test", "127.0.0.7"), EPERM,
                     REFUSED_SCOPE("theirs", "1234", "65534"), NULL);
         expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "mine", "a.test"), "ipv4 127.0.0.5 0\n");
-        expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "theirs", "a.test"), "ipv4 127.0.0.8 0\n");
+        expect_ok(AS_NOBODY, ARGS("resolve", "--scope", "theirs@1234", "a.test"), "ipv4 127.0.0.8 0\n");
         /* Root changes anything: another user's scope and the global table. */
         expect_ok(AS_ROOT, ARGS("override", "set", "--scope", "mine", "c.test", "127.0.0.9"), "");
         expect_ok(AS_ROOT, ARGS("override", "del", "--scope", "mine", "a.test"), "");
