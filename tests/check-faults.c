@@ -449,24 +449,11 @@ static long daemon_threads(void) {
         return n;
 }
 
-/* In new network and mount namespaces: a name server on 127.0.0.1:53 that reads nothing, so
- * every query goes unanswered, and a resolv.conf with options (its timeout and attempts).
- * Returns its socket. */
+/* In new network and mount namespaces: test_silent_name_server(). */
 static int silent_name_server(const char *options) {
-        char resolv_conf[128];
-        struct sockaddr_in sa = {
-                .sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int dns;
-
         test_enter_netns();
-        test_enter_mount_namespace();
-        snprintf(resolv_conf, sizeof(resolv_conf), "nameserver 127.0.0.1\noptions %s\n", options);
-        test_mount_text_over("/etc/resolv.conf", resolv_conf);
         test_cloexec_fds_from_3();
-        dns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(dns, 0);
-        ck_assert_int_eq(bind(dns, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        return dns;
+        return test_silent_name_server(options);
 }
 
 START_TEST(test_silent_name_server_times_out_and_nothing_piles_up) {

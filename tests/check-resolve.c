@@ -387,67 +387,19 @@ static void silent_wait_query(int timeout_ms) {
                       timeout_ms);
 }
 
-/* A query that reached slow.test's upstream (us), for an A record. */
-typedef struct DnsQuery {
-        unsigned char buf[512];
-        size_t len; /* header and question */
-        struct sockaddr_storage from;
-        socklen_t from_len;
-        char name[256];
-} DnsQuery;
+typedef TestDnsQuery DnsQuery;
 
 /* Takes the next query that reaches the silent upstream (within 3 s), which must ask for
  * an A record. */
 static void silent_take_query(DnsQuery *q) {
-        size_t off = 12, nl = 0;
-        ssize_t n;
-
-        memset(q, 0, sizeof(*q));
-        q->from_len = sizeof(q->from);
-        silent_wait_query(3000);
-        n = recvfrom(silent_fd, q->buf, sizeof(q->buf), 0, (struct sockaddr *) &q->from, &q->from_len);
-        ck_assert_int_gt(n, 12);
-        /* The question: labels up to the root's, then type and class. */
-        while (off < (size_t) n && q->buf[off] != 0) {
-                size_t len = q->buf[off];
-
-                ck_assert_uint_lt(off + 1 + len, (size_t) n);
-                ck_assert_uint_lt(nl + len + 2, sizeof(q->name));
-                if (nl > 0)
-                        q->name[nl++] = '.';
-                memcpy(q->name + nl, q->buf + off + 1, len);
-                nl += len;
-                q->name[nl] = '\0';
-                off += 1 + len;
-        }
-        q->len = off + 1 + 4;
-        ck_assert_uint_le(q->len, (size_t) n);
-        ck_assert_msg(q->buf[off + 1] == 0 && q->buf[off + 2] == 1, "the upstream was asked for type %u, not A",
-                      (unsigned) (q->buf[off + 1] << 8 | q->buf[off + 2]));
+        ck_assert_msg(test_dns_take_query(silent_fd, 3000, q) == 1,
+                      "no slow.test query reached its upstream within 3000 ms");
+        ck_assert_msg(q->type == 1, "the upstream was asked for type %u, not A", q->type);
 }
 
 /* Answers q with one A record, address with ttl. */
 static void silent_answer(const DnsQuery *q, const char *address, uint32_t ttl) {
-        /* A pointer to the question's name, type A, class IN, the TTL, the address's length. */
-        const unsigned char record[] = {
-                0xc0, 0x0c, 0, 1, 0, 1, (unsigned char) (ttl >> 24), (unsigned char) (ttl >> 16),
-                (unsigned char) (ttl >> 8), (unsigned char) ttl, 0, 4,
-        };
-        unsigned char a[600];
-        struct in_addr in;
-
-        ck_assert_int_eq(inet_pton(AF_INET, address, &in), 1);
-        /* Header (same id; QR, RD as asked, RA; one question, one answer), the question, and
-         * the record, named by a pointer to the question's name. */
-        memcpy(a, q->buf, q->len);
-        a[2] = (unsigned char) (0x80 | (q->buf[2] & 0x01));
-        a[3] = 0x80;
-        a[4] = 0, a[5] = 1, a[6] = 0, a[7] = 1, a[8] = a[9] = a[10] = a[11] = 0;
-        memcpy(a + q->len, record, sizeof(record));
-        memcpy(a + q->len + sizeof(record), &in, 4);
-        ck_assert_int_eq(sendto(silent_fd, a, q->len + sizeof(record) + 4, 0, (const struct sockaddr *) &q->from,
-                                q->from_len),
-                         (ssize_t) (q->len + sizeof(record) + 4));
+        test_dns_answer_a(silent_fd, q, address, ttl);
 }
 
 /* Plays slow.test's upstream for once: the next query must be for qname's A record. */

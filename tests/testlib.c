@@ -468,6 +468,76 @@ void test_use_hosts_file(const char *text) {
         test_mount_text_over("/etc/hosts", text);
 }
 
+/* ---- a name server of the test's own ---- */
+
+int test_silent_name_server(const char *options) {
+        char resolv_conf[128];
+        struct sockaddr_in sa = {
+                .sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int dns;
+
+        test_enter_mount_namespace();
+        snprintf(resolv_conf, sizeof(resolv_conf), "nameserver 127.0.0.1\noptions %s\n", options);
+        test_mount_text_over("/etc/resolv.conf", resolv_conf);
+        dns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(dns, 0);
+        ck_assert_int_eq(bind(dns, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        return dns;
+}
+
+int test_dns_take_query(int fd, int timeout_ms, TestDnsQuery *q) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        size_t off = 12, nl = 0;
+        ssize_t n;
+
+        memset(q, 0, sizeof(*q));
+        if (poll(&p, 1, timeout_ms) != 1)
+                return 0;
+        q->from_len = sizeof(q->from);
+        n = recvfrom(fd, q->buf, sizeof(q->buf), 0, (struct sockaddr *) &q->from, &q->from_len);
+        ck_assert_int_gt(n, 12);
+        /* The question: labels up to the root's, then type and class. */
+        while (off < (size_t) n && q->buf[off] != 0) {
+                size_t len = q->buf[off];
+
+                ck_assert_uint_lt(off + 1 + len, (size_t) n);
+                ck_assert_uint_lt(nl + len + 2, sizeof(q->name));
+                if (nl > 0)
+                        q->name[nl++] = '.';
+                memcpy(q->name + nl, q->buf + off + 1, len);
+                nl += len;
+                q->name[nl] = '\0';
+                off += 1 + len;
+        }
+        q->len = off + 1 + 4;
+        ck_assert_uint_le(q->len, (size_t) n);
+        q->type = (unsigned) (q->buf[off + 1] << 8 | q->buf[off + 2]);
+        return 1;
+}
+
+void test_dns_answer_a(int fd, const TestDnsQuery *q, const char *address, uint32_t ttl) {
+        /* A pointer to the question's name, type A, class IN, the TTL, the address's length. */
+        const unsigned char record[] = {
+                0xc0, 0x0c, 0, 1, 0, 1, (unsigned char) (ttl >> 24), (unsigned char) (ttl >> 16),
+                (unsigned char) (ttl >> 8), (unsigned char) ttl, 0, 4,
+        };
+        unsigned char a[600];
+        struct in_addr in;
+
+        ck_assert_int_eq(inet_pton(AF_INET, address, &in), 1);
+        /* Header (same id; QR, RD as asked, RA; one question, one answer), the question, and
+         * the record, named by a pointer to the question's name. */
+        memcpy(a, q->buf, q->len);
+        a[2] = (unsigned char) (0x80 | (q->buf[2] & 0x01));
+        a[3] = 0x80;
+        a[4] = 0, a[5] = 1, a[6] = 0, a[7] = 1, a[8] = a[9] = a[10] = a[11] = 0;
+        memcpy(a + q->len, record, sizeof(record));
+        memcpy(a + q->len + sizeof(record), &in, 4);
+        ck_assert_int_eq(sendto(fd, a, q->len + sizeof(record) + 4, 0, (const struct sockaddr *) &q->from,
+                                q->from_len),
+                         (ssize_t) (q->len + sizeof(record) + 4));
+}
+
 void test_write_file(const char *path, const char *text) {
         FILE *f = fopen(path, "we");
 

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -115,6 +116,30 @@ void test_enter_mount_namespace(void);
 void test_mount_text_over(const char *target, const char *text);
 /* Asserts: test_enter_mount_namespace(), then text over /etc/hosts. */
 void test_use_hosts_file(const char *text);
+
+/* ---- a name server of the test's own ---- */
+
+/* Asserts: in a new mount namespace, /etc/resolv.conf naming 127.0.0.1 with "options
+ * OPTIONS" (its timeout and attempts), and a UDP socket on 127.0.0.1:53 of the current
+ * network namespace (test_enter_netns() first) that nothing reads: every query goes
+ * unanswered unless the test takes and answers it. Returns the socket. */
+int test_silent_name_server(const char *options);
+
+/* A query that reached the test's name server. */
+typedef struct TestDnsQuery {
+        unsigned char buf[512];
+        size_t len; /* header and question */
+        struct sockaddr_storage from;
+        socklen_t from_len;
+        char name[256];
+        unsigned type; /* the question's: 1 A, 28 AAAA */
+} TestDnsQuery;
+
+/* Asserts the query parses: takes the next query on fd, waiting up to timeout_ms. Returns
+ * 1, or 0 if none came. */
+int test_dns_take_query(int fd, int timeout_ms, TestDnsQuery *q);
+/* Asserts: answers q on fd with one A record, address (IPv4 text) with ttl. */
+void test_dns_answer_a(int fd, const TestDnsQuery *q, const char *address, uint32_t ttl);
 
 /* ---- files ---- */
 
