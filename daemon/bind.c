@@ -261,7 +261,7 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 bind_answer(j);
                 return 0;
         }
-        r = worker_submit(m->workers, bind_work, bind_done, j);
+        r = worker_submit(m->workers, j->creds.uid, bind_work, bind_done, j, NULL);
         if (r < 0)
                 return r;
         TAKE_PTR(j);

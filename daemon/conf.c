@@ -67,7 +67,14 @@ static Config *config_new(void) {
         c->max_clients = PROTO_DEFAULT_MAX_CLIENTS;
         c->max_clients_per_user = CONFIG_DEFAULT_MAX_CLIENTS_PER_USER;
         c->max_requests_per_user = CONFIG_DEFAULT_MAX_REQUESTS_PER_USER;
+        c->resolve_timeout_sec = CONFIG_DEFAULT_RESOLVE_TIMEOUT_SEC;
         return c;
+}
+
+unsigned config_user_threads(const Config *c) {
+        if (c->resolver_threads_per_user == 0)
+                return (c->resolver_threads + 1) / 2;
+        return MIN(c->resolver_threads_per_user, c->resolver_threads);
 }
 
 _printf_(5, 6) static int parse_error(char *errbuf, size_t errlen, const char *file, unsigned line, const char *fmt, ...) {
@@ -147,6 +154,14 @@ static int parse_assignment(Config *c, const char *section, const char *key, con
                                                    "ResolverThreads=%s: expected 1..%u", value,
                                                    CONFIG_MAX_RESOLVER_THREADS);
                         c->resolver_threads = u;
+                        return 0;
+                }
+                if (strcmp(key, "ResolverThreadsPerUser") == 0) {
+                        if (parse_unsigned(value, 1, CONFIG_MAX_RESOLVER_THREADS, &u) < 0)
+                                return parse_error(errbuf, errlen, file, line,
+                                                   "ResolverThreadsPerUser=%s: expected 1..%u", value,
+                                                   CONFIG_MAX_RESOLVER_THREADS);
+                        c->resolver_threads_per_user = u;
                         return 0;
                 }
                 if (strcmp(key, "ResolveTimeoutSec") == 0) {

@@ -31,6 +31,7 @@ typedef struct ConfigRule {
 typedef struct Config {
         ResolverKind resolver;
         unsigned resolver_threads;
+        unsigned resolver_threads_per_user; /* threads one uid's jobs may occupy; 0: half (config_user_threads()) */
         unsigned max_clients;
         unsigned max_clients_per_user; /* connections one uid (root excepted) may hold; 0: no limit */
         unsigned max_requests_per_user; /* requests one uid (root excepted) may have in the daemon; 0: no limit */
@@ -42,6 +43,10 @@ typedef struct Config {
 /* Limits on values, with their reasons. */
 #define CONFIG_MAX_RESOLVER_THREADS 256u /* more threads only add contention on 2-64 cores */
 #define CONFIG_MAX_RESOLVE_TIMEOUT_SEC 600u /* beyond ten minutes nobody is waiting any more */
+/* ResolveTimeoutSec='s default: what getaddrinfo() waits for one silent name server by
+ * glibc's defaults (timeout:5, attempts:2), and well below the 25 s a libnetutil call waits
+ * by default, so that a client hears "no answer" in words rather than timing out itself. */
+#define CONFIG_DEFAULT_RESOLVE_TIMEOUT_SEC 10u
 #define CONFIG_MAX_CLIENTS 65536u        /* each client costs an fd: keep below RLIMIT_NOFILE */
 /* MaxRequestsPerUser='s default: 32 connections' full pipelines (PROTO_MAX_INFLIGHT each), a
  * few MiB of requests and jobs; and its ceiling, MaxClients' ceiling times a full pipeline. */
@@ -53,6 +58,10 @@ typedef struct Config {
 #define CONFIG_MAX_LINE 4096u            /* a line longer than a path is a mistake */
 #define CONFIG_MAX_RULES 4096u           /* policy compiled into arrays scanned per request */
 #define CONFIG_MAX_FILE (1024u * 1024u)  /* a config file larger than this is not a config */
+
+/* The worker threads one uid's jobs may occupy at once: ResolverThreadsPerUser=, by default
+ * half of ResolverThreads= (rounded up), never more than all of them. */
+unsigned config_user_threads(const Config *c);
 
 /* The built-in configuration text, used in user mode and when no config file exists. */
 extern const char config_embedded_default[];

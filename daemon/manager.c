@@ -1018,7 +1018,8 @@ int manager_load_config(Manager *m) {
                         return log_error_errno(r, "Failed to set up the cares resolver: %m");
         }
         if (!m->workers) {
-                r = worker_pool_new(m->event, m->config->resolver_threads, &m->workers);
+                r = worker_pool_new(m->event, m->config->resolver_threads, config_user_threads(m->config),
+                                    &m->workers);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up worker threads: %m");
         }

@@ -7,7 +7,11 @@
  * ares_timeout() after every processing step), and one table of entries keyed by (name,
  * family), ASCII case ignored as DNS does. An entry is a lookup waiting for a slot
  * (QUEUED), a lookup upstream with the requests that wait for it (RUNNING: identical
- * resolves share it), or an answer kept until its TTL is over (CACHED). Requests wait as
+ * resolves share it), or an answer kept until its TTL is over (CACHED). Lookups wait and
+ * run fairly by uid (fair-queue.h): each waits in the queue of the uid whose resolve made
+ * it, the uids take turns for free slots, and one uid's lookups hold at most
+ * CARES_MAX_RUNNING_PER_USER of them, until c-ares calls back (also after their requests
+ * were answered at their deadline). Requests wait as
  * Waiters, each with its own port; a waiter whose client leaves is freed at once.
  *
  * The lookup is Tornado's shared one, as the other backends do it (reference §5.3):
@@ -37,6 +41,7 @@
 #include <unistd.h>
 
 #include "etc-hosts.h"
+#include "fair-queue.h"
 #include "gai.h"
 #include "hash.h"
 #include "list.h"
@@ -105,7 +110,8 @@ struct Entry {
         uint64_t hash;
         EntryState state;
         LIST_FIELDS(Entry, bucket);
-        LIST_FIELDS(Entry, order); /* in the queue (QUEUED) or the cache (CACHED), oldest first */
+        LIST_FIELDS(Entry, order); /* in the cache (CACHED), oldest first */
+        FairNode node;             /* QUEUED: in the queue; RUNNING: counts for its uid */
         Waiter *waiters;           /* QUEUED and RUNNING; newest first */
         Channel *channel;          /* RUNNING */
         uint64_t expiry_usec;      /* CACHED: CLOCK_MONOTONIC; never served from then on */
@@ -125,7 +131,7 @@ struct CaresResolver {
         Channel *current;
         Channel *draining;
         Entry **buckets;
-        Fifo queue;
+        FairQueue queue;
         Fifo cache;
         unsigned n_running;
         bool freeing;
@@ -234,7 +240,7 @@ static void entry_free(Entry *e) {
         assert(e->state != ENTRY_RUNNING);
         LIST_REMOVE(bucket, *bucket_of(r, e->hash), e);
         if (e->state == ENTRY_QUEUED)
-                fifo_remove(&r->queue, e);
+                fair_queue_remove(&r->queue, &e->node);
         else if (e->state == ENTRY_CACHED)
                 fifo_remove(&r->cache, e);
         free(e->addresses);
@@ -454,6 +460,7 @@ static void lookup_done(void *arg, int status, int timeouts, struct ares_addrinf
         assert(e->state == ENTRY_RUNNING && ch && ch->n_running > 0 && r->n_running > 0);
         ch->n_running--;
         r->n_running--;
+        fair_queue_finish(&r->queue, &e->node);
         e->channel = NULL;
         /* No cache filled by a channel that is going (reload drops the cache), nor while
          * everything is. */
@@ -559,12 +566,10 @@ static void channel_arm_timer(Channel *ch) {
 /* Starts queued lookups while slots are free. Never called from a c-ares callback, so
  * that starting (which may complete at once) does not nest. */
 static void resolver_pump(CaresResolver *r) {
-        while (r->queue.head && r->n_running < CARES_MAX_RUNNING && !r->freeing) {
-                Entry *e = r->queue.head;
+        FairNode *node;
 
-                fifo_remove(&r->queue, e);
-                entry_start(e);
-        }
+        while (r->n_running < CARES_MAX_RUNNING && !r->freeing && (node = fair_queue_start(&r->queue)))
+                entry_start(node->job);
         channel_arm_timer(r->current);
 }
 
@@ -781,6 +786,7 @@ int cares_resolver_new(sd_event *e, CaresResolver **ret) {
                 return -ENOMEM;
         }
         r->event = sd_event_ref(e);
+        fair_queue_init(&r->queue, CARES_MAX_RUNNING_PER_USER);
         r->buckets = calloc(CARES_BUCKETS, sizeof(Entry *));
         if (!r->buckets) {
                 cares_resolver_free(r);
@@ -808,8 +814,8 @@ CaresResolver *cares_resolver_free(CaresResolver *r) {
         r->freeing = true;
 
         /* Waiters of queued lookups, then of running ones (through ARES_EDESTRUCTION). */
-        while (r->queue.head) {
-                Entry *e = r->queue.head;
+        for (FairNode *node; (node = fair_queue_any_waiting(&r->queue));) {
+                Entry *e = node->job;
 
                 entry_answer_waiters(e, EAI_AGAIN, NULL, 0);
                 entry_free(e);
@@ -828,6 +834,7 @@ CaresResolver *cares_resolver_free(CaresResolver *r) {
         etc_hosts_clear(&r->hosts);
         if (r->files)
                 ares_destroy(r->files);
+        fair_queue_done(&r->queue);
         sd_event_unref(r->event);
         free(r);
         ares_library_cleanup();
@@ -853,7 +860,7 @@ int cares_resolver_reload(CaresResolver *r) {
         return 0;
 }
 
-int cares_resolve(CaresResolver *r, Request *req, const char *host, int family, uint16_t port) {
+int cares_resolve(CaresResolver *r, Request *req, uid_t uid, const char *host, int family, uint16_t port) {
         uint64_t hash;
         bool answered = false;
         Entry *e;
@@ -881,25 +888,29 @@ int cares_resolve(CaresResolver *r, Request *req, const char *host, int family, 
                 return REQUEST_PENDING;
         }
 
-        if (r->n_running >= CARES_MAX_RUNNING && r->queue.n >= CARES_MAX_QUEUED) {
+        if (r->n_running >= CARES_MAX_RUNNING && r->queue.n_waiting >= CARES_MAX_QUEUED) {
                 r->n_refused++;
                 if (log_ratelimit(r))
                         log_warning("Resolver cares: %u lookups in flight and %u queued; refusing new names "
                                     "with EAI_AGAIN (%" PRIu64 " so far).",
-                                    r->n_running, r->queue.n, r->n_refused);
+                                    r->n_running, r->queue.n_waiting, r->n_refused);
                 answer_gai(req, EAI_AGAIN);
                 return 0;
         }
         e = entry_new(r, host, family, hash);
         if (!e)
                 return -ENOMEM;
-        k = waiter_add(e, req, port, &answered);
+        k = fair_queue_push(&r->queue, uid, &e->node, e);
         if (k < 0) {
                 entry_free(e);
                 return k;
         }
         e->state = ENTRY_QUEUED;
-        fifo_push(&r->queue, e);
+        k = waiter_add(e, req, port, &answered);
+        if (k < 0) {
+                entry_free(e);
+                return k;
+        }
         /* Starts it now if a slot is free; some errors come at once. */
         resolver_pump(r);
         if (answered)

@@ -13,6 +13,7 @@
  */
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "manager.h"
@@ -25,9 +26,14 @@ typedef struct CaresResolver CaresResolver;
  * upstream either. 1000 is far beyond a normal workload (identical names coalesce, and
  * answers come from the cache). */
 #define CARES_MAX_RUNNING 1000u
-/* Distinct lookups waiting for a slot beyond those, first come first served. Past this a
- * resolve fails at once with EAI_AGAIN ("try again"): waiting requests are already bounded
- * per client (PROTO_MAX_INFLIGHT) and by MaxClients, this bounds the unique names. */
+/* Of those, one uid's lookups at most (counted until c-ares calls back, after their
+ * requests' deadline too): a uid asking for names that never answer (MaxRequestsPerUser=
+ * lets it have 4096 in the daemon) leaves the other half to everyone else. */
+#define CARES_MAX_RUNNING_PER_USER (CARES_MAX_RUNNING / 2)
+/* Distinct lookups waiting for a slot beyond those, first come first served within a uid,
+ * the uids in turn. Past this a resolve fails at once with EAI_AGAIN ("try again"):
+ * waiting requests are already bounded per uid (MaxRequestsPerUser=) and by MaxClients,
+ * this bounds the unique names. */
 #define CARES_MAX_QUEUED 16384u
 /* Answers kept in the cache; past this the oldest goes first. About 10 000 × (a name and
  * a few addresses), a few MiB at most. */
@@ -60,8 +66,8 @@ CaresResolver *cares_resolver_free(CaresResolver *r);
  * finishes its own, and an empty cache. On failure the old channel stays. */
 int cares_resolver_reload(CaresResolver *r);
 
-/* Resolves host (a name, not an IP literal) for family (AF_UNSPEC, AF_INET or AF_INET6)
- * and answers req with one item per address, each with port (host order), or with an
+/* Resolves host (a name, not an IP literal) for family (AF_UNSPEC, AF_INET or AF_INET6),
+ * a new lookup queued as uid's (whose client asked), and answers req with one item per address, each with port (host order), or with an
  * EAI_* error. Returns 0 if req was answered already, REQUEST_PENDING if the answer comes
  * later. A request whose client leaves stops waiting at once (Request.cancel). */
-int cares_resolve(CaresResolver *r, Request *req, const char *host, int family, uint16_t port);
+int cares_resolve(CaresResolver *r, Request *req, uid_t uid, const char *host, int family, uint16_t port);

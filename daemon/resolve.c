@@ -30,6 +30,7 @@
 
 typedef struct ResolveJob {
         Request *req;
+        WorkerJob *job; /* in the thread pool, until done */
         char *host;
         char service[8];
         int family;
@@ -104,12 +105,18 @@ static void resolve_done(void *userdata, bool cancelled) {
         resolve_answer(j);
 }
 
-/* Request.detach of a thread pool job: the thread's answer will go to nobody. */
+/* Request.detach of a thread pool job: one still waiting for a thread is taken back (it
+ * would hold a thread for nobody, and its uid's share with it); a running one goes on, its
+ * answer to nobody. */
 static void resolve_job_detach(Request *req) {
         ResolveJob *j = req->userdata;
 
-        j->req = NULL;
         req->userdata = NULL;
+        if (worker_cancel(req->manager->workers, j->job)) {
+                resolve_job_free(j);
+                return;
+        }
+        j->req = NULL;
 }
 
 static int deadline_cb(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -210,11 +217,13 @@ int resolve_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 resolve_answer(j);
                 return 0;
         }
+        /* Either backend shares its capacity fairly between uids (one uid's names that never
+         * answer do not delay another's). */
         if (m->config->resolver == RESOLVER_CARES && m->cares) {
-                r = cares_resolve(m->cares, req, j->host, j->family, (uint16_t) target_port);
+                r = cares_resolve(m->cares, req, req->conn->creds.uid, j->host, j->family, (uint16_t) target_port);
                 return r == REQUEST_PENDING ? arm_deadline(req) : r;
         }
-        r = worker_submit(m->workers, resolve_work, resolve_done, j);
+        r = worker_submit(m->workers, req->conn->creds.uid, resolve_work, resolve_done, j, &j->job);
         if (r < 0)
                 return r;
         req->detach = resolve_job_detach;

@@ -65,3 +65,4 @@ void attack_assert_healthy(void);
 /* One function per attacks-*.c file: adds its TCases to s. */
 void attacks_add_conns(struct Suite *s);
 void attacks_add_names(struct Suite *s);
+void attacks_add_workers(struct Suite *s);

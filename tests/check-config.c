@@ -228,7 +228,9 @@ START_TEST(test_max_requests_per_user_parses_and_defaults_to_4096) {
 }
 END_TEST
 
-START_TEST(test_resolve_timeout_parses_and_defaults_to_resolv_conf) {
+/* The default is 10 s (issue 13: a name whose servers never answer is answered in words
+ * before a client's own 25 s); 0 still means resolv.conf's timeout alone. */
+START_TEST(test_resolve_timeout_parses_and_defaults_to_ten_seconds) {
         _cleanup_(config_freep) Config *d = NULL;
         char err[256] = "";
         int r;
@@ -237,10 +239,42 @@ START_TEST(test_resolve_timeout_parses_and_defaults_to_resolv_conf) {
         ck_assert_msg(r == 0, "%s", err);
         ck_assert_uint_eq(c->resolve_timeout_sec, 3);
         config_free(c);
+        c = parse("[Daemon]\nResolveTimeoutSec=0\n", &r, err, sizeof(err));
+        ck_assert_msg(r == 0, "%s", err);
+        ck_assert_uint_eq(c->resolve_timeout_sec, 0);
+        config_free(c);
         ck_assert_int_eq(config_load(NULL, false, &d, err, sizeof(err)), 0);
-        ck_assert_uint_eq(d->resolve_timeout_sec, 0);
+        ck_assert_uint_eq(d->resolve_timeout_sec, 10);
         expect_error("[Daemon]\nResolveTimeoutSec=601\n", "ResolveTimeoutSec=601: expected 0 (resolv.conf's)..600", 2);
         expect_error("[Daemon]\nResolveTimeoutSec=1.5\n", "ResolveTimeoutSec=1.5", 2);
+}
+END_TEST
+
+/* One row per case: the threads one uid may occupy, from ResolverThreads= and
+ * ResolverThreadsPerUser=. */
+START_TEST(test_resolver_threads_per_user_defaults_to_half_and_never_exceeds_all) {
+        static const struct {
+                const char *text;
+                unsigned want;
+        } rows[] = {
+                {"[Daemon]\n", 8},                                            /* half of 16 */
+                {"[Daemon]\nResolverThreads=5\n", 3},                         /* rounded up */
+                {"[Daemon]\nResolverThreads=1\n", 1},                         /* one thread is one */
+                {"[Daemon]\nResolverThreadsPerUser=12\n", 12},
+                {"[Daemon]\nResolverThreads=4\nResolverThreadsPerUser=12\n", 4}, /* at most all */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                char err[256] = "";
+                int r;
+                Config *c = parse(rows[i].text, &r, err, sizeof(err));
+
+                ck_assert_msg(r == 0, "%s", err);
+                ck_assert_uint_eq(config_user_threads(c), rows[i].want);
+                config_free(c);
+        }
+        expect_error("[Daemon]\nResolverThreadsPerUser=0\n", "ResolverThreadsPerUser=0: expected 1..256", 2);
+        expect_error("[Daemon]\nResolverThreadsPerUser=257\n", "ResolverThreadsPerUser=257: expected 1..256", 2);
 }
 END_TEST
 
@@ -257,7 +291,8 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_directory_as_config_is_refused);
         tcase_add_test(tc, test_max_clients_per_user_parses_and_defaults_to_128);
         tcase_add_test(tc, test_max_requests_per_user_parses_and_defaults_to_4096);
-        tcase_add_test(tc, test_resolve_timeout_parses_and_defaults_to_resolv_conf);
+        tcase_add_test(tc, test_resolve_timeout_parses_and_defaults_to_ten_seconds);
+        tcase_add_test(tc, test_resolver_threads_per_user_defaults_to_half_and_never_exceeds_all);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -2487,9 +2487,10 @@ START_TEST(test_cares_lookups_beyond_the_cap_wait_for_a_free_slot) {
                 ck_assert_int_eq(netutil_client_attach_event(c[i], e, 0), 0);
         }
 
-        /* 1100 names the upstream never answers (100 per client): CARES_MAX_RUNNING (1000)
-         * go upstream at once and time out after 1 s; the other 100 wait for their slots,
-         * go then, and time out a second later. */
+        /* 1100 names the upstream never answers (100 per client), all root's: its share of
+         * the slots (CARES_MAX_RUNNING_PER_USER, 500) go upstream at once and time out after
+         * 1 s; the others wait for their slots, go then, and time out a second later, in
+         * three rounds. */
         memset(res, 0, sizeof(res));
         t0 = now_ms();
         for (int i = 0; i < N; i++)
