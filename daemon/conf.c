@@ -68,6 +68,7 @@ static Config *config_new(void) {
         c->max_clients_per_user = CONFIG_DEFAULT_MAX_CLIENTS_PER_USER;
         c->max_requests_per_user = CONFIG_DEFAULT_MAX_REQUESTS_PER_USER;
         c->resolve_timeout_sec = CONFIG_DEFAULT_RESOLVE_TIMEOUT_SEC;
+        c->max_persistent_rules_per_user = CONFIG_DEFAULT_MAX_PERSISTENT_RULES_PER_USER;
         return c;
 }
 
@@ -193,6 +194,14 @@ static int parse_assignment(Config *c, const char *section, const char *key, con
                                                    "MaxRequestsPerUser=%s: expected 0 (no limit)..%u", value,
                                                    CONFIG_MAX_REQUESTS_PER_USER);
                         c->max_requests_per_user = u;
+                        return 0;
+                }
+                if (strcmp(key, "MaxPersistentRulesPerUser") == 0) {
+                        if (parse_unsigned(value, 0, CONFIG_MAX_PERSISTENT_RULES_PER_USER, &u) < 0)
+                                return parse_error(errbuf, errlen, file, line,
+                                                   "MaxPersistentRulesPerUser=%s: expected 0 (no limit)..%u",
+                                                   value, CONFIG_MAX_PERSISTENT_RULES_PER_USER);
+                        c->max_persistent_rules_per_user = u;
                         return 0;
                 }
         } else if (strcmp(section, "Policy") == 0) {

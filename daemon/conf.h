@@ -36,6 +36,7 @@ typedef struct Config {
         unsigned max_clients_per_user; /* connections one uid (root excepted) may hold; 0: no limit */
         unsigned max_requests_per_user; /* requests one uid (root excepted) may have in the daemon; 0: no limit */
         unsigned resolve_timeout_sec;   /* a backend's answer is awaited this long; 0: resolv.conf's own timeout */
+        unsigned max_persistent_rules_per_user; /* rules without expiry one uid (root excepted) may have set; 0: no limit */
         ConfigRule *rules;
         size_t n_rules;
 } Config;
@@ -55,6 +56,12 @@ typedef struct Config {
  * users fit and one cannot take every place (issue 13). */
 #define CONFIG_DEFAULT_MAX_CLIENTS_PER_USER 128u
 #define CONFIG_MAX_REQUESTS_PER_USER (CONFIG_MAX_CLIENTS * PROTO_MAX_INFLIGHT)
+/* MaxPersistentRulesPerUser= by default: rules without expiry are administrative (a test run
+ * gives its rules a TTL or a throwaway scope), and each one is in every rewrite of the state
+ * file; 1000 per uid keeps one uid's share of that file near 100 KB (issue 13). Its ceiling
+ * is the rule quota of override.h (OVERRIDE_MAX_PER_UID, 100 000). */
+#define CONFIG_DEFAULT_MAX_PERSISTENT_RULES_PER_USER 1000u
+#define CONFIG_MAX_PERSISTENT_RULES_PER_USER 100000u
 #define CONFIG_MAX_LINE 4096u            /* a line longer than a path is a mistake */
 #define CONFIG_MAX_RULES 4096u           /* policy compiled into arrays scanned per request */
 #define CONFIG_MAX_FILE (1024u * 1024u)  /* a config file larger than this is not a config */

@@ -785,6 +785,7 @@ Manager *manager_free(Manager *m) {
         m->cares = cares_resolver_free(m->cares);
         held_free_all(m);
         group_free_all(m);
+        state_free(m); /* before the names index: an acknowledgement may still wait for it */
         names_index_free(m); /* before the tables: their rules leave with the file */
         override_tables_free(m);
         m->listen_source = sd_event_source_disable_unref(m->listen_source);
@@ -899,10 +900,48 @@ void manager_restamp_listener(int fd) {
                 log_warning_errno(errno, "Failed to listen on the control socket again: %m");
 }
 
+/* The socket's directory holds the socket node and the files published next to it (the
+ * names index and the rules file, which the NSS module and libnetutil trust): whoever may
+ * write in it could replace them. An existing one must be the daemon's own (state.c's rule);
+ * a missing one is made by manager_bind(), as ours. A sticky world-writable directory such as
+ * /tmp is refused too: there another user may create those names before the daemon does. */
+static int check_socket_dir(Manager *m) {
+        _cleanup_(freep) char *dir = strdup(m->socket_path);
+        char reason[160], *slash;
+        struct stat st;
+
+        if (!dir)
+                return log_oom();
+        slash = strrchr(dir, '/');
+        if (!slash)
+                strcpy(dir, ".");
+        else if (slash == dir)
+                slash[1] = '\0'; /* "/" */
+        else
+                *slash = '\0';
+        if (stat(dir, &st) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_error_errno(errno, "Failed to check the socket directory '%s': %m", dir);
+        }
+        if (state_untrusted_dir(&st, reason, sizeof(reason)))
+                return log_error_errno(-EPERM,
+                                       "Refusing the socket directory '%s': %s. Only netutild's own uid may write "
+                                       "in it, or other users could replace the socket and the files published "
+                                       "next to it; give the socket a directory of its own (e.g. "
+                                       "$XDG_RUNTIME_DIR/netutild/ or /run/netutild/).",
+                                       dir, reason);
+        return 0;
+}
+
 int manager_listen(Manager *m) {
         _cleanup_(adoption_done) Adoption adopt = {};
         char **names = NULL;
         int n, r;
+
+        r = check_socket_dir(m);
+        if (r < 0)
+                return r;
 
         fdstore_setup(m);
         n = sd_listen_fds_with_names(true, &names);

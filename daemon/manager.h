@@ -127,6 +127,7 @@ struct Manager {
         struct UidCount *override_uids;
         unsigned n_overrides;
         struct NamesIndex *names_index; /* names-index.c: the NSS module's index of host-only rules */
+        struct StateWriter *state_writer; /* state.c: writes the state file off the loop */
         unsigned n_held_sockets;
 
         Conn *conns;

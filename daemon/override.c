@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 
 /* Override tables and the OVERRIDE_* requests (override.h). A change to a rule without
- * expiry is saved (state.c) before it is acknowledged, and undone if it cannot be; drop-in
- * rules (Override.source) are refused to every request. */
+ * expiry is made, handed to the state file's writer (state.c) and acknowledged once a write
+ * that holds it is durable, or undone and refused if that write fails; drop-in rules
+ * (Override.source) are refused to every request. */
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,6 +31,7 @@
 typedef struct UidCount {
         uid_t uid;
         unsigned rules;
+        unsigned saved; /* of rules, those without expiry (MaxPersistentRulesPerUser=); uid 0 not counted */
         unsigned scopes;
         struct UidCount *next;
 } UidCount;
@@ -67,11 +69,34 @@ static bool key_equal(const Override *o, const char *host, int port, int family)
         return o->port == port && o->family == family && strcmp(o->host, host) == 0;
 }
 
+/* Counts o towards (delta 1) or out of (-1) its setter's rules without expiry. Drop-in rules
+ * are root's and root has no such cap: only other uids are counted. */
+static void count_saved(Manager *m, const Override *o, int delta) {
+        UidCount *u;
+
+        if (o->setter == 0 || o->expires_usec != 0 || o->source)
+                return;
+        u = uid_count(m, o->setter, false);
+        if (!u)
+                return; /* counted in override_set(), which made the entry */
+        if (delta > 0)
+                u->saved++;
+        else if (u->saved > 0)
+                u->saved--;
+}
+
+unsigned override_saved_count(Manager *m, uid_t uid) {
+        UidCount *u = uid_count(m, uid, false);
+
+        return u ? u->saved : 0;
+}
+
 static void rule_free(Manager *m, OverrideTable *t, Override *o) {
         size_t b = key_hash(o->host, o->port, o->family) % t->n_buckets;
         UidCount *u = uid_count(m, o->setter, false);
 
         names_index_rule_removed(m, o);
+        count_saved(m, o, -1);
         for (Override **p = &t->buckets[b]; *p; p = &(*p)->bucket_next)
                 if (*p == o) {
                         *p = o->bucket_next;
@@ -251,6 +276,7 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
                         free(new_target);
                         return -EDQUOT;
                 }
+                count_saved(m, o, -1);
                 if (old && old->rules > 0)
                         old->rules--;
                 u->rules++;
@@ -260,6 +286,7 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
                 o->expires_usec = ttl_usec ? now_usec() + ttl_usec : 0;
                 note_expiry(t, o->expires_usec);
                 o->setter = setter;
+                count_saved(m, o, 1);
                 rules_file_set_answer(o);
                 names_index_rule_changed(m);
                 return 0;
@@ -294,6 +321,7 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
         t->n_rules++;
         m->n_overrides++;
         u->rules++;
+        count_saved(m, o, 1);
         names_index_rule_added(m, o);
         return 0;
 }
@@ -539,7 +567,7 @@ static int refuse_read_only(Request *req, const Override *o) {
         return 1;
 }
 
-/* Answers req after state_save() failed with r: the change did not happen. */
+/* Answers req after the state file could not be written with r: the change did not happen. */
 static int refuse_unsaved(Request *req, int r) {
         return request_error(req, r, "Cannot save overrides: %s", strerror(-r));
 }
@@ -570,6 +598,7 @@ static void rule_restore(Manager *m, OverrideTable *t, const char *host, int por
         /* The count moves back; the old setter's entry exists: it counted this rule. */
         now = uid_count(m, o->setter, false);
         was = uid_count(m, b->setter, false);
+        count_saved(m, o, -1);
         if (now && now->rules > 0)
                 now->rules--;
         if (was)
@@ -580,12 +609,167 @@ static void rule_restore(Manager *m, OverrideTable *t, const char *host, int por
         o->expires_usec = b->expires_usec;
         note_expiry(t, o->expires_usec);
         o->setter = b->setter;
+        count_saved(m, o, 1);
         rules_file_set_answer(o);
         names_index_rule_changed(m);
 }
 
+/* A removed rule, to put back if its removal cannot be saved. */
+typedef struct RuleCopy {
+        char *host, *target;
+        int port, family, target_port;
+        uint64_t expires_usec;
+        uid_t setter;
+} RuleCopy;
+
+/*
+ * A change to saved rules, made in memory and waiting for the state file (state.h). SET
+ * keeps the rule as it was (backup), DEL and CLEAR the rules they removed (oldest first), so
+ * that a failed write can undo it: the reply goes only once the write is durable, or as the
+ * refusal.
+ */
+typedef enum ChangeKind {
+        CHANGE_SET,
+        CHANGE_DEL,
+        CHANGE_CLEAR,
+} ChangeKind;
+
+typedef struct Change {
+        StateChange state; /* first: change_done() casts back */
+        Request *req;
+        ChangeKind kind;
+        char *scope; /* NULL: the global table */
+        uid_t scope_owner;
+        /* SET: the key and the rule as it was. */
+        char *host;
+        int port, family;
+        RuleBackup backup;
+        /* DEL, CLEAR: what was removed. */
+        RuleCopy *removed;
+        size_t n_removed;
+} Change;
+
+static Change *change_free(Change *c) {
+        if (!c)
+                return NULL;
+        free(c->scope);
+        free(c->host);
+        free(c->backup.target);
+        for (size_t i = 0; i < c->n_removed; i++) {
+                free(c->removed[i].host);
+                free(c->removed[i].target);
+        }
+        free(c->removed);
+        free(c);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Change, change_free);
+
+static int change_new(Request *req, ChangeKind kind, const OverrideTable *t, Change **ret) {
+        Change *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return -ENOMEM;
+        c->req = req;
+        c->kind = kind;
+        c->scope_owner = t->owner;
+        if (t->name && !(c->scope = strdup(t->name))) {
+                free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+/* Copies the rules of t that go (all, or only o), oldest first. */
+static int change_copy_rules(Change *c, OverrideTable *t, const Override *only) {
+        size_t n = only ? 1 : t->n_rules;
+        Override *last = t->rules;
+
+        c->removed = calloc(MAX(n, 1u), sizeof(*c->removed));
+        if (!c->removed)
+                return -ENOMEM;
+        while (last && last->rules_next)
+                last = last->rules_next;
+        for (const Override *o = only ?: last; o; o = only ? NULL : o->rules_prev) {
+                RuleCopy *k = &c->removed[c->n_removed];
+
+                *k = (RuleCopy) { .port = o->port, .family = o->family, .target_port = o->target_port,
+                                  .expires_usec = o->expires_usec, .setter = o->setter };
+                k->host = strdup(o->host);
+                k->target = strdup(o->target);
+                c->n_removed++;
+                if (!k->host || !k->target)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Puts the removed rules back (a rule made meanwhile with the same key gives way to the saved
+ * one, which is what the state file still holds). */
+static void change_put_back(Manager *m, Change *c) {
+        OverrideTable *t = NULL;
+        uint64_t now = now_usec();
+        int r = override_table_get(m, c->scope, c->scope_owner, &t);
+
+        for (size_t i = 0; r >= 0 && i < c->n_removed; i++) {
+                const RuleCopy *k = &c->removed[i];
+
+                if (k->expires_usec != 0 && k->expires_usec <= now)
+                        continue;
+                r = override_set(m, t, k->host, k->port, k->family, k->target, k->target_port,
+                                 k->expires_usec ? k->expires_usec - now : 0, k->setter);
+        }
+        if (r < 0)
+                log_error_errno(r, "Failed to put back overrides whose removal could not be saved; they come "
+                                   "back at the next start: %m");
+        if (t)
+                override_scope_gc(m, t);
+}
+
+static void change_done(Manager *m, StateChange *s, int error) {
+        _cleanup_(change_freep) Change *c = (Change *) s; /* state is its first member */
+        Request *req = c->req;
+        int r;
+
+        if (error < 0) {
+                OverrideTable *t = override_table_find(m, c->scope);
+
+                if (c->kind == CHANGE_SET && t)
+                        rule_restore(m, t, c->host, c->port, c->family, &c->backup);
+                else if (c->kind != CHANGE_SET)
+                        change_put_back(m, c);
+                manager_status_changed(m);
+                (void) refuse_unsaved(req, error);
+                return;
+        }
+        manager_status_changed(m);
+        /* The NSS module's index shows the change before the reply (names-index.h). */
+        r = names_index_reply_empty(req);
+        if (r < 0)
+                (void) request_error(req, -r, NULL);
+}
+
+/* Hands c to the state file's writer: the reply waits for it (REQUEST_PENDING). If it cannot
+ * wait, the change is undone and refused at once. */
+static int change_commit(Manager *m, Change *c) {
+        int r;
+
+        c->state.done = change_done;
+        r = state_commit(m, &c->state);
+        if (r < 0) {
+                change_done(m, &c->state, r);
+                return 0;
+        }
+        return REQUEST_PENDING;
+}
+
 int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         Manager *m = req->manager;
+        _cleanup_(change_freep) Change *c = NULL;
+        uid_t uid = req->conn->creds.uid;
+        unsigned cap = m->config->max_persistent_rules_per_user;
         OverrideKey k;
         OverrideTable *t;
         const Override *old;
@@ -624,6 +808,18 @@ int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         old = override_find(t, k.host, k.port, k.family);
         if (refuse_read_only(req, old))
                 return 0;
+        /* Every rule without expiry is in every write of the state file: a uid's share of it is
+         * capped (root's is not). Replacing one of its own such rules adds nothing. */
+        if (ttl == 0 && uid != 0 && cap != 0 && override_saved_count(m, uid) >= cap &&
+            !(old && old->expires_usec == 0 && !old->source && old->setter == uid)) {
+                log_refusal(uid, req->conn->creds.pid, "OVERRIDE",
+                            "Refused override for uid %u pid %d: MaxPersistentRulesPerUser=%u reached",
+                            (unsigned) uid, (int) req->conn->creds.pid, cap);
+                return request_error(req, EDQUOT,
+                                     "Quota exceeded: uid %u already has %u overrides without expiry "
+                                     "(MaxPersistentRulesPerUser=%u); give this one a TTL or remove one",
+                                     (unsigned) uid, cap, cap);
+        }
         if (old) {
                 old_target = strdup(old->target);
                 if (!old_target)
@@ -632,31 +828,39 @@ int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                                         .expires_usec = old->expires_usec, .setter = old->setter };
         }
         if (!t) {
-                r = override_table_get(m, k.scope, req->conn->creds.uid, &t);
+                r = override_table_get(m, k.scope, uid, &t);
                 if (r == -EDQUOT)
                         return request_error(req, EDQUOT, "Quota exceeded: uid %u already owns %u scopes",
-                                             (unsigned) req->conn->creds.uid, OVERRIDE_MAX_SCOPES_PER_UID);
+                                             (unsigned) uid, OVERRIDE_MAX_SCOPES_PER_UID);
                 if (r < 0)
                         return r;
         }
-        r = override_set(m, t, k.host, k.port, k.family, target, target_port, ttl, req->conn->creds.uid);
+        /* Acknowledged means saved: a rule without expiry, or one that replaced such a rule,
+         * is on disk before the reply. Its record is made before the change, so that nothing
+         * can fail between the change and its commit but the write. */
+        if (ttl == 0 || (backup.existed && backup.expires_usec == 0)) {
+                r = change_new(req, CHANGE_SET, t, &c);
+                if (r >= 0 && !(c->host = strdup(k.host)))
+                        r = -ENOMEM;
+                if (r < 0) {
+                        override_scope_gc(m, t); /* a scope made for this rule goes */
+                        return r;
+                }
+                c->port = k.port;
+                c->family = k.family;
+        }
+        r = override_set(m, t, k.host, k.port, k.family, target, target_port, ttl, uid);
         if (r < 0)
                 override_scope_gc(m, t); /* a scope made for this rule goes with it */
         if (r == -EDQUOT)
                 return request_error(req, EDQUOT, "Quota exceeded: uid %u already has %u overrides",
-                                     (unsigned) req->conn->creds.uid, OVERRIDE_MAX_PER_UID);
+                                     (unsigned) uid, OVERRIDE_MAX_PER_UID);
         if (r < 0)
                 return r;
-        /* Acknowledged means saved: a rule without expiry, or one that replaced such a rule,
-         * is on disk before the reply. */
-        if (ttl == 0 || (backup.existed && backup.expires_usec == 0)) {
-                r = state_save(m, NULL, NULL);
-                if (r < 0) {
-                        backup.target = TAKE_PTR(old_target);
-                        rule_restore(m, t, k.host, k.port, k.family, &backup);
-                        free(backup.target);
-                        return refuse_unsaved(req, r);
-                }
+        if (c) {
+                c->backup = backup;
+                c->backup.target = TAKE_PTR(old_target);
+                return change_commit(m, TAKE_PTR(c));
         }
         manager_status_changed(m);
         /* The NSS module's index shows the change before the reply (names-index.h). */
@@ -665,6 +869,7 @@ int override_set_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
 
 int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         Manager *m = req->manager;
+        _cleanup_(change_freep) Change *c = NULL;
         OverrideKey k;
         OverrideTable *t;
         Override *o;
@@ -682,11 +887,14 @@ int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 return request_error(req, ENOENT, "No override for '%s' with that port and family", k.host);
         if (refuse_read_only(req, o))
                 return 0;
-        /* Saved without it first: nothing to undo if that fails. */
-        if (o->expires_usec == 0 && (r = state_save(m, o, NULL)) < 0)
-                return refuse_unsaved(req, r);
+        /* A saved rule: a copy to put back if its removal cannot be saved. */
+        if (o->expires_usec == 0 && ((r = change_new(req, CHANGE_DEL, t, &c)) < 0 ||
+                                     (r = change_copy_rules(c, t, o)) < 0))
+                return r;
         (void) override_del(m, t, k.host, k.port, k.family);
         override_scope_gc(m, t);
+        if (c)
+                return change_commit(m, TAKE_PTR(c));
         manager_status_changed(m);
         /* The NSS module's index shows the change before the reply (names-index.h). */
         return names_index_reply_empty(req);
@@ -694,6 +902,7 @@ int override_del_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
 
 int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         Manager *m = req->manager;
+        _cleanup_(change_freep) Change *c = NULL;
         OverrideKey k;
         OverrideTable *t;
         const Override *read_only = NULL;
@@ -716,9 +925,12 @@ int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         }
         if (refuse_read_only(req, read_only))
                 return 0;
-        if (saved && (r = state_save(m, NULL, t)) < 0)
-                return refuse_unsaved(req, r);
+        /* Saved rules among them: a copy of every rule, to put back if this cannot be saved. */
+        if (saved && ((r = change_new(req, CHANGE_CLEAR, t, &c)) < 0 || (r = change_copy_rules(c, t, NULL)) < 0))
+                return r;
         (void) override_clear(m, t);
+        if (c)
+                return change_commit(m, TAKE_PTR(c));
         manager_status_changed(m);
         /* The NSS module's index shows the change before the reply (names-index.h). */
         return names_index_reply_empty(req);

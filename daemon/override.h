@@ -84,6 +84,10 @@ int override_table_get(Manager *m, const char *scope, uid_t owner, OverrideTable
 void override_tables_free(Manager *m);
 unsigned override_count_all(Manager *m);
 
+/* Rules without expiry set by uid (counted for every uid but root), for
+ * MaxPersistentRulesPerUser=. */
+unsigned override_saved_count(Manager *m, uid_t uid);
+
 /* Adds or replaces the rule with the same key. ttl_usec 0 = no expiry. Returns 0,
  * -EDQUOT (the setter's quota) or -ENOMEM. */
 int override_set(Manager *m, OverrideTable *t, const char *host, int port, int family, const char *target,

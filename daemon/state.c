@@ -42,6 +42,7 @@
  * which of the two was saved last.
  */
 
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -52,6 +53,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +96,58 @@ static int mkdir_p(const char *path) {
         if (mkdir(path, 0700) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
+}
+
+/* ---- The directory ------------------------------------------------------------------ */
+
+/* Whether a directory may hold what the daemon trusts (issue 13): only the daemon's uid (or
+ * root, whom it trusts anyway: a daemon of another uid then needs root's permission bits) may
+ * write in it. NULL if so, else why not, in words (reason has room for it). */
+const char *state_untrusted_dir(const struct stat *st, char *reason, size_t len) {
+        uid_t me = geteuid();
+
+        if (!S_ISDIR(st->st_mode))
+                return snprintf(reason, len, "it is not a directory"), reason;
+        if (st->st_uid != me && st->st_uid != 0)
+                return snprintf(reason, len, "it is owned by uid %u, not by netutild's uid %u%s", (unsigned) st->st_uid,
+                                (unsigned) me, me != 0 ? " or root" : ""),
+                       reason;
+        if (st->st_mode & (S_IWGRP | S_IWOTH))
+                return snprintf(reason, len, "its mode %04o lets %s write in it", (unsigned) (st->st_mode & 07777),
+                                (st->st_mode & S_IWOTH) ? "every user" : "its group"),
+                       reason;
+        return NULL;
+}
+
+/* Opens the state directory (made first if missing and create) and checks that it is ours
+ * (state_untrusted_dir()): the fd in *ret, or -EPERM with the reason in reason (may be
+ * NULL), or -errno. */
+static int state_dir_open_reason(const char *dir, bool create, int *ret, char *reason, size_t len) {
+        _cleanup_(closep) int dfd = -EBADF;
+        char buf[160];
+        struct stat st;
+        int r;
+
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 && errno == ENOENT && create) {
+                /* Missing (first start, or removed under us): make it rather than refuse. */
+                r = mkdir_p(dir);
+                if (r < 0)
+                        return r;
+                dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+        if (dfd < 0)
+                return -errno;
+        if (fstat(dfd, &st) < 0)
+                return -errno;
+        if (state_untrusted_dir(&st, reason ?: buf, reason ? len : sizeof(buf)))
+                return -EPERM;
+        *ret = TAKE_FD(dfd);
+        return 0;
+}
+
+static int state_dir_open(const char *dir, bool create, int *ret) {
+        return state_dir_open_reason(dir, create, ret, NULL, 0);
 }
 
 /* ---- Encoding ------------------------------------------------------------------------ */
@@ -212,25 +269,114 @@ static size_t split(char *s, const char *sep, bool merge, char **fields, size_t 
 
 /* ---- Saving -------------------------------------------------------------------------- */
 
-static bool rule_saved(const Override *o, const Override *skip_rule) {
-        return o->expires_usec == 0 && !o->source && o != skip_rule;
+/*
+ * Group commit. A change to a rule without expiry is made in memory and then handed here
+ * (state_commit()) with a callback; the reply waits. At the end of the loop iteration (a
+ * defer source) the loop copies every saved rule into a snapshot -- fields and bytes, no
+ * formatting, about 20 ns a rule -- and hands it to the writer thread, which escapes and
+ * formats the text, writes the temporary file, fsync()s it, renames it over the state file
+ * and fsync()s the directory. Changes that arrive meanwhile wait for the next write, which
+ * starts as soon as this one ends, from a new snapshot: however many changes the clients
+ * pipeline, there is one write in flight and one batch waiting, and the loop never waits
+ * for the disk. Once a write is durable its changes are acknowledged, in their order. A
+ * failed write refuses its changes and every change queued after them (they sit on top of
+ * them in memory and would go to the same failing disk), undone newest first, so that
+ * memory is again what the state file holds.
+ *
+ * Cost on the loop per write: the snapshot, O(saved rules) copies (about 2 ms at 100 000
+ * rules, 20 µs at one uid's default MaxPersistentRulesPerUser=1000); the formatting (about
+ * ten times that) and the two fsync()s run in the thread.
+ */
+
+/* One line of the snapshot: a table's header, or one of its rules. Strings are offsets
+ * into the snapshot's byte pool, NUL-terminated. */
+typedef struct SnapLine {
+        bool header;
+        uint32_t name;   /* header: the scope's name, SNAP_GLOBAL for the global table */
+        uint32_t uid;    /* header: the scope's owner; rule: its setter */
+        uint32_t host, target;
+        int port, family, target_port;
+} SnapLine;
+
+#define SNAP_GLOBAL UINT32_MAX
+
+typedef struct Snapshot {
+        SnapLine *lines;
+        size_t n_lines, alloc_lines;
+        char *pool;
+        size_t n_pool, alloc_pool;
+        size_t count; /* rule lines */
+} Snapshot;
+
+typedef struct StateWriter StateWriter;
+
+struct StateWriter {
+        char *dir; /* the state directory, a copy for the thread */
+        pthread_t thread;
+        bool thread_started;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool has_job; /* under lock: the thread owns snap until it clears this */
+        bool stopping; /* under lock */
+        int result;   /* under lock: the last write's 0 or -errno */
+        Snapshot snap;
+        int efd; /* the thread's "written", to the loop */
+        sd_event_source *efd_source, *defer;
+
+        /* Loop side. */
+        bool busy;            /* a write is in flight */
+        bool dirty;           /* memory changed since the last snapshot: a write is wanted */
+        StateChange **in_flight, **queued;
+        size_t n_in_flight, n_queued, alloc_in_flight, alloc_queued;
+        uint64_t last_error_log_usec;
+};
+
+static bool rule_saved(const Override *o) {
+        return o->expires_usec == 0 && !o->source;
 }
 
-/* The state file's text for the tables as they are, less skip_rule and skip_table. */
-static int state_format(Manager *m, const Override *skip_rule, const OverrideTable *skip_table, char **ret,
-                        size_t *ret_len) {
-        _cleanup_(freep) char *buf = NULL;
-        _cleanup_(fclosep) FILE *f = NULL;
+static int snap_string(Snapshot *s, const char *str, uint32_t *ret) {
+        size_t len = strlen(str) + 1;
+
+        if (s->n_pool + len > s->alloc_pool) {
+                size_t alloc = MAX(s->alloc_pool * 2, s->n_pool + len + 4096);
+                char *p;
+
+                if (alloc >= UINT32_MAX)
+                        return -E2BIG;
+                p = realloc(s->pool, alloc);
+                if (!p)
+                        return -ENOMEM;
+                s->pool = p;
+                s->alloc_pool = alloc;
+        }
+        memcpy(s->pool + s->n_pool, str, len);
+        *ret = (uint32_t) s->n_pool;
+        s->n_pool += len;
+        return 0;
+}
+
+static SnapLine *snap_line(Snapshot *s) {
+        if (s->n_lines == s->alloc_lines) {
+                size_t alloc = s->alloc_lines ? s->alloc_lines * 2 : 256;
+                SnapLine *l = reallocarray(s->lines, alloc, sizeof(*l));
+
+                if (!l)
+                        return NULL;
+                s->lines = l;
+                s->alloc_lines = alloc;
+        }
+        s->lines[s->n_lines] = (SnapLine) {};
+        return &s->lines[s->n_lines++];
+}
+
+/* Copies every saved rule of m, in the file's order (tables and rules oldest first), into
+ * s (emptied first; its buffers are kept from write to write). */
+static int snapshot_take(Manager *m, Snapshot *s) {
         OverrideTable *last_table = m->override_tables;
-        size_t len = 0, count = 0;
+        int r;
 
-        f = open_memstream(&buf, &len);
-        if (!f)
-                return -ENOMEM;
-        fputs(STATE_VERSION_LINE
-              "\n# Overrides without expiry, saved by netutild: do not edit while it runs.\n",
-              f);
-
+        s->n_lines = s->n_pool = s->count = 0;
         /* Lists are newest first: walk them backwards. */
         while (last_table && last_table->tables_next)
                 last_table = last_table->tables_next;
@@ -238,33 +384,76 @@ static int state_format(Manager *m, const Override *skip_rule, const OverrideTab
                 Override *last = t->rules;
                 bool header = false;
 
-                if (t == skip_table)
-                        continue;
                 while (last && last->rules_next)
                         last = last->rules_next;
                 for (Override *o = last; o; o = o->rules_prev) {
-                        char p[8], tp[8];
+                        SnapLine *l;
 
-                        if (!rule_saved(o, skip_rule))
+                        if (!rule_saved(o))
                                 continue;
                         if (!header) {
-                                if (t->name) {
-                                        fputs("scope ", f);
-                                        put_escaped(f, t->name);
-                                        fprintf(f, " %u\n", (unsigned) t->owner);
-                                } else
-                                        fputs("global\n", f);
+                                l = snap_line(s);
+                                if (!l)
+                                        return -ENOMEM;
+                                l->header = true;
+                                l->uid = (uint32_t) t->owner;
+                                l->name = SNAP_GLOBAL;
+                                if (t->name && (r = snap_string(s, t->name, &l->name)) < 0)
+                                        return r;
                                 header = true;
                         }
-                        fputs("rule ", f);
-                        put_escaped(f, o->host);
-                        fprintf(f, " %s %s ", port_word(o->port, p), family_word(o->family));
-                        put_escaped(f, o->target);
-                        fprintf(f, " %s %u\n", port_word(o->target_port, tp), (unsigned) o->setter);
-                        count++;
+                        l = snap_line(s);
+                        if (!l)
+                                return -ENOMEM;
+                        *l = (SnapLine) { .uid = (uint32_t) o->setter, .port = o->port, .family = o->family,
+                                          .target_port = o->target_port };
+                        if ((r = snap_string(s, o->host, &l->host)) < 0 ||
+                            (r = snap_string(s, o->target, &l->target)) < 0)
+                                return r;
+                        s->count++;
                 }
         }
-        fprintf(f, "end %zu\n", count);
+        return 0;
+}
+
+static void snapshot_done(Snapshot *s) {
+        free(s->lines);
+        free(s->pool);
+        *s = (Snapshot) {};
+}
+
+/* The state file's text for snapshot s. Runs in the writer thread: touches nothing else. */
+static int state_format(const Snapshot *s, char **ret, size_t *ret_len) {
+        _cleanup_(freep) char *buf = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        size_t len = 0;
+
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+        fputs(STATE_VERSION_LINE
+              "\n# Overrides without expiry, saved by netutild: do not edit while it runs.\n",
+              f);
+        for (size_t i = 0; i < s->n_lines; i++) {
+                const SnapLine *l = &s->lines[i];
+                char p[8], tp[8];
+
+                if (l->header) {
+                        if (l->name != SNAP_GLOBAL) {
+                                fputs("scope ", f);
+                                put_escaped(f, s->pool + l->name);
+                                fprintf(f, " %u\n", (unsigned) l->uid);
+                        } else
+                                fputs("global\n", f);
+                        continue;
+                }
+                fputs("rule ", f);
+                put_escaped(f, s->pool + l->host);
+                fprintf(f, " %s %s ", port_word(l->port, p), family_word(l->family));
+                put_escaped(f, s->pool + l->target);
+                fprintf(f, " %s %u\n", port_word(l->target_port, tp), (unsigned) l->uid);
+        }
+        fprintf(f, "end %zu\n", s->count);
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;
         fclose(TAKE_PTR(f)); /* buf and len are final only now */
@@ -273,100 +462,348 @@ static int state_format(Manager *m, const Override *skip_rule, const OverrideTab
         return 0;
 }
 
-/* Replaces dir/STATE_FILE with text: temporary file, fsync, rename, fsync of the directory. */
+/* A new temporary file in dfd, 0600, opened O_EXCL|O_NOFOLLOW: its name in name. */
+static int open_temporary(int dfd, char name[static sizeof(STATE_TEMP_PREFIX) + 6]) {
+        static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+        for (int i = 0; i < 100; i++) {
+                uint8_t rnd[6];
+                int fd;
+
+                if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+                        return -errno;
+                memcpy(name, STATE_TEMP_PREFIX, strlen(STATE_TEMP_PREFIX));
+                for (size_t k = 0; k < sizeof(rnd); k++)
+                        name[strlen(STATE_TEMP_PREFIX) + k] = chars[rnd[k] % (sizeof(chars) - 1)];
+                name[strlen(STATE_TEMP_PREFIX) + 6] = '\0';
+                fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd >= 0 || errno != EEXIST)
+                        return fd >= 0 ? fd : -errno;
+        }
+        return -EEXIST;
+}
+
+/* Replaces dir/STATE_FILE with text: a temporary file in the directory (checked again: it
+ * must still be ours), fsync, rename, fsync of the directory. Every name is relative to the
+ * directory's fd and never followed: a symlink planted as the state file is replaced, not
+ * written through. */
 static int write_atomic(const char *dir, const char *text, size_t len) {
         _cleanup_(closep) int dfd = -EBADF, fd = -EBADF;
-        char tmp[PATH_MAX], path[PATH_MAX];
+        char tmp[sizeof(STATE_TEMP_PREFIX) + 6];
         int r;
 
-        if ((size_t) snprintf(tmp, sizeof(tmp), "%s/" STATE_TEMP_PREFIX "XXXXXX", dir) >= sizeof(tmp) ||
-            (size_t) snprintf(path, sizeof(path), "%s/" STATE_FILE, dir) >= sizeof(path))
-                return -ENAMETOOLONG;
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 && errno == ENOENT) {
-                /* Removed under us: make it again rather than refuse every change. */
-                r = mkdir_p(dir);
-                if (r < 0)
-                        return r;
-                dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        }
-        if (dfd < 0)
-                return -errno;
-
-        fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
+        r = state_dir_open(dir, true, &dfd);
+        if (r < 0)
+                return r;
+        fd = open_temporary(dfd, tmp);
         if (fd < 0)
-                return -errno;
+                return fd;
         r = write_all(fd, text, len);
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
         /* close() can report a failed write-back (NFS): that too is a failed save. */
         if (r >= 0 && close(TAKE_FD(fd)) < 0 && errno != EINTR)
                 r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
+        if (r >= 0 && renameat(dfd, tmp, dfd, STATE_FILE) < 0)
                 r = -errno;
         if (r < 0) {
-                (void) unlink(tmp);
+                (void) unlinkat(dfd, tmp, 0);
                 return r;
         }
         /* Without this the rename may not survive a power cut. If it fails the new file is in
-         * place but not known to be durable: the change is refused (and undone in memory),
-         * which is right for the client, and the next save writes memory again. */
+         * place but not known to be durable: the changes are refused (and undone in memory),
+         * which is right for their clients, and the next save writes memory again. */
         if (fsync(dfd) < 0)
                 return -errno;
         return 0;
 }
 
-/*
- * Synchronous and whole-file, in the event loop: the file is small (a few hundred bytes
- * per rule), changes to rules without expiry are rare administrative operations, and the
- * cost is the write plus two fsync()s — microseconds on tmpfs, about a millisecond on an
- * SSD, more on a busy disk. Setting 100 000 rules one by one rewrites the file 100 000
- * times (quadratic); that workload needs batching (coalescing the changes of one loop
- * iteration into one write before their replies go out), which is not done yet.
- */
-int state_save(Manager *m, const Override *skip_rule, const OverrideTable *skip_table) {
-        static uint64_t last_error_log_usec; /* one Manager per process */
+static int format_and_write(const char *dir, const Snapshot *s) {
         _cleanup_(freep) char *text = NULL;
         size_t len = 0;
         int r;
 
-        if (!m->state_dir)
-                return -ENOENT;
-        r = state_format(m, skip_rule, skip_table, &text, &len);
-        if (r >= 0)
-                r = write_atomic(m->state_dir, text, len);
-        if (r < 0) {
-                uint64_t now = now_usec();
+        r = state_format(s, &text, &len);
+        if (r < 0)
+                return r;
+        return write_atomic(dir, text, len);
+}
 
-                if (last_error_log_usec == 0 || now - last_error_log_usec >= SAVE_ERROR_LOG_INTERVAL_USEC) {
-                        last_error_log_usec = now;
-                        log_error_errno(r, "Failed to save overrides in '%s/" STATE_FILE "', refusing the "
-                                           "change: %m",
-                                        m->state_dir);
-                }
+static void *writer_main(void *arg) {
+        StateWriter *w = arg;
+
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                uint64_t one = 1;
+                int r;
+
+                while (!w->has_job && !w->stopping)
+                        pthread_cond_wait(&w->cond, &w->lock);
+                if (!w->has_job)
+                        break; /* stopping, nothing left to write */
+                pthread_mutex_unlock(&w->lock);
+
+                r = format_and_write(w->dir, &w->snap);
+
+                pthread_mutex_lock(&w->lock);
+                w->result = r;
+                w->has_job = false;
+                (void) write(w->efd, &one, sizeof(one));
         }
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+static void log_save_error(Manager *m, int r) {
+        StateWriter *w = m->state_writer;
+        uint64_t now = now_usec();
+
+        if (w->last_error_log_usec != 0 && now - w->last_error_log_usec < SAVE_ERROR_LOG_INTERVAL_USEC)
+                return;
+        w->last_error_log_usec = now;
+        log_error_errno(r, "Failed to save overrides in '%s/" STATE_FILE "', refusing the change: %m", m->state_dir);
+}
+
+static int push_change(StateChange ***v, size_t *n, size_t *alloc, StateChange *c) {
+        if (*n == *alloc) {
+                size_t a = *alloc ? *alloc * 2 : 16;
+                StateChange **p = reallocarray(*v, a, sizeof(*p));
+
+                if (!p)
+                        return -ENOMEM;
+                *v = p;
+                *alloc = a;
+        }
+        (*v)[(*n)++] = c;
+        return 0;
+}
+
+/* Ends the changes of a write: acknowledged in order, or (error) refused and undone newest
+ * first, the queued ones (on top of them in memory) before them. */
+static void finish(Manager *m, int error) {
+        StateWriter *w = m->state_writer;
+        StateChange **done = TAKE_PTR(w->in_flight);
+        size_t n = w->n_in_flight;
+
+        w->n_in_flight = w->alloc_in_flight = 0;
+        if (error < 0) {
+                StateChange **queued = TAKE_PTR(w->queued);
+                size_t nq = w->n_queued;
+
+                /* The file may be the new one (a failed directory fsync): the next write, at
+                 * the next change, writes memory again. Not at once: a full disk would have
+                 * the writer retry for ever. */
+                w->n_queued = w->alloc_queued = 0;
+                log_save_error(m, error);
+                for (size_t i = nq; i > 0; i--)
+                        queued[i - 1]->done(m, queued[i - 1], error);
+                for (size_t i = n; i > 0; i--)
+                        done[i - 1]->done(m, done[i - 1], error);
+                free(queued);
+        } else
+                for (size_t i = 0; i < n; i++)
+                        done[i]->done(m, done[i], 0);
+        free(done);
+}
+
+/* Starts a write of the tables as they are if one is wanted and none runs. */
+static void start_write(Manager *m) {
+        StateWriter *w = m->state_writer;
+        int r;
+
+        if (w->busy || (!w->dirty && w->n_queued == 0))
+                return;
+        r = snapshot_take(m, &w->snap);
+        if (r < 0) {
+                /* Nothing written: the changes are refused as if the write had failed. */
+                w->in_flight = TAKE_PTR(w->queued);
+                w->n_in_flight = w->n_queued;
+                w->alloc_in_flight = w->alloc_queued;
+                w->n_queued = w->alloc_queued = 0;
+                finish(m, r);
+                return;
+        }
+        free(w->in_flight);
+        w->in_flight = TAKE_PTR(w->queued);
+        w->n_in_flight = w->n_queued;
+        w->alloc_in_flight = w->alloc_queued;
+        w->n_queued = w->alloc_queued = 0;
+        w->dirty = false;
+        w->busy = true;
+        pthread_mutex_lock(&w->lock);
+        w->has_job = true;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+static int on_written(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        StateWriter *w = m->state_writer;
+        uint64_t v;
+        bool done;
+        int r;
+
+        (void) read(fd, &v, sizeof(v));
+        pthread_mutex_lock(&w->lock);
+        done = w->busy && !w->has_job;
+        r = w->result;
+        pthread_mutex_unlock(&w->lock);
+        if (!done)
+                return 0;
+        w->busy = false;
+        finish(m, r);
+        /* What came meanwhile: the next write, at once. */
+        start_write(m);
+        return 0;
+}
+
+static int on_defer(sd_event_source *s, void *userdata) {
+        start_write(userdata);
+        return 0;
+}
+
+static int schedule(StateWriter *w) {
+        return sd_event_source_set_enabled(w->defer, SD_EVENT_ONESHOT);
+}
+
+/* Makes m's writer and its thread (idle until the first write). Returns 0 or -errno. */
+static int writer_new(Manager *m) {
+        StateWriter *w;
+        sigset_t all, old;
+        int r;
+
+        if (m->state_writer)
+                return 0;
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->efd = -EBADF;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->cond, NULL);
+        m->state_writer = w;
+        w->dir = strdup(m->state_dir);
+        if (!w->dir)
+                return -ENOMEM;
+        w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->efd < 0)
+                return -errno;
+        r = sd_event_add_io(m->event, &w->efd_source, w->efd, EPOLLIN, on_written, m);
+        if (r < 0)
+                return r;
+        r = sd_event_add_defer(m->event, &w->defer, on_defer, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(w->defer, SD_EVENT_OFF);
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        r = pthread_create(&w->thread, NULL, writer_main, w);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0)
+                return -r;
+        w->thread_started = true;
+        return 0;
+}
+
+int state_commit(Manager *m, StateChange *c) {
+        StateWriter *w = m->state_writer;
+        int r;
+
+        if (!w)
+                return -ENOENT; /* no state directory */
+        r = push_change(&w->queued, &w->n_queued, &w->alloc_queued, c);
+        if (r < 0)
+                return r;
+        if (!w->busy && schedule(w) < 0) {
+                /* Cannot wait for the end of the iteration: write now. */
+                start_write(m);
+        }
+        return 0;
+}
+
+void state_changed(Manager *m) {
+        StateWriter *w = m->state_writer;
+
+        if (!w)
+                return;
+        w->dirty = true;
+        if (!w->busy && schedule(w) < 0)
+                start_write(m);
+}
+
+int state_save_now(Manager *m) {
+        StateWriter *w = m->state_writer;
+        int r;
+
+        if (!w)
+                return -ENOENT;
+        assert(!w->busy);
+        r = snapshot_take(m, &w->snap);
+        if (r >= 0)
+                r = format_and_write(m->state_dir, &w->snap);
+        if (r < 0)
+                log_save_error(m, r);
         return r;
+}
+
+void state_free(Manager *m) {
+        StateWriter *w = m->state_writer;
+
+        if (!w)
+                return;
+        if (w->thread_started) {
+                pthread_mutex_lock(&w->lock);
+                w->stopping = true;
+                pthread_cond_signal(&w->cond);
+                pthread_mutex_unlock(&w->lock);
+                (void) pthread_join(w->thread, NULL); /* a write under way ends first */
+        }
+        if (w->busy) {
+                w->busy = false;
+                finish(m, w->result);
+        }
+        /* What clients changed last: written now, so that a clean stop keeps it. */
+        if (w->dirty || w->n_queued > 0) {
+                int r = snapshot_take(m, &w->snap);
+
+                if (r >= 0)
+                        r = format_and_write(m->state_dir, &w->snap);
+                free(w->in_flight);
+                w->in_flight = TAKE_PTR(w->queued);
+                w->n_in_flight = w->n_queued;
+                w->n_queued = w->alloc_queued = 0;
+                finish(m, r);
+        }
+        w->efd_source = sd_event_source_disable_unref(w->efd_source);
+        w->defer = sd_event_source_disable_unref(w->defer);
+        safe_close(w->efd);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        snapshot_done(&w->snap);
+        free(w->in_flight);
+        free(w->queued);
+        free(w->dir);
+        free(w);
+        m->state_writer = NULL;
 }
 
 /* ---- Loading the state file ---------------------------------------------------------- */
 
-/* Moves dir/STATE_FILE aside to dir/STATE_FILE.corrupt-TIMESTAMP[-N], never over another. */
-static int move_aside(const char *dir, char *ret_path, size_t len) {
-        char path[PATH_MAX], stamp[32];
+/* Moves dfd/STATE_FILE (whatever it is: a symlink is moved, not followed) aside to
+ * STATE_FILE.corrupt-TIMESTAMP[-N], never over another; the new name in ret_name. */
+static int move_aside(int dfd, char *ret_name, size_t len) {
+        char stamp[32];
         struct tm tm;
         time_t t = time(NULL);
 
         if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
                 snprintf(stamp, sizeof(stamp), "%jd", (intmax_t) t);
-        if ((size_t) snprintf(path, sizeof(path), "%s/" STATE_FILE, dir) >= sizeof(path))
-                return -ENAMETOOLONG;
         for (int i = 0; i < CORRUPT_NAME_TRIES; i++) {
-                int n = i == 0 ? snprintf(ret_path, len, "%s/" STATE_FILE ".corrupt-%s", dir, stamp)
-                               : snprintf(ret_path, len, "%s/" STATE_FILE ".corrupt-%s-%d", dir, stamp, i);
+                int n = i == 0 ? snprintf(ret_name, len, STATE_FILE ".corrupt-%s", stamp)
+                               : snprintf(ret_name, len, STATE_FILE ".corrupt-%s-%d", stamp, i);
 
                 if (n < 0 || (size_t) n >= len)
                         return -ENAMETOOLONG;
-                if (renameat2(AT_FDCWD, path, AT_FDCWD, ret_path, RENAME_NOREPLACE) >= 0)
+                if (renameat2(dfd, STATE_FILE, dfd, ret_name, RENAME_NOREPLACE) >= 0)
                         return 0;
                 if (errno != EEXIST)
                         return -errno;
@@ -378,6 +815,7 @@ static int move_aside(const char *dir, char *ret_path, size_t len) {
 typedef struct LoadError {
         unsigned line;
         const char *what;
+        char owner[96]; /* what, for a file of another owner */
 } LoadError;
 
 /* The "table" of the rules of a scope dropped at load (its name is not text). */
@@ -458,9 +896,11 @@ static int load_line(Manager *m, char *line, OverrideTable **table, size_t *coun
         return e->what = "unknown line", -EBADMSG;
 }
 
-/* Reads path into the (empty) tables. -EBADMSG with e filled: corrupt or unknown version. */
-static int load_file(Manager *m, const char *path, LoadError *e) {
+/* Reads dfd/STATE_FILE into the (empty) tables. -EBADMSG with e filled: corrupt, unknown
+ * version, not a regular file of ours (a symlink is not followed). */
+static int load_file(Manager *m, int dfd, LoadError *e) {
         _cleanup_(fclosep) FILE *f = NULL;
+        _cleanup_(closep) int fd = -EBADF;
         _cleanup_(freep) char *line = NULL;
         OverrideTable *table = NULL;
         size_t size = 0, count = 0;
@@ -469,13 +909,25 @@ static int load_file(Manager *m, const char *path, LoadError *e) {
         ssize_t n;
         int r;
 
-        f = fopen(path, "re");
-        if (!f)
+        /* O_NONBLOCK: a FIFO planted there must not block the start. */
+        fd = openat(dfd, STATE_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 && errno == ELOOP)
+                return e->what = "a symbolic link, not followed", -EBADMSG;
+        if (fd < 0)
                 return -errno;
-        if (fstat(fileno(f), &st) < 0)
+        if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return e->what = "not a regular file", -EBADMSG;
+        if (st.st_uid != geteuid()) {
+                snprintf(e->owner, sizeof(e->owner), "owned by uid %u, not by netutild's uid %u",
+                         (unsigned) st.st_uid, (unsigned) geteuid());
+                return e->what = e->owner, -EBADMSG;
+        }
+        f = fdopen(fd, "r");
+        if (!f)
+                return -errno;
+        fd = -EBADF; /* the FILE owns it now */
 
         while ((n = getline(&line, &size, f)) >= 0) {
                 e->line++;
@@ -513,18 +965,19 @@ static int load_file(Manager *m, const char *path, LoadError *e) {
         return 0;
 }
 
-/* Removes temporary files a killed daemon left between mkostemp() and rename(). */
-static void remove_stale_temporaries(const char *dir) {
-        _cleanup_(closep) int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/* Removes temporary files a killed daemon left between creating and renaming them. */
+static void remove_stale_temporaries(int dfd) {
+        int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
         DIR *d;
         struct dirent *de;
 
-        if (dfd < 0)
+        if (fd < 0)
                 return;
-        d = fdopendir(dfd);
-        if (!d)
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
                 return;
-        dfd = -EBADF; /* the DIR owns it now */
+        }
         while ((de = readdir(d)))
                 if (strncmp(de->d_name, STATE_TEMP_PREFIX, strlen(STATE_TEMP_PREFIX)) == 0 &&
                     strlen(de->d_name) == strlen(STATE_TEMP_PREFIX) + 6)
@@ -532,26 +985,33 @@ static void remove_stale_temporaries(const char *dir) {
         closedir(d);
 }
 
-/* Loads STATE_DIR/overrides. Returns 0 (loaded, absent, or moved aside) or -ENOMEM. */
+/* Loads STATE_DIR/overrides. Returns 0 (loaded, absent, or moved aside), -EPERM (a state
+ * directory that is not the daemon's own: it must not start on it) or -ENOMEM. */
 static int load_state_file(Manager *m) {
-        char path[PATH_MAX], aside[PATH_MAX];
+        _cleanup_(closep) int dfd = -EBADF;
+        char path[PATH_MAX], aside[NAME_MAX + 1], reason[160];
         LoadError e = {};
         int r;
 
-        r = mkdir_p(m->state_dir);
+        r = state_dir_open_reason(m->state_dir, true, &dfd, reason, sizeof(reason));
+        if (r == -EPERM)
+                return log_error_errno(r, "Refusing the state directory '%s': %s. Only netutild's own uid may "
+                                          "write in it (chown it to uid %u and chmod go-w it, or choose another "
+                                          "--state-dir).",
+                                       m->state_dir, reason, (unsigned) geteuid());
         if (r < 0) {
                 log_error_errno(r, "Failed to create the state directory '%s'; overrides without expiry "
                                    "cannot be saved: %m",
                                 m->state_dir);
                 return 0;
         }
-        remove_stale_temporaries(m->state_dir);
+        remove_stale_temporaries(dfd);
         if ((size_t) snprintf(path, sizeof(path), "%s/" STATE_FILE, m->state_dir) >= sizeof(path)) {
                 log_error("State directory path '%s' is too long.", m->state_dir);
                 return 0;
         }
 
-        r = load_file(m, path, &e);
+        r = load_file(m, dfd, &e);
         if (r == -ENOENT)
                 return 0; /* first start */
         if (r == -ENOMEM)
@@ -570,12 +1030,12 @@ static int load_state_file(Manager *m) {
                 log_error("State file '%s' is not usable (%s).", path, e.what);
         else
                 log_error_errno(r, "Failed to read state file '%s': %m", path);
-        r = move_aside(m->state_dir, aside, sizeof(aside));
+        r = move_aside(dfd, aside, sizeof(aside));
         if (r < 0)
                 log_error_errno(r, "Failed to move '%s' aside, it will be replaced by the next save: %m",
                                 path);
         else
-                log_error("Moved it to '%s'; starting without saved overrides.", aside);
+                log_error("Moved it to '%s/%s'; starting without saved overrides.", m->state_dir, aside);
         return 0;
 }
 
@@ -783,7 +1243,7 @@ static int filter_conf(const struct dirent *de) {
 
 /* Loads CONFIG_DIR/overrides.d/NAME.conf into the tables, on top of what is there. Returns 0
  * or -ENOMEM. */
-static int load_dropins(Manager *m) {
+static int load_dropins(Manager *m, bool reload) {
         _cleanup_(freep) char *dir = NULL;
         struct dirent **names = NULL;
         DropinLoad d = { .m = m };
@@ -832,7 +1292,7 @@ static int load_dropins(Manager *m) {
         log_info("Loaded %u read-only override%s from '%s'%s.", d.rules, d.rules == 1 ? "" : "s", dir,
                  d.bad > 0 ? " (some lines skipped, see above)" : "");
         if (d.replaced_saved) {
-                r = state_save(m, NULL, NULL);
+                r = reload ? (state_changed(m), 0) : state_save_now(m);
                 if (r < 0)
                         log_warning("The state file still holds the overrides drop-ins took over; they stay "
                                     "replaced while the drop-ins exist.");
@@ -850,8 +1310,11 @@ int state_load(Manager *m) {
                 r = load_state_file(m);
                 if (r < 0)
                         return r;
+                r = writer_new(m);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the state file's writer: %m");
         }
-        r = load_dropins(m);
+        r = load_dropins(m, false);
         if (r < 0)
                 return log_oom();
         /* The NSS module's index: now if the daemon serves (a takeover), else at the first
@@ -862,7 +1325,7 @@ int state_load(Manager *m) {
 
 void state_reload_dropins(Manager *m) {
         override_remove_read_only(m);
-        if (load_dropins(m) < 0)
+        if (load_dropins(m, true) < 0)
                 (void) log_oom();
         names_index_flush(m); /* the drop-ins' names are visible through NSS once READY=1 says so */
         manager_status_changed(m);

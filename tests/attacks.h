@@ -66,3 +66,4 @@ void attack_assert_healthy(void);
 void attacks_add_conns(struct Suite *s);
 void attacks_add_names(struct Suite *s);
 void attacks_add_workers(struct Suite *s);
+void attacks_add_persist(struct Suite *s);

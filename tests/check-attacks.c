@@ -139,5 +139,6 @@ int main(void) {
         attacks_add_conns(s);
         attacks_add_names(s);
         attacks_add_workers(s);
+        attacks_add_persist(s);
         return test_run_suite(s, true);
 }

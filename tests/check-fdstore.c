@@ -936,19 +936,23 @@ END_TEST
 
 START_TEST(test_takeover_by_nobody_is_refused_in_words_and_the_old_daemon_serves_on) {
         static Store st;
-        char out[4096], err[4096];
+        char out[4096], err[4096], state[] = "/tmp/netutild-nobody-state.XXXXXX";
         netutil_client *root = NULL;
         netutil_socket *s = NULL;
+        /* A state directory of nobody's own: the daemon refuses to start on any other. */
         const char *argv[] = { test_setpriv_bin(), "--reuid=65534", "--regid=65534", "--clear-groups",
-                               test_netutild_bin(), "--user", "--socket", socket_path(), "--state-dir", "/tmp",
+                               test_netutild_bin(), "--user", "--socket", socket_path(), "--state-dir", state,
                                "--takeover", NULL };
         Old o;
 
+        ck_assert_ptr_nonnull(mkdtemp(state));
+        ck_assert_int_eq(chown(state, 65534, 65534), 0);
         start_old(&o, &st, 0);
         ck_assert_int_eq(test_run(argv, out, sizeof(out), err, sizeof(err)), 1);
         ck_assert_msg(strstr(err, "The running netutild refused the takeover: Permission denied: only root or uid 0 "
                                   "(the daemon's) may take over netutild"),
                       "stderr: %s", err);
+        test_rm_rf(state);
         /* A serves on, with everything, and the refused connection gone. */
         test_daemon_assert_fds(&(TestDaemon) { .pid = o.pid }, o.fds, o.fds);
         root = client_as(0);
