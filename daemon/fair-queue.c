@@ -92,16 +92,22 @@ static FairUser *user_find(const FairQueue *q, uid_t uid) {
         return NULL;
 }
 
-int fair_queue_push(FairQueue *q, uid_t uid, FairNode *node, void *job) {
+/* uid's record, made if it has none; NULL without memory. A new record must get a job
+ * before the next user_update() of it, which would free it. */
+static FairUser *user_get(FairQueue *q, uid_t uid) {
         FairUser *u = user_find(q, uid);
 
         if (!u) {
                 u = calloc(1, sizeof(*u));
                 if (!u)
-                        return -ENOMEM;
+                        return NULL;
                 u->uid = uid;
                 LIST_PREPEND(users, q->users, u);
         }
+        return u;
+}
+
+static void push(FairQueue *q, FairUser *u, FairNode *node, void *job) {
         *node = (FairNode) { .job = job, .user = u, .nodes_prev = u->tail };
         if (u->tail)
                 u->tail->nodes_next = node;
@@ -111,7 +117,33 @@ int fair_queue_push(FairQueue *q, uid_t uid, FairNode *node, void *job) {
         u->n_waiting++;
         q->n_waiting++;
         user_update(q, u);
+}
+
+int fair_queue_push(FairQueue *q, uid_t uid, FairNode *node, void *job) {
+        FairUser *u = user_get(q, uid);
+
+        if (!u)
+                return -ENOMEM;
+        push(q, u, node, job);
         return 0;
+}
+
+static unsigned jobs_of(const FairUser *u) {
+        return u ? u->n_waiting + u->n_started : 0;
+}
+
+int fair_queue_also_wanted_by(FairQueue *q, FairNode *node, uid_t uid) {
+        FairUser *u = user_find(q, uid);
+        void *job = node->job;
+
+        if (node->started || node->user->uid == uid || jobs_of(u) >= jobs_of(node->user))
+                return 0;
+        u = user_get(q, uid);
+        if (!u)
+                return -ENOMEM;
+        fair_queue_remove(q, node);
+        push(q, u, node, job);
+        return 1;
 }
 
 /* Takes node out of its uid's waiting queue (the counts are the caller's). */

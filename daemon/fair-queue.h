@@ -40,6 +40,11 @@ void fair_queue_done(FairQueue *q);
 
 /* Queues node (for job) as uid's newest. Returns 0, or -ENOMEM (node not queued). */
 int fair_queue_push(FairQueue *q, uid_t uid, FairNode *node, void *job);
+/* A waiting job that uid wants too (one lookup shared by identical requests): it moves to
+ * the back of uid's queue if uid has fewer jobs waiting or started than the job's uid, so
+ * that a uid flooding its own queue cannot hold back a job others wait for, and cannot take
+ * it back either (it has more). Returns 1 if it moved, 0 if not, or -ENOMEM (it stays). */
+int fair_queue_also_wanted_by(FairQueue *q, FairNode *node, uid_t uid);
 /* Starts the next job in turn: the oldest of the next uid below its share. Returns its
  * node, now started (it counts against its uid until fair_queue_finish()), or NULL if no
  * job may start. */

@@ -860,6 +860,16 @@ int cares_resolver_reload(CaresResolver *r) {
         return 0;
 }
 
+/* Starts what may start now, req's lookup perhaps, some of whose errors come at once:
+ * *answered (given to waiter_add()) then says that req is answered, and maybe gone. */
+static int pump_pending(CaresResolver *r, Request *req, bool *answered) {
+        resolver_pump(r);
+        if (*answered)
+                return 0;
+        ((Waiter *) req->userdata)->answered = NULL;
+        return REQUEST_PENDING;
+}
+
 int cares_resolve(CaresResolver *r, Request *req, uid_t uid, const char *host, int family, uint16_t port) {
         uint64_t hash;
         bool answered = false;
@@ -881,11 +891,17 @@ int cares_resolve(CaresResolver *r, Request *req, uid_t uid, const char *host, i
                 e = NULL; /* it had expired, and is gone */
         }
         if (e) {
-                /* The same lookup is in flight or queued: wait for its answer. */
-                k = waiter_add(e, req, port, NULL);
+                /* The same lookup is in flight or queued: wait for its answer. Queued for
+                 * another uid, it may move to ours (a uid that queued a name others ask for
+                 * behind its own flood would otherwise hold them back) and start now. */
+                bool moved = e->state == ENTRY_QUEUED && fair_queue_also_wanted_by(&r->queue, &e->node, uid) > 0;
+
+                k = waiter_add(e, req, port, moved ? &answered : NULL);
                 if (k < 0)
                         return k;
-                return REQUEST_PENDING;
+                if (!moved)
+                        return REQUEST_PENDING;
+                return pump_pending(r, req, &answered);
         }
 
         if (r->n_running >= CARES_MAX_RUNNING && r->queue.n_waiting >= CARES_MAX_QUEUED) {
@@ -911,10 +927,5 @@ int cares_resolve(CaresResolver *r, Request *req, uid_t uid, const char *host, i
                 entry_free(e);
                 return k;
         }
-        /* Starts it now if a slot is free; some errors come at once. */
-        resolver_pump(r);
-        if (answered)
-                return 0; /* req may be gone already */
-        ((Waiter *) req->userdata)->answered = NULL;
-        return REQUEST_PENDING;
+        return pump_pending(r, req, &answered);
 }

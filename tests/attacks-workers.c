@@ -65,6 +65,7 @@ static int start_with_silent_name_server(const char *config_text) {
 typedef struct Flood {
         unsigned connections;
         unsigned per_connection; /* resolves of distinct names on each */
+        const char *plant;       /* NULL, or the last lookup's name: one a victim asks for too */
         int report;              /* write end: one byte once the daemon has read them all */
         int parent_end;          /* the parent's read end, inherited by fork(): closed here */
 } Flood;
@@ -98,7 +99,10 @@ static void flood_child(void *arg) {
                 for (unsigned i = 0; i < f->per_connection; i++) {
                         char host[64];
 
-                        snprintf(host, sizeof(host), "n%u-%u.silent.test", c, i);
+                        if (f->plant && c == f->connections - 1 && i == f->per_connection - 1)
+                                snprintf(host, sizeof(host), "%s", f->plant);
+                        else
+                                snprintf(host, sizeof(host), "n%u-%u.silent.test", c, i);
                         send_or_fail(fds[c], resolve_msg(i + 1, host));
                 }
                 {
@@ -118,23 +122,26 @@ static void flood_child(void *arg) {
         ATTACK_CHECK(write(f->report, "x", 1) == 1, "report: %s", strerror(errno));
         for (unsigned c = 0; c < f->connections; c++)
                 for (unsigned i = 0; i < f->per_connection; i++) {
-                        int status = -1, r = test_raw_reply(fds[c], 60000, &status, NULL, msg, sizeof(msg));
+                        unsigned serial = 0;
+                        int status = -1, r = test_raw_reply(fds[c], 60000, &status, &serial, msg, sizeof(msg));
 
                         ATTACK_CHECK(r >= 1, "lookup %u-%u: no reply: %s", c, i, strerror(-r));
+                        if (f->plant && c == f->connections - 1 && serial == f->per_connection)
+                                continue; /* the planted name: answered with the victim's */
                         ATTACK_CHECK(status == EAGAIN && strcmp(msg, DEADLINE_WORDS) == 0,
                                      "lookup %u-%u: status %d, '%s'", c, i, status, msg);
                 }
 }
 
 /* Starts flood_child as nobody and returns once the daemon has read the whole flood. */
-static pid_t flood_start(unsigned connections, unsigned per_connection) {
+static pid_t flood_start(unsigned connections, unsigned per_connection, const char *plant) {
         int report[2];
         Flood f;
         pid_t pid;
         char c;
 
         ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
-        f = (Flood){.connections = connections, .per_connection = per_connection, .report = report[1],
+        f = (Flood){.connections = connections, .per_connection = per_connection, .plant = plant, .report = report[1],
                     .parent_end = report[0]};
         pid = attack_spawn_as(ATTACK_NOBODY, flood_child, &f);
         close(report[1]);
@@ -180,7 +187,7 @@ static long long victim_run(const char *const *priv, const char *const *args, co
 START_TEST(test_slow_lookups_of_one_uid_do_not_delay_another_threadpool) {
         long long resolve_ms, bind_ms, root_ms;
         int dns = start_with_silent_name_server(NULL);
-        pid_t pid = flood_start(1, 120);
+        pid_t pid = flood_start(1, 120, NULL);
 
         resolve_ms = victim_run(AS_OTHER, (const char *[]){"--timeout", VICTIM_TIMEOUT, "resolve", "localhost", NULL},
                                 "ipv4 127.0.0.1 0\n");
@@ -255,12 +262,14 @@ static long long cares_victim(int dns, const CaresVictim *v) {
  * MaxRequestsPerUser='s 4096): first come first served they took all 1000 c-ares slots for
  * resolv.conf's 20 s and queued 3000 more ahead of everyone. Now nobody holds at most 500
  * slots and the uids take turns: uid 1234's and root's names, which the name server
- * answers, are resolved meanwhile. */
+ * answers, are resolved meanwhile. Nobody's last lookup is uid 1234's name, queued behind
+ * its flood: uid 1234's identical lookup joins it, and it moves to uid 1234's turn (before,
+ * it waited behind nobody's 3500). */
 START_TEST(test_slow_lookups_of_one_uid_do_not_delay_another_cares) {
         const CaresVictim other = {AS_OTHER, "v1234.silent.test"}, root = {NULL, "v0.silent.test"};
         long long other_ms, root_ms;
         int dns = start_with_silent_name_server("[Daemon]\nResolver=cares\n");
-        pid_t pid = flood_start(32, 125);
+        pid_t pid = flood_start(32, 125, "v1234.silent.test");
         TestDnsQuery q;
 
         other_ms = cares_victim(dns, &other);

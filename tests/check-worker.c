@@ -92,6 +92,41 @@ START_TEST(test_fair_queue_frees_a_place_only_when_a_job_finishes) {
 }
 END_TEST
 
+/* A job queued by a flooding uid that another uid wants too moves to that uid's queue, and
+ * the flood cannot take it back; a uid with as many jobs as the owner leaves it where it is. */
+START_TEST(test_fair_queue_moves_a_shared_job_to_the_lighter_uid) {
+        FairQueue q;
+        FairNode flood[4], other[2], *node;
+
+        fair_queue_init(&q, 1);
+        for (int j = 0; j < 4; j++)
+                ck_assert_int_eq(fair_queue_push(&q, 65534, &flood[j], &flood[j]), 0);
+        ck_assert_ptr_eq(fair_queue_start(&q), &flood[0]);
+        /* Nobody's last job is a name uid 1234 asks for too. */
+        ck_assert_int_eq(fair_queue_also_wanted_by(&q, &flood[3], 1234), 1);
+        ck_assert_int_eq(fair_queue_also_wanted_by(&q, &flood[3], 65534), 0);
+        ck_assert_int_eq(fair_queue_also_wanted_by(&q, &flood[3], 1234), 0);
+        /* A started job stays with its uid. */
+        ck_assert_int_eq(fair_queue_also_wanted_by(&q, &flood[0], 1234), 0);
+        node = fair_queue_start(&q);
+        ck_assert_ptr_eq(node, &flood[3]);
+        ck_assert_uint_eq(fair_queue_started_for(&q, 1234), 1);
+        /* Uid 77, with as many jobs as nobody (two each), leaves nobody's where it is. */
+        fair_queue_finish(&q, node);
+        fair_queue_finish(&q, &flood[0]);
+        ck_assert_ptr_eq(fair_queue_start(&q), &flood[1]);
+        ck_assert_int_eq(fair_queue_push(&q, 77, &other[0], &other[0]), 0);
+        ck_assert_int_eq(fair_queue_push(&q, 77, &other[1], &other[1]), 0);
+        ck_assert_int_eq(fair_queue_also_wanted_by(&q, &flood[2], 77), 0);
+        fair_queue_finish(&q, &flood[1]);
+        fair_queue_remove(&q, &flood[2]);
+        fair_queue_remove(&q, &other[0]);
+        fair_queue_remove(&q, &other[1]);
+        ck_assert_ptr_null(q.users);
+        fair_queue_done(&q);
+}
+END_TEST
+
 /* ---- the pool ------------------------------------------------------------------------- */
 
 /* A job that blocks until the test lets it go, and counts what happened to it. */
@@ -186,6 +221,7 @@ int main(void) {
 
         tcase_add_test(tc, test_fair_queue_takes_turns_and_keeps_each_uid_to_its_share);
         tcase_add_test(tc, test_fair_queue_frees_a_place_only_when_a_job_finishes);
+        tcase_add_test(tc, test_fair_queue_moves_a_shared_job_to_the_lighter_uid);
         suite_add_tcase(s, tc);
         tc = tcase_create("pool");
         tcase_set_timeout(tc, 30);
