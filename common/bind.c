@@ -214,11 +214,18 @@ int bind_sockets(const BindParams *p, bind_check_t check, void *userdata, BoundS
                 }
 
                 /* 7.3, and 7.8 at creation: the same state as setblocking(False) later. */
-                fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+                if (p->make_socket)
+                        fd = p->make_socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                                            ai->ai_protocol, p->make_socket_userdata);
+                else {
+                        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+                        if (fd < 0)
+                                fd = negative_errno();
+                }
                 if (fd < 0) {
-                        if (errno == EAFNOSUPPORT)
+                        if (fd == -EAFNOSUPPORT)
                                 continue;
-                        return negative_errno();
+                        return fd;
                 }
 
                 /* 7.4: ENOPROTOOPT is ignored (GNU Hurd). */

@@ -27,6 +27,10 @@ typedef struct BindParams {
         int backlog;         /* for listen(); negative is clamped to 0, like Python */
         int flags;           /* getaddrinfo flags; BIND_FLAGS_DEFAULT means AI_PASSIVE */
         bool reuse_port;     /* SO_REUSEPORT, errors reported */
+        /* NULL, or makes each socket instead of socket(): returns the fd or -errno. The
+         * daemon stamps its client's uid on it there (the uid SO_REUSEPORT compares). */
+        int (*make_socket)(int family, int type, int protocol, void *userdata);
+        void *make_socket_userdata;
 } BindParams;
 
 #define BIND_FLAGS_DEFAULT (-1)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "as-user.h"
 #include "bind.h"
 #include "gai.h"
 #include "group.h"
@@ -60,6 +61,15 @@ static int check_policy(const struct sockaddr *sa, socklen_t len, int socktype, 
         BindJob *j = userdata;
 
         return policy_check_bind(j->policy, &j->creds, sa, socktype, j->reason, sizeof(j->reason));
+}
+
+/* Every socket carries the client's uid, so that SO_REUSEPORT lets it join only what a
+ * socket the client made itself could join: never a root service's port, nor another
+ * uid's group (whose members the daemon makes with the group owner's uid, group.c). */
+static int make_socket(int family, int type, int protocol, void *userdata) {
+        BindJob *j = userdata;
+
+        return as_user_socket(j->creds.uid, family, type, protocol);
 }
 
 static void bind_work(void *userdata) {
@@ -254,6 +264,8 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 .backlog = backlog,
                 .flags = flags,
                 .reuse_port = reuse != 0,
+                .make_socket = make_socket,
+                .make_socket_userdata = j,
         };
 
         if (lookup_is_local(address, service)) {

@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "as-user.h"
 #include "bind.h"
 #include "fdstore.h"
 #include "gai.h"
@@ -143,14 +144,15 @@ void group_free_all(Manager *m) {
 }
 
 /* A socket on addr with the options bind_sockets() sets, plus SO_REUSEPORT; listening if
- * backlog >= 0. */
-static int reuseport_socket(const struct sockaddr_storage *addr, socklen_t len, int backlog) {
+ * backlog >= 0. Stamped with the group owner's uid, as its first member was (bind.c):
+ * members handed to other uids by rule still join, and nothing else does. */
+static int reuseport_socket(uid_t owner, const struct sockaddr_storage *addr, socklen_t len, int backlog) {
         _cleanup_(closep) int fd = -EBADF;
         int one = 1;
 
-        fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        fd = as_user_socket(owner, addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
-                return -errno;
+                return fd;
         /* Not on anchors: the kernel lets SO_REUSEADDR sockets of any uid share a port whose
          * sockets are not listening, and an anchor never listens. */
         if (backlog >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 && errno != ENOPROTOOPT)
@@ -187,7 +189,7 @@ static int group_add(Manager *m, const char *name, uid_t owner, const BoundSocke
         }
         for (size_t i = 0; i < n; i++) {
                 int fd = adopt ? fcntl(src[i].fd, F_DUPFD_CLOEXEC, 3)
-                               : reuseport_socket(&src[i].addr, src[i].addr_len, -1);
+                               : reuseport_socket(owner, &src[i].addr, src[i].addr_len, -1);
 
                 if (adopt && fd < 0)
                         fd = -errno;
@@ -264,7 +266,7 @@ int group_answer_member(Request *req, Group *g, const char *address, const char 
         if (r < 0)
                 return r;
         for (size_t i = 0; i < g->n_anchors; i++) {
-                int fd = reuseport_socket(&g->anchors[i].addr, g->anchors[i].addr_len, g->backlog);
+                int fd = reuseport_socket(g->owner, &g->anchors[i].addr, g->anchors[i].addr_len, g->backlog);
                 if (fd < 0)
                         return request_error(req, -fd, "Failed to add a member to group '%s': %s", g->name,
                                              strerror(-fd));
