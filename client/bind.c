@@ -2,8 +2,8 @@
 
 /*
  * BIND for libnetutil: the request, the blocking and asynchronous calls, and the parser
- * that turns reply items into netutil_socket with their fds. Owns those fds until the
- * caller has them.
+ * that turns reply items into netutil_socket with their fds (and listen()s unix listeners
+ * again in this process). Owns those fds until the caller has them.
  */
 
 #include <errno.h>
@@ -38,6 +38,7 @@ int client_parse_sockets(ClientReply *reply, netutil_socket **ret, size_t *ret_n
                         const void *addr;
                         size_t addr_len;
                         uint32_t family, type, idx;
+                        int32_t backlog;
 
                         if (a.type != PROTO_ATTR_ITEM)
                                 continue;
@@ -62,6 +63,13 @@ int client_parse_sockets(ClientReply *reply, netutil_socket **ret, size_t *ret_n
                         if (r < 0)
                                 goto fail;
                         s[n++].fd = r;
+                        /* A unix listener's peers see the credentials and pid of whoever
+                         * called listen() last: the daemon, acting as the client. Listen
+                         * again here, with the backlog it had, so that they see this
+                         * process. Best effort: the socket works either way. */
+                        if (family == AF_UNIX && type == SOCK_STREAM &&
+                            proto_get_s32(&item, PROTO_ATTR_BACKLOG, &backlog) >= 0)
+                                (void) listen(r, backlog < 0 ? 0 : backlog);
                 }
         }
         *ret = s;

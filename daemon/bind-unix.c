@@ -5,27 +5,49 @@
  * for a privileged daemon. Owns the path walk and the node's creation. The rules:
  *   - the path must lie under a directory the policy allows (abstract names need none:
  *     anyone may bind those without us);
+ *   - below that directory the client's own permissions decide, as if it had called
+ *     bind() itself: the walk, the unlink of an old socket, the bind() and the listen()
+ *     run with its uid, gid and groups (as-user.c, this thread only), so the kernel checks
+ *     search permission on every directory and write permission on the last one, ACLs
+ *     included. The daemon's privilege stands in only at the allowed directory itself:
+ *     CAP_DAC_OVERRIDE is kept for a node made directly in it, never for one below;
  *   - below that directory no symlink is followed: each component is opened with
  *     O_PATH|O_NOFOLLOW|O_DIRECTORY, so a symlink fails with ENOTDIR;
  *   - an existing socket is replaced if it is the requester's (root: anyone's), anything
  *     else is refused ("File PATH exists and is not a socket"), a symlink included
- *     (Tornado would replace a symlink to a socket);
- *   - the node never exists under its name with another owner or mode: it is bound under
- *     a staging name in the same directory (mode 0700, root's), checked, given the
- *     requester's uid, gid and mode, and renamed over the final name in one step.
- * getsockname() on the handed-over socket therefore reports the staging path; the reply
- * carries the path that was asked for.
+ *     (Tornado would replace a symlink to a socket); as in Tornado, unlink, then bind;
+ *   - the node is made by bind() itself with the path asked for, by the client's
+ *     credentials and umask: it appears at its final name with the client's owner and
+ *     group (or the directory's, if setgid, as for the client's own bind()) and exactly the
+ *     mode asked for, and getsockname() of the handed-over socket (and its peers'
+ *     getpeername()) shows that path, as Tornado's does;
+ *   - the listener shows its peers the client's uid, gid and groups (SO_PEERCRED,
+ *     SO_PEERGROUPS); the pid is the daemon's until libnetutil listen()s it again in the
+ *     receiving process.
+ *
+ * Races. bind() resolves the whole path again after the walk, and a component can be
+ * replaced in between (by a symlink, say). That is harmless where only the client's
+ * permissions are in effect: wherever the kernel then puts the node, the client could have
+ * put it there with its own bind(), and the check after bind() still refuses the socket
+ * unless a socket of the client's is at the name in the directory the walk opened. Where
+ * the daemon's privilege is in effect (a node directly in the allowed directory), the path
+ * is the allowed directory, which is the administrator's (it may contain symlinks, as the
+ * policy's own directory always could), and the last component, which bind() never
+ * follows. The old socket's unlink runs with the same credentials, so the kernel's
+ * write and sticky-bit checks are the client's (CAP_FOWNER is never kept): a name swapped
+ * in between is one the client could have removed itself. Requests run one at a time
+ * on the loop, so the daemon does not race itself.
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "as-user.h"
 #include "handlers.h"
 #include "held.h"
 #include "log.h"
@@ -38,14 +60,14 @@
 /* Tornado's default mode. */
 #define UNIX_DEFAULT_MODE 0600u
 
-/* Opens the directory dir/rel (rel relative, normalized, may be "") without following a
- * symlink in rel. Returns an O_PATH fd or -errno (-ENOTDIR for a symlink). */
-static int open_beneath(const char *dir, const char *rel) {
+/* Opens the directory rel (relative, normalized, may be "") below the directory fd dir
+ * without following a symlink in rel, with the thread's credentials. Returns an O_PATH fd
+ * or -errno (-ELOOP for a symlink). */
+static int open_beneath(int dir, const char *rel) {
         _cleanup_(closep) int fd = -EBADF;
         char buf[PROTO_MAX_UNIX_PATH + 1], *save = NULL;
 
-        /* The allowed directory itself is the administrator's: it may contain symlinks. */
-        fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        fd = fcntl(dir, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
                 return -errno;
         if (strlen(rel) >= sizeof(buf))
@@ -67,35 +89,14 @@ static int open_beneath(const char *dir, const char *rel) {
         return TAKE_FD(fd);
 }
 
-static int bind_path(Request *req, const char *path, mode_t mode, int backlog, int *ret_fd, char *msg,
-                     size_t msg_len) {
-        const Creds *creds = &req->conn->creds;
-        _cleanup_(closep) int dfd = -EBADF, sock = -EBADF, node = -EBADF;
-        char parent[PROTO_MAX_UNIX_PATH + 1], staging[64], via[96], node_path[64];
-        const char *dir, *last, *rel;
+/* The part of bind_path() that runs with the client's credentials. */
+static int bind_path_as_client(const Creds *creds, int adir, const char *parent, const char *last, const char *path,
+                               int backlog, int *ret_fd, char *msg, size_t msg_len) {
+        _cleanup_(closep) int dfd = -EBADF, sock = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct stat st, old;
-        bool replace = false;
-        uint64_t rnd = 0;
-        int r;
+        struct stat old, st;
 
-        r = policy_check_unix(req->manager->policy, creds, path, &dir, msg, msg_len);
-        if (r < 0) {
-                if (r == -EPERM)
-                        log_refusal(creds->uid, creds->pid, "BIND_UNIX",
-                                    "Refused BIND_UNIX for uid %u pid %d: %s", (unsigned) creds->uid,
-                                    (int) creds->pid, msg);
-                return r;
-        }
-
-        /* parent = the part of path between the allowed directory and the last component. */
-        last = strrchr(path, '/') + 1;
-        rel = path + strlen(dir);
-        while (*rel == '/')
-                rel++;
-        snprintf(parent, sizeof(parent), "%.*s", (int) (last > rel ? last - rel - 1 : 0), rel);
-
-        dfd = open_beneath(dir, parent);
+        dfd = open_beneath(adir, parent);
         if (dfd == -ELOOP) {
                 snprintf(msg, msg_len, "Cannot open the directory of '%s' (symlinks are not followed): %s", path,
                          strerror(ENOTDIR));
@@ -119,9 +120,18 @@ static int bind_path(Request *req, const char *path, mode_t mode, int backlog, i
                                            "Refused BIND_UNIX for uid %u pid %d: %s", (unsigned) creds->uid,
                                            (int) creds->pid, msg);
                 }
-                replace = true;
-        } else if (errno != ENOENT)
-                return -errno;
+                /* As Tornado: unlink, then bind. */
+                if (unlinkat(dfd, last, 0) < 0 && errno != ENOENT) {
+                        int r = -errno;
+                        snprintf(msg, msg_len, "Cannot replace %s as uid %u: %s", path, (unsigned) creds->uid,
+                                 strerror(-r));
+                        return r;
+                }
+        } else if (errno != ENOENT) {
+                int r = -errno;
+                snprintf(msg, msg_len, "Cannot create %s as uid %u: %s", path, (unsigned) creds->uid, strerror(-r));
+                return r;
+        }
 
         sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (sock < 0)
@@ -129,73 +139,103 @@ static int bind_path(Request *req, const char *path, mode_t mode, int backlog, i
         /* As Tornado: SO_REUSEADDR, ENOPROTOOPT ignored. */
         if (setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &(int) { 1 }, sizeof(int)) < 0 && errno != ENOPROTOOPT)
                 return -errno;
-
-        (void) getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
-        snprintf(staging, sizeof(staging), ".#netutild-%016llx", (unsigned long long) rnd);
-        snprintf(via, sizeof(via), "/proc/self/fd/%d/%s", dfd, staging);
-        if (strlen(via) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, via);
-        /* The daemon's umask is 0077: the staging node is 0700 and root's. */
-        if (bind(sock, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-
-        /* Make sure the node we are about to hand over is the one we just made. */
-        node = openat(dfd, staging, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (node < 0 || fstat(node, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
-                r = node < 0 ? -errno : -EIO;
-                goto fail;
+        strcpy(sa.sun_path, path); /* the caller checked its length */
+        if (bind(sock, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(path))) <
+            0) {
+                int r = -errno;
+                if (r == -EADDRINUSE)
+                        snprintf(msg, msg_len, "File %s exists (made while it was being replaced)", path);
+                else
+                        snprintf(msg, msg_len, "Cannot create %s as uid %u: %s", path, (unsigned) creds->uid,
+                                 strerror(-r));
+                return r;
         }
-        snprintf(node_path, sizeof(node_path), "/proc/self/fd/%d", node);
-        if (fchownat(node, "", creds->uid, creds->gid, AT_EMPTY_PATH) < 0 || chmod(node_path, mode) < 0) {
-                r = -errno;
-                goto fail;
+        /* The name in the directory the walk opened must be a socket of the client's now
+         * (see the top of the file: where a swapped component led the bind, the client
+         * could have bound itself, but it is not what was asked for). */
+        if (fstatat(dfd, last, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != creds->uid) {
+                snprintf(msg, msg_len, "File %s changed while it was being created", path);
+                return -EAGAIN;
         }
-        /* One step from staging to the final name, and nothing replaced that is not what
-         * we checked: a new name must still be free; an existing socket is exchanged with
-         * ours, and swapped back if what came out is not the node we looked at. */
-        if (renameat2(dfd, staging, dfd, last, replace ? RENAME_EXCHANGE : RENAME_NOREPLACE) < 0) {
-                r = -errno;
-                if (r == -EEXIST)
-                        snprintf(msg, msg_len, "File %s exists and is not a socket", path);
-                goto fail;
-        }
-        if (replace) {
-                if (fstatat(dfd, staging, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != old.st_dev ||
-                    st.st_ino != old.st_ino) {
-                        (void) renameat2(dfd, staging, dfd, last, RENAME_EXCHANGE);
-                        snprintf(msg, msg_len, "File %s changed while it was being replaced", path);
-                        r = -EAGAIN;
-                        goto fail;
-                }
-                /* staging now names the old socket. */
-        }
-        (void) unlinkat(dfd, staging, 0);
         if (listen(sock, backlog < 0 ? 0 : backlog) < 0)
                 return -errno;
 
         *ret_fd = TAKE_FD(sock);
         return 0;
+}
 
-fail:
-        (void) unlinkat(dfd, staging, 0);
+static int bind_path(Request *req, const char *path, mode_t mode, int backlog, int *ret_fd, char *msg,
+                     size_t msg_len) {
+        const Creds *creds = &req->conn->creds;
+        _cleanup_(closep) int adir = -EBADF;
+        char parent[PROTO_MAX_UNIX_PATH + 1];
+        const char *dir, *last, *rel;
+        AsUser as = AS_USER_INIT;
+        int r;
+
+        r = policy_check_unix(req->manager->policy, creds, path, &dir, msg, msg_len);
+        if (r < 0) {
+                if (r == -EPERM)
+                        log_refusal(creds->uid, creds->pid, "BIND_UNIX",
+                                    "Refused BIND_UNIX for uid %u pid %d: %s", (unsigned) creds->uid,
+                                    (int) creds->pid, msg);
+                return r;
+        }
+
+        /* parent = the part of path between the allowed directory and the last component. */
+        last = strrchr(path, '/') + 1;
+        rel = path + strlen(dir);
+        while (*rel == '/')
+                rel++;
+        snprintf(parent, sizeof(parent), "%.*s", (int) (last > rel ? last - rel - 1 : 0), rel);
+
+        /* The allowed directory itself is the administrator's: it may contain symlinks,
+         * and the daemon opens it with its own privilege. */
+        adir = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (adir < 0) {
+                r = -errno;
+                snprintf(msg, msg_len, "Cannot open the directory of '%s': %s", path, strerror(-r));
+                return r;
+        }
+
+        r = as_user_enter(&as, creds->uid, creds->gid, creds->groups, creds->n_groups,
+                          parent[0] == '\0' ? AS_USER_DAC_OVERRIDE : 0, (int) mode);
+        if (r < 0) {
+                snprintf(msg, msg_len, "Cannot act as uid %u: %s", (unsigned) creds->uid, strerror(-r));
+                return r;
+        }
+        r = bind_path_as_client(creds, adir, parent, last, path, backlog, ret_fd, msg, msg_len);
+        as_user_leave(&as);
         return r;
 }
 
-static int bind_abstract(const char *name, size_t len, int backlog, int *ret_fd) {
+static int bind_abstract(const Creds *creds, const char *name, size_t len, int backlog, int *ret_fd, char *msg,
+                         size_t msg_len) {
         _cleanup_(closep) int sock = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        AsUser as = AS_USER_INIT;
+        int r;
 
+        /* The client's credentials for listen(): they are what its peers see. */
+        r = as_user_enter(&as, creds->uid, creds->gid, creds->groups, creds->n_groups, 0, -1);
+        if (r < 0) {
+                snprintf(msg, msg_len, "Cannot act as uid %u: %s", (unsigned) creds->uid, strerror(-r));
+                return r;
+        }
         sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (sock < 0)
-                return -errno;
-        if (setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &(int) { 1 }, sizeof(int)) < 0 && errno != ENOPROTOOPT)
-                return -errno;
-        memcpy(sa.sun_path, name, len);
-        if (bind(sock, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-                return -errno;
-        if (listen(sock, backlog < 0 ? 0 : backlog) < 0)
-                return -errno;
+        if (sock < 0 ||
+            (setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &(int) { 1 }, sizeof(int)) < 0 && errno != ENOPROTOOPT))
+                r = -errno;
+        if (r >= 0) {
+                memcpy(sa.sun_path, name, len);
+                if (bind(sock, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)) <
+                            0 ||
+                    listen(sock, backlog < 0 ? 0 : backlog) < 0)
+                        r = -errno;
+        }
+        as_user_leave(&as);
+        if (r < 0)
+                return r;
         *ret_fd = TAKE_FD(sock);
         return 0;
 }
@@ -253,7 +293,7 @@ int bind_unix_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                                      len, sizeof(sa.sun_path) - 1);
 
         if (((const char *) value)[0] == '\0') {
-                r = bind_abstract(value, len, backlog, &fd);
+                r = bind_abstract(&req->conn->creds, value, len, backlog, &fd, msg, sizeof(msg));
                 memcpy(sa.sun_path, value, len);
         } else {
                 if (memchr(value, '\0', len))
@@ -288,7 +328,8 @@ int bind_unix_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 safe_close(fd);
                 return r;
         }
-        r = bind_reply_add_socket(reply, fd, AF_UNIX, SOCK_STREAM, &sa, offsetof(struct sockaddr_un, sun_path) + len);
+        r = bind_reply_add_listener(reply, fd, AF_UNIX, SOCK_STREAM, &sa, offsetof(struct sockaddr_un, sun_path) + len,
+                                    backlog < 0 ? 0 : backlog);
         if (r < 0)
                 return r;
         return request_reply(req, TAKE_PTR(reply));

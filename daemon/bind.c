@@ -81,6 +81,11 @@ static void bind_work(void *userdata) {
 
 /* Adds one socket as a reply item: family, type, address, and the fd (consumed). */
 int bind_reply_add_socket(ProtoReply *reply, int fd, int family, int socktype, const void *addr, size_t addr_len) {
+        return bind_reply_add_listener(reply, fd, family, socktype, addr, addr_len, -1);
+}
+
+int bind_reply_add_listener(ProtoReply *reply, int fd, int family, int socktype, const void *addr, size_t addr_len,
+                            int backlog) {
         _cleanup_(proto_msg_freep) ProtoMsg *item = NULL;
         const void *attrs;
         size_t len;
@@ -93,7 +98,8 @@ int bind_reply_add_socket(ProtoReply *reply, int fd, int family, int socktype, c
         }
         if ((r = proto_msg_append_u32(item, PROTO_ATTR_FAMILY, (uint32_t) family)) < 0 ||
             (r = proto_msg_append_u32(item, PROTO_ATTR_SOCKTYPE, (uint32_t) socktype)) < 0 ||
-            (r = proto_msg_append(item, PROTO_ATTR_SOCKADDR, addr, addr_len)) < 0) {
+            (r = proto_msg_append(item, PROTO_ATTR_SOCKADDR, addr, addr_len)) < 0 ||
+            (backlog >= 0 && (r = proto_msg_append_s32(item, PROTO_ATTR_BACKLOG, backlog)) < 0)) {
                 safe_close(fd);
                 return r;
         }

@@ -426,8 +426,8 @@ int adoption_add(Adoption *a, const FdName *meta, int fd_in, const struct sockad
         }
         /* A recipient shut the listener down while no daemon watched it: repair it, as held.c would. */
         if (meta->kind == 'h' && type == SOCK_STREAM && sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN, &v) >= 0 && v == 0 &&
-            listen(fd, meta->backlog) < 0)
-                return log_warning_errno(errno, "Closing %s: it stopped listening and cannot listen again: %m", what);
+            (r = held_listen_as_owner(fd, domain, meta->owner, meta->backlog)) < 0)
+                return log_warning_errno(r, "Closing %s: it stopped listening and cannot listen again: %m", what);
 
         if (a->n == a->allocated) {
                 size_t n = a->allocated ? a->allocated * 2 : 64;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "as-user.h"
 #include "bind.h"
 #include "fdstore.h"
 #include "group.h"
@@ -91,10 +92,36 @@ void held_free_all(Manager *m) {
                 held_free(m->held);
 }
 
+int held_listen_as_owner(int fd, int family, uid_t owner, int backlog) {
+        struct ucred cred = {};
+        socklen_t len = sizeof(cred);
+        gid_t groups[64], gid = 65534;
+        size_t n_groups = 0;
+        AsUser as = AS_USER_INIT;
+        int r = 0;
+
+        if (family != AF_UNIX)
+                return listen(fd, backlog) < 0 ? -errno : 0;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) >= 0 && cred.uid == owner) {
+                len = sizeof(groups);
+                gid = cred.gid;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) >= 0)
+                        n_groups = len / sizeof(gid_t);
+        }
+        r = as_user_enter(&as, owner, gid, groups, n_groups, 0, -1);
+        if (r < 0)
+                return r;
+        if (listen(fd, backlog) < 0)
+                r = -errno;
+        as_user_leave(&as);
+        return r;
+}
+
 /* A held listener reports EPOLLHUP once a recipient shut it down (TCP_CLOSE): listen()
  * again, so that the port stays open for the next app. */
 static int held_watch_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         HeldSocket *hs = userdata;
+        int r;
 
         /* A port the kernel chose is given up when the socket closes: bind it again to the
          * port it had (EINVAL: still bound, the port was named explicitly). */
@@ -104,9 +131,10 @@ static int held_watch_cb(sd_event_source *s, int fd, uint32_t revents, void *use
                                        "no longer watching it.", hs->held->name);
                 return sd_event_source_set_enabled(s, SD_EVENT_OFF);
         }
-        if (listen(hs->fd, hs->backlog) < 0) {
-                log_error_errno(errno, "Held socket '%s' stopped listening and cannot listen again: %m; "
-                                       "no longer watching it.", hs->held->name);
+        r = held_listen_as_owner(hs->fd, hs->family, hs->held->owner, hs->backlog);
+        if (r < 0) {
+                log_error_errno(r, "Held socket '%s' stopped listening and cannot listen again: %m; "
+                                   "no longer watching it.", hs->held->name);
                 return sd_event_source_set_enabled(s, SD_EVENT_OFF);
         }
         log_warning("Held socket '%s' was shut down by a recipient; listening on it again.", hs->held->name);
@@ -194,7 +222,8 @@ int held_reply_add(const Held *h, ProtoReply *reply) {
                 fd = fcntl(hs->fd, F_DUPFD_CLOEXEC, 3);
                 if (fd < 0)
                         return -errno;
-                r = bind_reply_add_socket(reply, fd, hs->family, hs->socktype, &hs->addr, hs->addr_len);
+                r = bind_reply_add_listener(reply, fd, hs->family, hs->socktype, &hs->addr, hs->addr_len,
+                                            hs->family == AF_UNIX && hs->socktype == SOCK_STREAM ? hs->backlog : -1);
                 if (r < 0)
                         return r;
         }

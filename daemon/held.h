@@ -83,6 +83,12 @@ int held_keep_and_answer(Request *req, const Creds *creds, const char *name, con
 
 /* Adds dup()s of h's sockets to reply as items. */
 int held_reply_add(const Held *h, ProtoReply *reply);
+/* listen(fd, backlog) again, for the listener repair here and in fdstore.c. A unix listener
+ * shows its peers the credentials of whoever called listen() last, so this one runs as the
+ * owner, never as the daemon: with the gid and groups the listener wore (SO_PEERCRED,
+ * SO_PEERGROUPS) if they were the owner's, else (a socket held before this rule, or one a
+ * root recipient listen()ed) with gid 65534 (nogroup) and no groups. Returns 0 or -errno. */
+int held_listen_as_owner(int fd, int family, uid_t owner, int backlog);
 
 int hold_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
 int hold_release_handle(Request *req, const ProtoView *v, ProtoRecv *fds);
