@@ -67,3 +67,4 @@ void attacks_add_conns(struct Suite *s);
 void attacks_add_names(struct Suite *s);
 void attacks_add_workers(struct Suite *s);
 void attacks_add_persist(struct Suite *s);
+void attacks_add_sockets(struct Suite *s);

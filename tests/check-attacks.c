@@ -140,5 +140,6 @@ int main(void) {
         attacks_add_names(s);
         attacks_add_workers(s);
         attacks_add_persist(s);
+        attacks_add_sockets(s);
         return test_run_suite(s, true);
 }
