@@ -144,7 +144,7 @@ static int bind_path_as_client(const Creds *creds, int adir, const char *parent,
             0) {
                 int r = -errno;
                 if (r == -EADDRINUSE)
-                        snprintf(msg, msg_len, "File %s exists (made while it was being replaced)", path);
+                        snprintf(msg, msg_len, "File %s appeared while the socket was being made", path);
                 else
                         snprintf(msg, msg_len, "Cannot create %s as uid %u: %s", path, (unsigned) creds->uid,
                                  strerror(-r));
