@@ -8,7 +8,8 @@
  *     connections of a root service and of another uid's group;
  *   - bind-unix below an allowed directory ignored the requester's own permissions:
  *     nobody made a socket inside another user's private 0700 directory;
- *   - a unix listener made for nobody showed its peers uid 0 and the daemon's pid.
+ *   - a unix listener made for nobody showed its peers uid 0 and the daemon's pid, and so
+ *     did a held one the daemon listen()ed again after a recipient shut it down.
  * Each test fails on a daemon without the fix (checked by building without it).
  */
 
@@ -473,12 +474,15 @@ typedef struct Listeners {
         int parent_ends[2];
 } Listeners;
 
-/* A BIND_UNIX request without libnetutil; returns the socket of the reply. */
-static int raw_bind_unix(const void *path, size_t len) {
+/* A BIND_UNIX request without libnetutil (held under name if not NULL); returns the
+ * socket of the reply. */
+static int raw_bind_unix_held(const void *path, size_t len, const char *name) {
         ProtoMsg *m = NULL;
         int sock = attack_connect(), fd;
 
-        ATTACK_CHECK(proto_msg_new(PROTO_MSG_BIND_UNIX, 7, &m) == 0 && proto_msg_append(m, PROTO_ATTR_PATH, path, len) == 0,
+        ATTACK_CHECK(proto_msg_new(PROTO_MSG_BIND_UNIX, 7, &m) == 0 && proto_msg_append(m, PROTO_ATTR_PATH, path, len) == 0 &&
+                             (!name || (proto_msg_append_string(m, PROTO_ATTR_NAME, name) == 0 &&
+                                        proto_msg_append_u32(m, PROTO_ATTR_HOLD, 1) == 0)),
                      "encoding BIND_UNIX");
         ATTACK_CHECK(proto_send(sock, m) >= 0, "send: %s", strerror(errno));
         proto_msg_free(m);
@@ -486,6 +490,10 @@ static int raw_bind_unix(const void *path, size_t len) {
         ATTACK_CHECK(fd >= 0, "no socket in the reply: %s", strerror(-fd));
         close(sock);
         return fd;
+}
+
+static int raw_bind_unix(const void *path, size_t len) {
+        return raw_bind_unix_held(path, len, NULL);
 }
 
 /* nobody gets an abstract and a path listener, reports its pid and holds them. */
@@ -599,6 +607,66 @@ START_TEST(test_unix_listeners_show_peers_the_requester) {
 }
 END_TEST
 
+/* nobody holds a unix listener, shuts its copy down (the daemon listen()s again), and
+ * reads the credentials the listener then shows (a listener's own SO_PEERCRED) from a copy
+ * fetched without libnetutil, until the daemon's repair is seen (a 30 s ceiling). */
+static void held_repair_child(void *arg) {
+        const char *path = arg;
+        netutil_bind_unix_options o = NETUTIL_BIND_UNIX_OPTIONS_INIT;
+        netutil_client *c = NULL;
+        netutil_socket *s = NULL;
+        long long deadline = test_now_ms() + 30000;
+        struct ucred cred = { 0 };
+
+        o.path = path;
+        o.name = "trusted";
+        o.hold = 1;
+        ATTACK_CHECK(netutil_client_open(attack_daemon.socket, &c) == 0, "connect to the daemon");
+        ATTACK_CHECK(netutil_bind_unix(c, &o, CALL_TIMEOUT_USEC, &s) == 1, "hold: %s", netutil_client_error_message(c));
+        netutil_client_close(c);
+        ATTACK_CHECK(shutdown(s[0].fd, SHUT_RDWR) == 0, "shutdown: %s", strerror(errno));
+        netutil_sockets_free(s, 1);
+        do {
+                socklen_t len = sizeof(cred);
+                int fd = raw_bind_unix_held(path, strlen(path), "trusted");
+
+                ATTACK_CHECK(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0, "SO_PEERCRED: %s",
+                             strerror(errno));
+                close(fd);
+                if (cred.pid == attack_daemon.pid)
+                        break;
+                usleep(20000);
+        } while (test_now_ms() < deadline);
+        ATTACK_CHECK(cred.pid == attack_daemon.pid, "the daemon did not listen() again (pid %d)", (int) cred.pid);
+        ATTACK_CHECK(cred.uid == ATTACK_NOBODY && cred.gid == ATTACK_NOBODY,
+                     "the repaired listener shows uid %u gid %u", (unsigned) cred.uid, (unsigned) cred.gid);
+}
+
+START_TEST(test_repaired_held_unix_listener_shows_its_owner) {
+        char top[] = "/tmp/netutild-attack.XXXXXX", rules[256], path[PATH_MAX];
+        const char *extra[] = { "--config", NULL, NULL };
+        netutil_client *c = NULL;
+        char *conf;
+
+        ck_assert_ptr_nonnull(mkdtemp(top));
+        ck_assert_int_eq(chmod(top, 0755), 0);
+        snprintf(rules, sizeof(rules), "[Policy]\nAllowUnix=* %s\n", top);
+        conf = test_write_config(rules);
+        extra[1] = conf;
+        attack_start_daemon(extra);
+        unlink(conf);
+        ck_assert_int_lt(snprintf(path, sizeof(path), "%s/held.sock", top), (int) sizeof(path));
+
+        attack_run_as(ATTACK_NOBODY, held_repair_child, path, 60);
+        /* The held socket is the daemon's fd: root releases it for the count. */
+        ck_assert_int_eq(netutil_client_open(attack_daemon.socket, &c), 0);
+        ck_assert_int_eq(netutil_hold_release(c, "trusted", CALL_TIMEOUT_USEC), 0);
+        netutil_client_close(c);
+        attack_assert_healthy();
+        test_rm_rf(top);
+}
+END_TEST
+
 void attacks_add_sockets(Suite *s) {
         TCase *tc = test_tcase_add(s, "sockets made for clients", 300, NULL, attack_teardown, NULL);
 
@@ -608,4 +676,5 @@ void attacks_add_sockets(Suite *s) {
                             (int) (sizeof(unix_rows) / sizeof(unix_rows[0])));
         /* 0: through libnetutil; 1: a raw request. */
         tcase_add_loop_test(tc, test_unix_listeners_show_peers_the_requester, 0, 2);
+        tcase_add_test(tc, test_repaired_held_unix_listener_shows_its_owner);
 }
