@@ -44,7 +44,7 @@
 static _Thread_local bool thread_fs_private;
 
 static int caps_get(unsigned eff[2], struct __user_cap_data_struct d[2]) {
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 
         if (syscall(SYS_capget, &h, d) < 0)
                 return -errno;
@@ -54,7 +54,7 @@ static int caps_get(unsigned eff[2], struct __user_cap_data_struct d[2]) {
 }
 
 static int caps_set_effective(const unsigned eff[2]) {
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
         struct __user_cap_data_struct d[2];
         unsigned now[2];
         int r;
@@ -84,11 +84,14 @@ static int reset_ids(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups)
 }
 
 _Noreturn static void restore_failed(const char *what, int error) {
-        log_error_errno(error, "Failed to restore the daemon's own %s after acting for a client: %m; aborting.", what);
+        log_error_errno(error,
+                        "Failed to restore the daemon's own %s after acting for a client: %m; aborting.",
+                        what);
         abort();
 }
 
-int as_user_enter(AsUser *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, unsigned flags, int mode) {
+int as_user_enter(AsUser *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, unsigned flags,
+                  int mode) {
         struct __user_cap_data_struct d[2];
         int n, r;
 
@@ -134,7 +137,7 @@ int as_user_enter(AsUser *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n
                 }
                 s->active = true;
                 if (flags & AS_USER_DAC_OVERRIDE) {
-                        unsigned eff[2] = { 0, 0 };
+                        unsigned eff[2] = {0, 0};
 
                         eff[CAP_TO_INDEX(CAP_DAC_OVERRIDE)] |= CAP_TO_MASK(CAP_DAC_OVERRIDE);
                         r = caps_set_effective(eff);
@@ -151,7 +154,7 @@ int as_user_enter(AsUser *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n
 
 void as_user_leave(AsUser *s) {
         struct __user_cap_data_struct d[2];
-        unsigned eff[2] = { 0, 0 };
+        unsigned eff[2] = {0, 0};
         gid_t *now = NULL;
         int n;
 
@@ -177,7 +180,8 @@ void as_user_leave(AsUser *s) {
                 if (now)
                         n = getgroups(n, now);
         }
-        if (!now || n < 0 || (size_t) n != s->n_groups || memcmp(now, s->groups, s->n_groups * sizeof(gid_t)) != 0)
+        if (!now || n < 0 || (size_t) n != s->n_groups ||
+            memcmp(now, s->groups, s->n_groups * sizeof(gid_t)) != 0)
                 restore_failed("groups", now ? EPERM : ENOMEM);
         free(now);
         free(s->groups);

@@ -23,7 +23,8 @@ typedef struct AsUser {
         unsigned caps[2];
 } AsUser;
 
-#define AS_USER_INIT { .umask = -1 }
+#define AS_USER_INIT                                                                                         \
+        { .umask = -1 }
 
 /* With the daemon's CAP_DAC_OVERRIDE kept in effect (for a node made directly in an
  * allowed directory, where the daemon's privilege stands in for the client's). */
@@ -36,7 +37,8 @@ typedef struct AsUser {
  * with nothing changed (-EPERM: a daemon not running as root cannot act as another uid).
  * Every successful as_user_enter() must be followed by as_user_leave() on the same thread
  * before the thread does anything else for the daemon. */
-int as_user_enter(AsUser *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, unsigned flags, int mode);
+int as_user_enter(AsUser *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, unsigned flags,
+                  int mode);
 /* Restores what as_user_enter() changed. Aborts the daemon if the kernel refuses: it must
  * never go on with another uid's credentials. */
 void as_user_leave(AsUser *s);

@@ -45,14 +45,15 @@
 /* Receives one message on sock and returns the first fd it carried (the others closed), or
  * -errno; waits up to timeout_ms. */
 static int recv_one_fd(int sock, int timeout_ms) {
-        struct pollfd p = { .fd = sock, .events = POLLIN };
+        struct pollfd p = {.fd = sock, .events = POLLIN};
         char data[PROTO_MAX_MSG];
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(int) * 8)];
         } control;
-        struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
         int fd = -ENOMSG;
 
         if (poll(&p, 1, timeout_ms) != 1)
@@ -84,9 +85,9 @@ typedef struct ReuseRow {
 } ReuseRow;
 
 static const ReuseRow reuse_rows[] = {
-        { "a root service with SO_REUSEPORT on 127.0.0.1:9000", 9000, false },
-        { "a root service with SO_REUSEPORT on 127.0.0.1:443", 443, false },
-        { "uid 1234's reuseport group on 127.0.0.1:9001", 9001, true },
+        {"a root service with SO_REUSEPORT on 127.0.0.1:9000", 9000, false},
+        {"a root service with SO_REUSEPORT on 127.0.0.1:443", 443, false},
+        {"uid 1234's reuseport group on 127.0.0.1:9001", 9001, true},
 };
 
 typedef struct Reuse {
@@ -113,7 +114,8 @@ static void victim_group_child(void *arg) {
         ATTACK_CHECK(netutil_client_open(attack_daemon.socket, &c) == 0, "connect to the daemon");
         r = netutil_bind(c, &o, CALL_TIMEOUT_USEC, &s);
         ATTACK_CHECK(r == 1, "uid 1234's group: %d (%s)", r, netutil_client_error_message(c));
-        ATTACK_CHECK(test_raw_send_fds(v->report, "m", 1, &s[0].fd, 1) == 0, "send the member: %s", strerror(errno));
+        ATTACK_CHECK(test_raw_send_fds(v->report, "m", 1, &s[0].fd, 1) == 0, "send the member: %s",
+                     strerror(errno));
         netutil_sockets_free(s, 1);
         netutil_client_close(c);
 }
@@ -138,7 +140,8 @@ static void reuse_attacker_child(void *arg) {
         r = netutil_bind(c, &o, CALL_TIMEOUT_USEC, &s);
         if (r < 0)
                 snprintf(msg, sizeof(msg), "%s", netutil_client_error_message(c) ?: "");
-        ATTACK_CHECK(write(a->report, &r, sizeof(r)) == sizeof(r) && write(a->report, msg, sizeof(msg)) == sizeof(msg),
+        ATTACK_CHECK(write(a->report, &r, sizeof(r)) == sizeof(r) &&
+                             write(a->report, msg, sizeof(msg)) == sizeof(msg),
                      "report: %s", strerror(errno));
         ATTACK_CHECK(read(a->go, &x, 1) >= 0, "wait: %s", strerror(errno));
         netutil_sockets_free(s, r > 0 ? (size_t) r : 0);
@@ -152,7 +155,7 @@ static int root_reuseport_listener(unsigned port) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &(int) { 1 }, sizeof(int)), 0);
+        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &(int){1}, sizeof(int)), 0);
         ck_assert_int_eq(bind(fd, (struct sockaddr *) &ss, len), 0);
         ck_assert_int_eq(listen(fd, 128), 0);
         return fd;
@@ -164,7 +167,7 @@ static int count_accepted(int listener, int n) {
         int got = 0;
 
         while (got < n && test_now_ms() < deadline) {
-                struct pollfd p = { .fd = listener, .events = POLLIN };
+                struct pollfd p = {.fd = listener, .events = POLLIN};
                 int a;
 
                 if (poll(&p, 1, 100) < 1)
@@ -181,7 +184,7 @@ static int count_accepted(int listener, int n) {
 START_TEST(test_plain_reuseport_bind_cannot_join_another_uids_port) {
         const ReuseRow *row = &reuse_rows[_i];
         char *conf = test_write_config("[Policy]\nAllowBind=user:nobody tcp:443,9000,9001\n");
-        const char *extra[] = { "--config", conf, NULL };
+        const char *extra[] = {"--config", conf, NULL};
         int report[2], go[2], victim = -EBADF, r = 0, conns[REUSE_CONNECTIONS], got;
         char msg[256], want[256];
         Reuse a;
@@ -192,7 +195,7 @@ START_TEST(test_plain_reuseport_bind_cannot_join_another_uids_port) {
 
         if (row->group) {
                 int sp[2];
-                Reuse v = { .row = row };
+                Reuse v = {.row = row};
 
                 ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
                 v.report = sp[1];
@@ -206,11 +209,12 @@ START_TEST(test_plain_reuseport_bind_cannot_join_another_uids_port) {
 
         ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
         ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
-        a = (Reuse) { .row = row, .report = report[1], .go = go[0], .parent_ends = { report[0], go[1] } };
+        a = (Reuse){.row = row, .report = report[1], .go = go[0], .parent_ends = {report[0], go[1]}};
         pid = attack_spawn_as(ATTACK_NOBODY, reuse_attacker_child, &a);
         close(report[1]);
         close(go[0]);
-        ck_assert_msg(read(report[0], &r, sizeof(r)) == sizeof(r) && read(report[0], msg, sizeof(msg)) == sizeof(msg),
+        ck_assert_msg(read(report[0], &r, sizeof(r)) == sizeof(r) &&
+                              read(report[0], msg, sizeof(msg)) == sizeof(msg),
                       "the attacking child failed before its report");
         close(report[0]);
 
@@ -226,8 +230,9 @@ START_TEST(test_plain_reuseport_bind_cannot_join_another_uids_port) {
                 close(conns[i]);
         close(victim);
 
-        ck_assert_msg(got == REUSE_CONNECTIONS, "%s: the victim got %d of %d connections (nobody's bind: %d, %s)",
-                      row->what, got, REUSE_CONNECTIONS, r, msg);
+        ck_assert_msg(got == REUSE_CONNECTIONS,
+                      "%s: the victim got %d of %d connections (nobody's bind: %d, %s)", row->what, got,
+                      REUSE_CONNECTIONS, r, msg);
         /* The refusal, in words: the kernel's own answer to a socket of nobody's. */
         ck_assert_msg(r == -EADDRINUSE, "%s: nobody's bind returned %d (%s)", row->what, r, msg);
         snprintf(want, sizeof(want), "Address already in use (127.0.0.1 port %u)", row->port);
@@ -264,13 +269,14 @@ static int set_acl(const char *path, unsigned nobody_perm, unsigned other_perm) 
                 AclEntry e[5];
         } acl = {
                 .version = ACL_XATTR_VERSION,
-                .e = {
-                        { ACL_USER_OBJ, 7, UINT32_MAX },
-                        { ACL_USER, (uint16_t) nobody_perm, ATTACK_NOBODY },
-                        { ACL_GROUP_OBJ, (uint16_t) other_perm, UINT32_MAX },
-                        { ACL_MASK, 7, UINT32_MAX },
-                        { ACL_OTHER, (uint16_t) other_perm, UINT32_MAX },
-                },
+                .e =
+                        {
+                                {ACL_USER_OBJ, 7, UINT32_MAX},
+                                {ACL_USER, (uint16_t) nobody_perm, ATTACK_NOBODY},
+                                {ACL_GROUP_OBJ, (uint16_t) other_perm, UINT32_MAX},
+                                {ACL_MASK, 7, UINT32_MAX},
+                                {ACL_OTHER, (uint16_t) other_perm, UINT32_MAX},
+                        },
         };
 
         return setxattr(path, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0 ? -errno : 0;
@@ -281,27 +287,26 @@ enum { WANT_NONE, WANT_CREATE, WANT_DIRECTORY };
 
 typedef struct UnixRow {
         const char *what;
-        const char *dir;  /* made below the allowed directory, owned by owner, with mode */
+        const char *dir; /* made below the allowed directory, owned by owner, with mode */
         uid_t owner;
         mode_t mode;
-        int acl;          /* 0: none; 1: a named entry denying nobody; 2: one granting nobody rwx */
-        const char *sub;  /* NULL, or a 0777 directory of owner's made inside dir for the path */
-        bool allowed;     /* nobody's bind is what nobody's own bind() could do */
-        int want;         /* the refusal: WANT_CREATE or WANT_DIRECTORY */
+        int acl;         /* 0: none; 1: a named entry denying nobody; 2: one granting nobody rwx */
+        const char *sub; /* NULL, or a 0777 directory of owner's made inside dir for the path */
+        bool allowed;    /* nobody's bind is what nobody's own bind() could do */
+        int want;        /* the refusal: WANT_CREATE or WANT_DIRECTORY */
 } UnixRow;
 
 static const UnixRow unix_rows[] = {
-        { "uid 1234's private 0700 directory", "victim", ATTACK_OTHER, 0700, 0, NULL, false,
-          WANT_CREATE },
-        { "a 0777 directory inside uid 1234's 0700 one", "victim", ATTACK_OTHER, 0700, 0, "open", false,
-          WANT_DIRECTORY },
-        { "uid 1234's 0755 directory (no write for others)", "victim", ATTACK_OTHER, 0755, 0, NULL, false,
-          WANT_CREATE },
-        { "a 0777 directory whose ACL denies nobody", "acl-deny", ATTACK_OTHER, 0777, 1, NULL, false,
-          WANT_CREATE },
-        { "nobody's own 0700 directory", "mine", ATTACK_NOBODY, 0700, 0, NULL, true, WANT_NONE },
-        { "uid 1234's 0700 directory whose ACL grants nobody rwx", "acl-grant", ATTACK_OTHER, 0700, 2, NULL, true,
-          WANT_NONE },
+        {"uid 1234's private 0700 directory", "victim", ATTACK_OTHER, 0700, 0, NULL, false, WANT_CREATE},
+        {"a 0777 directory inside uid 1234's 0700 one", "victim", ATTACK_OTHER, 0700, 0, "open", false,
+         WANT_DIRECTORY},
+        {"uid 1234's 0755 directory (no write for others)", "victim", ATTACK_OTHER, 0755, 0, NULL, false,
+         WANT_CREATE},
+        {"a 0777 directory whose ACL denies nobody", "acl-deny", ATTACK_OTHER, 0777, 1, NULL, false,
+         WANT_CREATE},
+        {"nobody's own 0700 directory", "mine", ATTACK_NOBODY, 0700, 0, NULL, true, WANT_NONE},
+        {"uid 1234's 0700 directory whose ACL grants nobody rwx", "acl-grant", ATTACK_OTHER, 0700, 2, NULL,
+         true, WANT_NONE},
 };
 
 typedef struct UnixAttempt {
@@ -316,9 +321,9 @@ static void unix_attacker_child(void *arg) {
         netutil_bind_unix_options o = NETUTIL_BIND_UNIX_OPTIONS_INIT;
         netutil_client *c = NULL;
         netutil_socket *s = NULL;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX }, got = { 0 };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX}, got = {0};
         socklen_t got_len = sizeof(got);
-        struct ucred cred = { 0 };
+        struct ucred cred = {0};
         socklen_t cred_len = sizeof(cred);
         int r, peer;
 
@@ -327,13 +332,15 @@ static void unix_attacker_child(void *arg) {
         ATTACK_CHECK(netutil_client_open(attack_daemon.socket, &c) == 0, "connect to the daemon");
         r = netutil_bind_unix(c, &o, CALL_TIMEOUT_USEC, &s);
         u->result = r;
-        snprintf(u->msg, sizeof(u->msg), "%s", r < 0 && netutil_client_error_message(c) ? netutil_client_error_message(c) : "");
+        snprintf(u->msg, sizeof(u->msg), "%s",
+                 r < 0 && netutil_client_error_message(c) ? netutil_client_error_message(c) : "");
         netutil_client_close(c);
         if (r < 0)
                 return;
         ATTACK_CHECK(r == 1, "%d sockets", r);
         /* getsockname() shows the path asked for, as Tornado's bind_unix_socket. */
-        ATTACK_CHECK(getsockname(s[0].fd, (struct sockaddr *) &got, &got_len) == 0 && strcmp(got.sun_path, u->path) == 0,
+        ATTACK_CHECK(getsockname(s[0].fd, (struct sockaddr *) &got, &got_len) == 0 &&
+                             strcmp(got.sun_path, u->path) == 0,
                      "getsockname: '%s'", got.sun_path);
         /* So does a peer's getpeername(), and the peer sees nobody, this process. */
         strcpy(sa.sun_path, u->path);
@@ -342,13 +349,14 @@ static void unix_attacker_child(void *arg) {
                      strerror(errno));
         memset(&got, 0, sizeof(got));
         got_len = sizeof(got);
-        ATTACK_CHECK(getpeername(peer, (struct sockaddr *) &got, &got_len) == 0 && strcmp(got.sun_path, u->path) == 0,
+        ATTACK_CHECK(getpeername(peer, (struct sockaddr *) &got, &got_len) == 0 &&
+                             strcmp(got.sun_path, u->path) == 0,
                      "getpeername: '%s'", got.sun_path);
         ATTACK_CHECK(getsockopt(peer, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0, "SO_PEERCRED: %s",
                      strerror(errno));
         ATTACK_CHECK(cred.uid == ATTACK_NOBODY && cred.gid == ATTACK_NOBODY && cred.pid == getpid(),
-                     "the peer sees uid %u gid %u pid %d (this is %d)", (unsigned) cred.uid, (unsigned) cred.gid,
-                     (int) cred.pid, (int) getpid());
+                     "the peer sees uid %u gid %u pid %d (this is %d)", (unsigned) cred.uid,
+                     (unsigned) cred.gid, (int) cred.pid, (int) getpid());
         close(peer);
         netutil_sockets_free(s, 1);
 }
@@ -362,7 +370,7 @@ static void mkdir_owned(const char *path, uid_t owner, mode_t mode) {
 START_TEST(test_bind_unix_needs_the_requesters_own_permissions) {
         const UnixRow *row = &unix_rows[_i];
         char top[] = "/tmp/netutild-attack.XXXXXX", rules[256], dir[PATH_MAX], parent[PATH_MAX], want[512];
-        const char *extra[] = { "--config", NULL, NULL };
+        const char *extra[] = {"--config", NULL, NULL};
         UnixAttempt *u;
         char *conf;
         int ifd, creates = 0, others = 0, attribs = 0;
@@ -379,14 +387,16 @@ START_TEST(test_bind_unix_needs_the_requesters_own_permissions) {
         mkdir_owned(dir, row->owner, row->mode);
         ck_assert_int_lt(snprintf(parent, sizeof(parent), "%s", dir), (int) sizeof(parent));
         if (row->sub) {
-                ck_assert_int_lt(snprintf(parent, sizeof(parent), "%s/%s", dir, row->sub), (int) sizeof(parent));
+                ck_assert_int_lt(snprintf(parent, sizeof(parent), "%s/%s", dir, row->sub),
+                                 (int) sizeof(parent));
                 mkdir_owned(parent, row->owner, 0777);
         }
         if (row->acl) {
                 int r = set_acl(dir, row->acl == 1 ? 0 : 7, row->acl == 1 ? 7 : 0);
 
                 if (r == -EOPNOTSUPP) {
-                        fprintf(stderr, "%s: the file system of /tmp has no POSIX ACLs; skipped.\n", row->what);
+                        fprintf(stderr, "%s: the file system of /tmp has no POSIX ACLs; skipped.\n",
+                                row->what);
                         test_rm_rf(top);
                         return;
                 }
@@ -439,23 +449,26 @@ START_TEST(test_bind_unix_needs_the_requesters_own_permissions) {
                 /* Made by bind() at its final name with that owner and mode: no other name,
                  * no chown or chmod after (each would be an event). */
                 ck_assert_msg(creates == 1 && attribs == 0 && others == 0,
-                              "%s: %d creations, %d other events on the name, %d other names", row->what, creates,
-                              attribs, others);
+                              "%s: %d creations, %d other events on the name, %d other names", row->what,
+                              creates, attribs, others);
         } else {
                 struct stat st;
                 int r;
 
-                ck_assert_msg(u->result == -EACCES, "%s: nobody's bind-unix returned %d (%s)", row->what, u->result,
-                              u->msg);
+                ck_assert_msg(u->result == -EACCES, "%s: nobody's bind-unix returned %d (%s)", row->what,
+                              u->result, u->msg);
                 if (row->want == WANT_CREATE)
-                        r = snprintf(want, sizeof(want), "Cannot create %s as uid 65534: Permission denied", u->path);
-                else
-                        r = snprintf(want, sizeof(want), "Cannot open the directory of '%s': Permission denied",
+                        r = snprintf(want, sizeof(want), "Cannot create %s as uid 65534: Permission denied",
                                      u->path);
+                else
+                        r = snprintf(want, sizeof(want),
+                                     "Cannot open the directory of '%s': Permission denied", u->path);
                 ck_assert_int_lt(r, (int) sizeof(want));
                 ck_assert_str_eq(u->msg, want);
-                ck_assert_msg(lstat(u->path, &st) < 0 && errno == ENOENT, "%s: %s was created", row->what, u->path);
-                ck_assert_msg(creates + attribs + others == 0, "%s: something was made in %s", row->what, parent);
+                ck_assert_msg(lstat(u->path, &st) < 0 && errno == ENOENT, "%s: %s was created", row->what,
+                              u->path);
+                ck_assert_msg(creates + attribs + others == 0, "%s: something was made in %s", row->what,
+                              parent);
         }
         munmap(u, sizeof(*u));
         attack_assert_healthy();
@@ -480,7 +493,8 @@ static int raw_bind_unix_held(const void *path, size_t len, const char *name) {
         ProtoMsg *m = NULL;
         int sock = attack_connect(), fd;
 
-        ATTACK_CHECK(proto_msg_new(PROTO_MSG_BIND_UNIX, 7, &m) == 0 && proto_msg_append(m, PROTO_ATTR_PATH, path, len) == 0 &&
+        ATTACK_CHECK(proto_msg_new(PROTO_MSG_BIND_UNIX, 7, &m) == 0 &&
+                             proto_msg_append(m, PROTO_ATTR_PATH, path, len) == 0 &&
                              (!name || (proto_msg_append_string(m, PROTO_ATTR_NAME, name) == 0 &&
                                         proto_msg_append_u32(m, PROTO_ATTR_HOLD, 1) == 0)),
                      "encoding BIND_UNIX");
@@ -535,14 +549,15 @@ static void listeners_child(void *arg) {
 
 /* What a peer connecting to addr (len bytes of sun_path) sees as SO_PEERCRED. */
 static struct ucred peer_sees(const char *addr, size_t len) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct ucred cred = { 0 };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct ucred cred = {0};
         socklen_t cred_len = sizeof(cred);
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         ck_assert_int_ge(fd, 0);
         memcpy(sa.sun_path, addr, len);
-        ck_assert_msg(connect(fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)) == 0,
+        ck_assert_msg(connect(fd, (struct sockaddr *) &sa,
+                              (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)) == 0,
                       "connect: %s", strerror(errno));
         ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len), 0);
         close(fd);
@@ -551,10 +566,10 @@ static struct ucred peer_sees(const char *addr, size_t len) {
 
 START_TEST(test_unix_listeners_show_peers_the_requester) {
         char top[] = "/tmp/netutild-attack.XXXXXX", rules[256];
-        const char *extra[] = { "--config", NULL, NULL };
+        const char *extra[] = {"--config", NULL, NULL};
         const bool raw = _i == 1;
         int report[2], go[2];
-        Listeners l = { .raw = raw };
+        Listeners l = {.raw = raw};
         struct ucred seen[2];
         char *conf;
         pid_t pid, child = 0;
@@ -579,7 +594,8 @@ START_TEST(test_unix_listeners_show_peers_the_requester) {
         pid = attack_spawn_as(ATTACK_NOBODY, listeners_child, &l);
         close(report[1]);
         close(go[0]);
-        ck_assert_msg(read(report[0], &child, sizeof(child)) == sizeof(child), "the child failed before its report");
+        ck_assert_msg(read(report[0], &child, sizeof(child)) == sizeof(child),
+                      "the child failed before its report");
         close(report[0]);
 
         seen[0] = peer_sees(l.abstract, 1 + strlen(l.abstract + 1));
@@ -599,8 +615,10 @@ START_TEST(test_unix_listeners_show_peers_the_requester) {
                 if (raw)
                         ck_assert_int_eq(seen[i].pid, attack_daemon.pid);
                 else
-                        ck_assert_msg(seen[i].pid == child, "%s listener: the peer sees pid %d (nobody's is %d, the "
-                                      "daemon's %d)", what, (int) seen[i].pid, (int) child, (int) attack_daemon.pid);
+                        ck_assert_msg(seen[i].pid == child,
+                                      "%s listener: the peer sees pid %d (nobody's is %d, the "
+                                      "daemon's %d)",
+                                      what, (int) seen[i].pid, (int) child, (int) attack_daemon.pid);
         }
         attack_assert_healthy();
         test_rm_rf(top);
@@ -616,13 +634,14 @@ static void held_repair_child(void *arg) {
         netutil_client *c = NULL;
         netutil_socket *s = NULL;
         long long deadline = test_now_ms() + 30000;
-        struct ucred cred = { 0 };
+        struct ucred cred = {0};
 
         o.path = path;
         o.name = "trusted";
         o.hold = 1;
         ATTACK_CHECK(netutil_client_open(attack_daemon.socket, &c) == 0, "connect to the daemon");
-        ATTACK_CHECK(netutil_bind_unix(c, &o, CALL_TIMEOUT_USEC, &s) == 1, "hold: %s", netutil_client_error_message(c));
+        ATTACK_CHECK(netutil_bind_unix(c, &o, CALL_TIMEOUT_USEC, &s) == 1, "hold: %s",
+                     netutil_client_error_message(c));
         netutil_client_close(c);
         ATTACK_CHECK(shutdown(s[0].fd, SHUT_RDWR) == 0, "shutdown: %s", strerror(errno));
         netutil_sockets_free(s, 1);
@@ -637,14 +656,15 @@ static void held_repair_child(void *arg) {
                         break;
                 usleep(20000);
         } while (test_now_ms() < deadline);
-        ATTACK_CHECK(cred.pid == attack_daemon.pid, "the daemon did not listen() again (pid %d)", (int) cred.pid);
+        ATTACK_CHECK(cred.pid == attack_daemon.pid, "the daemon did not listen() again (pid %d)",
+                     (int) cred.pid);
         ATTACK_CHECK(cred.uid == ATTACK_NOBODY && cred.gid == ATTACK_NOBODY,
                      "the repaired listener shows uid %u gid %u", (unsigned) cred.uid, (unsigned) cred.gid);
 }
 
 START_TEST(test_repaired_held_unix_listener_shows_its_owner) {
         char top[] = "/tmp/netutild-attack.XXXXXX", rules[256], path[PATH_MAX];
-        const char *extra[] = { "--config", NULL, NULL };
+        const char *extra[] = {"--config", NULL, NULL};
         netutil_client *c = NULL;
         char *conf;
 
