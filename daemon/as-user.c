@@ -67,14 +67,6 @@ static int caps_set_effective(const unsigned eff[2]) {
         return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
 }
 
-/* Going to a client: groups first, while the effective uid still carries CAP_SETGID. */
-static int set_ids(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
-        if (syscall(SYS_setgroups, n_groups, groups) < 0 || syscall(SYS_setresgid, -1, gid, -1) < 0 ||
-            syscall(SYS_setresuid, -1, uid, -1) < 0)
-                return -errno;
-        return 0;
-}
-
 /* Coming back: the uid first, which brings CAP_SETGID back for the rest. */
 static int reset_ids(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
         if (syscall(SYS_setresuid, -1, uid, -1) < 0 || syscall(SYS_setresgid, -1, gid, -1) < 0 ||
@@ -128,8 +120,15 @@ int as_user_enter(AsUser *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n
                         return r;
                 }
 
-                r = set_ids(uid, gid, groups, n_groups);
-                if (r < 0) {
+                /* Groups first, while the effective uid still carries CAP_SETGID; a step
+                 * the kernel refuses undoes the ones before it (the first changes nothing). */
+                if (syscall(SYS_setgroups, n_groups, groups) < 0) {
+                        r = -errno;
+                        free(s->groups);
+                        return r;
+                }
+                if (syscall(SYS_setresgid, -1, gid, -1) < 0 || syscall(SYS_setresuid, -1, uid, -1) < 0) {
+                        r = -errno;
                         if (reset_ids(s->euid, s->egid, s->groups, s->n_groups) < 0)
                                 restore_failed("credentials", errno);
                         free(s->groups);
@@ -139,7 +138,10 @@ int as_user_enter(AsUser *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n
                 if (flags & AS_USER_DAC_OVERRIDE) {
                         unsigned eff[2] = {0, 0};
 
-                        eff[CAP_TO_INDEX(CAP_DAC_OVERRIDE)] |= CAP_TO_MASK(CAP_DAC_OVERRIDE);
+                        /* Only if the daemon has it: without, the client's permissions alone
+                         * decide (a daemon whose bounding set lacks it). */
+                        eff[CAP_TO_INDEX(CAP_DAC_OVERRIDE)] |=
+                                CAP_TO_MASK(CAP_DAC_OVERRIDE) & d[CAP_TO_INDEX(CAP_DAC_OVERRIDE)].permitted;
                         r = caps_set_effective(eff);
                         if (r < 0) {
                                 as_user_leave(s);

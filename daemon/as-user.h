@@ -26,8 +26,9 @@ typedef struct AsUser {
 #define AS_USER_INIT                                                                                         \
         { .umask = -1 }
 
-/* With the daemon's CAP_DAC_OVERRIDE kept in effect (for a node made directly in an
- * allowed directory, where the daemon's privilege stands in for the client's). */
+/* With the daemon's CAP_DAC_OVERRIDE kept in effect, if the daemon has it (for a node made
+ * directly in an allowed directory, where the daemon's privilege stands in for the
+ * client's). */
 #define AS_USER_DAC_OVERRIDE 1u
 
 /* Makes the calling thread act as uid/gid with the supplementary groups (effective and

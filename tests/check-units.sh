@@ -9,8 +9,8 @@
 #   2. systemd-sysusers and systemd-tmpfiles applied to the scratch root;
 #   3. the installed daemon, as root in a network namespace, limited to the unit's
 #      CapabilityBoundingSet: every feature works for an unprivileged client (port 443,
-#      unix sockets made, chowned and chmodded for it, in its own directory, in a sticky
-#      one), and without any one of those capabilities something fails;
+#      unix sockets made with its credentials, in its own directory, in a sticky one, in
+#      the administrator's), and without any one of those capabilities something fails;
 #   4. (with strace) every syscall the daemon made is allowed by the unit's
 #      SystemCallFilter= lines and every socket family by RestrictAddressFamilies=.
 # Needs root. Exit 77 (skip) without systemd-analyze; everything bounded by timeouts.
@@ -127,15 +127,17 @@ netutild_bin=$root$exec_start
 netutilctl_bin=$(find "$root" -name netutilctl -type f -perm -u+x | head -n 1)
 [ -n "$netutilctl_bin" ] || fail "netutilctl not installed"
 work=$tmp/work
-mkdir -p "$work/state" "$work/sticky" "$work/own"
+mkdir -p "$work/state" "$work/sticky" "$work/own" "$work/public"
 chmod 755 "$tmp" "$work"
 chmod 1777 "$work/sticky"         # like /tmp: replacing someone's file there needs CAP_FOWNER
 chown 65534:65534 "$work/own"     # the client's own directory: root's bits do not let it write
 chmod 700 "$work/own"
+chmod 755 "$work/public"          # the administrator's: only the daemon's privilege writes there
 cat >"$work/netutild.conf" <<EOF
 [Policy]
 AllowUnix=user:65534 $work/sticky
 AllowUnix=user:65534 $work/own
+AllowUnix=user:65534 $work/public
 EOF
 # Port 443 through the example's drop-in, for uid 65534 instead of webapp (no such user here).
 mkdir -p "$work/netutild.conf.d"
@@ -175,6 +177,7 @@ features() {
                 try unix-sticky bind-unix --mode 0660 "$dir/sticky/a.sock"
                 try unix-replace bind-unix --mode 0660 "$dir/sticky/a.sock"
                 try unix-own bind-unix "$dir/own/b.sock"
+                try unix-public bind-unix "$dir/public/c.sock"
                 if [ "$(stat -c "%u %a" "$dir/sticky/a.sock" 2>&1)" = "65534 660" ]; then
                         echo "ok owner-mode"
                 else
@@ -187,14 +190,14 @@ features() {
                 try after-reload status
                 kill $pid
                 wait $pid
-                rm -f "$dir/sticky/a.sock" "$dir/own/b.sock"
+                rm -f "$dir/sticky/a.sock" "$dir/own/b.sock" "$dir/public/c.sock"
         ' features "$(command -v setpriv)" "$1" "$2" "$netutilctl_bin" "$work"
 }
 
 out=$(features "$(setpriv_caps)" "$netutild_bin")
 echo "$out" | sed 's/^/check-units: all of the unit'"'"'s capabilities: /'
 echo "$out" | grep -q FAILED && fail "a feature fails with the unit's capabilities: $(cat "$work/daemon.log")"
-[ "$(echo "$out" | grep -c '^ok')" = 8 ] || fail "features did not run: [$out]"
+[ "$(echo "$out" | grep -c '^ok')" = 9 ] || fail "features did not run: [$out]"
 
 for c in $caps; do
         out=$(features "$(setpriv_caps "$c")" "$netutild_bin")
