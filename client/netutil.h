@@ -179,7 +179,10 @@ typedef struct netutil_bind_unix_options {
  * and gid with the given mode from the moment it appears. An existing socket at path is
  * replaced; anything else is refused (-EEXIST, "File PATH exists and is not a socket").
  * The directory must be allowed by the policy (-EPERM) and no symlink below it is
- * followed (-ENOTDIR). Returns 1 and the socket in *ret (an array of one, for
+ * followed (-ENOTDIR); below it the caller's own permissions apply, as for its own bind()
+ * (-EACCES). getsockname() of the socket shows path. The socket is listen()ed again in
+ * this process, so that its peers' SO_PEERCRED shows this process (as for every unix
+ * listener libnetutil receives). Returns 1 and the socket in *ret (an array of one, for
  * netutil_sockets_free()), or -errno. */
 int netutil_bind_unix(netutil_client *c, const netutil_bind_unix_options *opts, uint64_t timeout_usec,
                       netutil_socket **ret);
