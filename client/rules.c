@@ -2,17 +2,19 @@
 
 /*
  * The rules file (proto/rules-file-format.h) for netutil_resolve() and its asynchronous form
- * (async-ops.c, with nothing else in flight on the client): an override hit on a
- * literal target answered from the daemon's published rules without a round trip. The
- * mapping is kept on the client and checked with one stat() per call: the daemon replaces
- * the file (rename) before it acknowledges a change, so a call made after the
- * acknowledgement sees the new inode. The old one stays mapped until then, so its inode
- * number cannot come back for the new file; a refused file is not mapped, so its number can,
- * and the change time tells the two apart. The whole file is checked once, when it is mapped
- * (order, offsets). Anything the file cannot answer exactly as the daemon would (no file, no
- * rule, a name as target, a TTL, a family the literal lacks, a malformed file) goes to the
- * daemon, and so does every question of a client whose daemon has hung up on it (a killed
- * daemon's file stays until the next one starts).
+ * (async-ops.c, with nothing else in flight on the client): an override hit on a literal
+ * target answered from the daemon's published rules without a round trip. The mapping
+ * (MAP_SHARED) is kept on the client and checked with one stat() per call: the daemon
+ * changes the file in place before it acknowledges a change, which the mapping shows, and
+ * replaces it (rename) when it makes it anew, which the stat() shows as another inode. The
+ * old one stays mapped until then, so its inode number cannot come back for the new file; a
+ * refused file is not mapped, so its number can, and the change time tells the two apart.
+ * Each lookup reads the file's seq before and after (rules_file_still()): a lookup that
+ * overlapped a change in place is not used. Anything the file cannot answer exactly as the
+ * daemon would (no file, no rule, a name as target, a TTL, a family the literal lacks, a
+ * malformed file, a change under way) goes to the daemon, and so does every question of a
+ * client whose daemon has hung up on it (a killed daemon's file stays until the next one
+ * starts).
  */
 
 #include <errno.h>
@@ -71,8 +73,10 @@ static bool refresh(ClientRules *r) {
                 unmap(r);
                 return false;
         }
-        if (r->mapped && st.st_dev == r->dev && st.st_ino == r->ino && st.st_ctim.tv_sec == r->ctim.tv_sec &&
-            st.st_ctim.tv_nsec == r->ctim.tv_nsec)
+        /* A mapped file changes in place (its change time with it); only a refused one is
+         * judged again when it changed. */
+        if (r->mapped && st.st_dev == r->dev && st.st_ino == r->ino &&
+            (r->map || (st.st_ctim.tv_sec == r->ctim.tv_sec && st.st_ctim.tv_nsec == r->ctim.tv_nsec)))
                 return r->map != NULL;
         unmap(r);
         /* O_NONBLOCK: a FIFO put there must not hang the caller; fstat() then refuses it. */
@@ -89,7 +93,7 @@ static bool refresh(ClientRules *r) {
         map = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
         if (map == MAP_FAILED)
                 return false;
-        if (!rules_file_parse(map, (size_t) st.st_size, &r->view) || !rules_file_check(&r->view)) {
+        if (!rules_file_parse(map, (size_t) st.st_size, &r->view)) {
                 (void) munmap(map, (size_t) st.st_size);
                 return false;
         }
@@ -104,6 +108,7 @@ int client_rules_answer(netutil_client *c, const char *host, unsigned port, int 
         ClientRules *r = &c->rules;
         const RulesFileEntry *e;
         netutil_address *a;
+        uint64_t seq;
 
         /* Not past a request in flight: a change sent before must be answered first. */
         if (c->pending || c->out_head || !r->path || !refresh(r))
@@ -113,17 +118,23 @@ int client_rules_answer(netutil_client *c, const char *host, unsigned port, int 
          * no owners): ask it. */
         if (scope && strchr(scope, '@'))
                 return 0;
+        seq = rules_file_seq(&r->view);
+        if (seq & 1) /* the daemon is changing it */
+                return 0;
         e = rules_file_lookup(&r->view, scope, host, (int) port, family, false);
         if (!e)
-                return 0;
-        /* A daemon that hung up on us may have been killed, its file left behind. */
-        if (poll(&p, 1, 0) != 0)
                 return 0;
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
         a->family = (int) e->answer_family;
         a->address_len = rules_file_sockaddr(e, port, &a->address);
+        /* A lookup that overlapped a change may have seen no state of the tables; and a
+         * daemon that hung up on us may have been killed, its file left behind. */
+        if (!rules_file_still(&r->view, seq) || poll(&p, 1, 0) != 0) {
+                free(a);
+                return 0;
+        }
         *ret = a;
         return 1;
 }

@@ -3,29 +3,27 @@
 /*
  * The names index (names-index.h; the format in proto/names-index-format.h). Owns the set of
  * host-only rule names, the files SOCKET_PATH.names and SOCKET_PATH.rules (rules-file.c
- * gives the latter's bytes) and the replies that wait for them. Must not look at rules other
- * than through the hooks (and a rebuild after a lost change), must not fsync (the files live
- * in /run and are rebuilt at every start), and must never leave a file in place that does
- * not show every rule it should: when it cannot write one, it removes it, and its readers
- * then ask the daemon, as they would without it.
+ * keeps the latter's image) and the replies that wait for them. Must not look at rules other
+ * than through the hooks (and a walk over the tables when a file is made anew), must not
+ * fsync (the files live in /run and are rebuilt at every start), and must never leave a file
+ * in place that does not show every rule it should: when it cannot write one, it removes
+ * it, and its readers then ask the daemon, as they would without it.
  *
- * The set is a sorted array of distinct hashes with a count of host-only rules each (a name
- * may have a rule in several tables). A change only appends its hash to "added" or "removed"
- * (O(1), and nothing to fail in the middle of a table operation but an allocation, which
- * marks the set lost: rebuilt from the tables at the next write). A defer source, enabled by
- * every change, runs once per loop iteration: it sorts the records (radix sort), merges them
- * into the set in one pass, rewrites the index if a name came or went and the rules file if
- * any rule changed, then answers the OVERRIDE_* requests that waited for them. So a client
- * that pipelines changes pays for one write per batch the loop reads (CONN_READ_BATCH), and a
- * rule is in both files before its "set" is acknowledged. Cost at 100 000 names, measured on
- * the 2-CPU development machine (whose /run is ext4, slower to replace a file than tmpfs):
- * about 1 ms for a change that adds or removes a name (merge 0.15 to 0.7 ms, 800 KB written
- * and renamed 0.3 to 0.8 ms); 2.5 ms to build the set at start; 4.5 ms for a SIGHUP that
- * reloads 100 000 drop-in rules; nothing for a change that keeps the set (another rule for a
- * name, a new target). (With that many rules there is no rules file: RULES_FILE_MAX_RULES.)
- * A client that adds 100 000 names one request at a time therefore pays about 100 s in total
- * (like the state file, whose rewrite per rule without expiry costs more): batch, or
- * pipeline.
+ * The daemon keeps an image of each file. The names index's is its slots (an open-addressing
+ * hash set under a random key) with a count of host-only rules per slot beside them (a name
+ * may have a rule in several tables); the rules file's is rules-file.c's. A change edits the
+ * images at once (O(1), and nothing to fail in the middle of a table operation: an image
+ * that cannot take a change is marked broken) and notes the bytes it changed. A defer
+ * source, enabled by every change, runs once per loop iteration: it writes each image's
+ * changed bytes into its file with pwrite() (the rules file's between an odd and an even
+ * seq), or, for a broken image, makes it anew from the tables and replaces the file whole
+ * (temporary file, rename()); then it answers the OVERRIDE_* requests that waited. So a rule
+ * is in both files before its "set" is acknowledged, and a change costs a few system calls
+ * whatever the number of rules. An image breaks when it runs out of room: the names index
+ * when half its slots are taken (or a sixteenth of them hold names, when it shrinks), the
+ * rules file when its entries or strings run out or half its slots are taken; each is made
+ * with room for as many again, so a build of O(n) comes after at least n/2 changes: O(1)
+ * per change, amortised (tests/attacks-index.c holds the loop to it).
  */
 
 #include <dirent.h>
@@ -35,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -48,21 +45,19 @@
 
 /* A failed write is logged at most this often; the file is removed every time. */
 #define NAMES_INDEX_ERROR_LOG_INTERVAL_USEC (10 * 1000 * 1000ULL)
-/* Below this many records qsort() beats the radix sort's 8 passes over 256 buckets. */
-#define NAMES_INDEX_RADIX_MIN 256u
 /* mkostemp()'s suffix: ".XXXXXX" after the index's own name. */
 #define NAMES_INDEX_TEMP_SUFFIX_LEN 7u
+/* The fewest slots: 512 bytes, read by the NSS module in one pread(). */
+#define NAMES_INDEX_MIN_SLOTS 64u
+/* Builds with a new key before giving up on crafted names (each doubles the slots after
+ * the second). */
+#define NAMES_INDEX_BUILD_TRIES 6
 
-typedef struct HashList {
-        uint64_t *v;
-        size_t n, alloc;
-} HashList;
-
-/* A file the daemon publishes next to its socket for readers outside it, replaced whole. */
+/* A file the daemon publishes next to its socket for readers outside it. */
 typedef struct PublishedFile {
         char *path;
         const char *what; /* for log lines */
-        bool on_disk;     /* the file at path is the one we wrote, dev/ino */
+        int fd;           /* the file at path, which we wrote (dev/ino), for pwrite(); -EBADF: none */
         dev_t dev;
         ino_t ino;
         uint64_t last_error_log_usec;
@@ -70,17 +65,18 @@ typedef struct PublishedFile {
 
 struct NamesIndex {
         PublishedFile file;  /* SOCKET_PATH.names */
-        PublishedFile rules; /* SOCKET_PATH.rules (rules-file.c builds its bytes) */
+        PublishedFile rules; /* SOCKET_PATH.rules */
 
-        /* The set: sorted distinct hashes and their host-only rule counts, in parallel. */
-        uint64_t *hashes;
+        /* The names index's image: header and slots in im.buf, and per slot the number of
+         * host-only rules whose host has its value. */
+        FileImage im;
+        uint64_t key[2];
+        uint64_t n_slots, used, live; /* used: not empty (names and removed ones) */
         uint32_t *counts;
-        size_t n;
-        /* Changes not merged yet. */
-        HashList added, removed;
-        bool lost;  /* a change could not be recorded: rebuild the set from the tables */
-        bool stale; /* the file (or its absence) does not show the set */
-        bool rules_stale; /* a rule came, went or changed since the rules file was written */
+
+        RulesImage ri;
+        bool rules_over_cap; /* past RULES_FILE_MAX_RULES: no rules file until half of it */
+        bool rules_changed;  /* the rules image changed since the file was written */
         bool temporaries_checked;
 
         sd_event_source *defer;
@@ -92,135 +88,123 @@ static bool host_only(const Override *o) {
         return o->port == OVERRIDE_ANY && o->family == OVERRIDE_ANY;
 }
 
-static int hash_list_push(HashList *l, uint64_t h) {
-        if (l->n == l->alloc) {
-                size_t alloc = l->alloc ? l->alloc * 2 : 64;
-                uint64_t *v = reallocarray(l->v, alloc, sizeof(*v));
-
-                if (!v)
-                        return -ENOMEM;
-                l->v = v;
-                l->alloc = alloc;
-        }
-        l->v[l->n++] = h;
-        return 0;
+static uint64_t *slots_of(NamesIndex *x) {
+        return (uint64_t *) (void *) (x->im.buf + NAMES_INDEX_HEADER_SIZE);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+/* Counts host in (another host-only rule for it): places its value in the first free slot
+ * of its probe window if it has none. Returns false if it cannot (no free slot within
+ * NAMES_INDEX_MAX_PROBE). */
+static bool names_add(NamesIndex *x, const char *host, bool note) {
+        uint64_t h = names_index_value(x->key, host), mask = x->n_slots - 1, *slots = slots_of(x);
+        uint64_t free_slot = UINT64_MAX;
 
-        return x < y ? -1 : x > y;
-}
+        for (uint64_t i = 0; i < NAMES_INDEX_MAX_PROBE && i < x->n_slots; i++) {
+                uint64_t j = (h + i) & mask;
 
-/* Sorts v[0..n) ascending: LSD radix sort, 8 passes of one byte (O(n): 100 000 hashes in
- * well under a millisecond, where qsort() takes several). */
-static int sort_hashes(uint64_t *v, size_t n) {
-        _cleanup_(freep) uint64_t *tmp = NULL;
-        uint64_t *src = v, *dst;
-
-        if (n < 2)
-                return 0; /* nothing to sort; v may be NULL, which qsort() must not get (UBSan) */
-        if (n < NAMES_INDEX_RADIX_MIN) {
-                qsort(v, n, sizeof(*v), cmp_u64);
-                return 0;
-        }
-        tmp = malloc(n * sizeof(*tmp));
-        if (!tmp)
-                return -ENOMEM;
-        dst = tmp;
-        for (unsigned shift = 0; shift < 64; shift += 8) {
-                size_t pos[256] = {0}, sum = 0;
-
-                for (size_t i = 0; i < n; i++)
-                        pos[(src[i] >> shift) & 0xff]++;
-                for (unsigned b = 0; b < 256; b++) {
-                        size_t c = pos[b];
-                        pos[b] = sum;
-                        sum += c;
+                if (slots[j] == h) {
+                        x->counts[j]++;
+                        return true;
                 }
-                for (size_t i = 0; i < n; i++)
-                        dst[pos[(src[i] >> shift) & 0xff]++] = src[i];
-                uint64_t *t = src;
-                src = dst;
-                dst = t;
+                if (slots[j] == NAMES_INDEX_REMOVED && free_slot == UINT64_MAX)
+                        free_slot = j;
+                if (slots[j] == NAMES_INDEX_EMPTY) {
+                        if (free_slot == UINT64_MAX)
+                                free_slot = j;
+                        break;
+                }
         }
-        /* An even number of passes: the result is back in v. */
-        return 0;
+        if (free_slot == UINT64_MAX)
+                return false;
+        if (slots[free_slot] == NAMES_INDEX_EMPTY)
+                x->used++;
+        slots[free_slot] = h;
+        x->counts[free_slot] = 1;
+        x->live++;
+        if (note)
+                file_image_dirty(&x->im, NAMES_INDEX_HEADER_SIZE + free_slot * sizeof(uint64_t), sizeof(uint64_t));
+        return true;
 }
 
-/* Merges the recorded changes into the set. Returns 1 if a name came or went, 0 if not,
- * -ENOMEM (nothing changed), or -EUCLEAN if the records do not add up (a removal of a name
- * the set does not have: rebuild). */
-static int apply(NamesIndex *x) {
-        _cleanup_(freep) uint64_t *hashes = NULL;
-        _cleanup_(freep) uint32_t *counts = NULL;
-        const uint64_t *add = x->added.v, *del = x->removed.v;
-        size_t i = 0, j = 0, k = 0, n = 0, cap = x->n + x->added.n;
-        bool changed = false;
-        int r;
+/* One host-only rule for host fewer: its slot becomes NAMES_INDEX_REMOVED with the last.
+ * Returns false if host has no slot (the image lost count). */
+static bool names_remove(NamesIndex *x, const char *host) {
+        uint64_t h = names_index_value(x->key, host), mask = x->n_slots - 1, *slots = slots_of(x);
 
-        if (x->added.n == 0 && x->removed.n == 0)
-                return 0;
-        if ((r = sort_hashes(x->added.v, x->added.n)) < 0 ||
-            (r = sort_hashes(x->removed.v, x->removed.n)) < 0)
-                return r;
-        hashes = malloc(MAX(cap, 1u) * sizeof(*hashes));
-        counts = malloc(MAX(cap, 1u) * sizeof(*counts));
-        if (!hashes || !counts)
-                return -ENOMEM;
-        while (i < x->n || j < x->added.n || k < x->removed.n) {
-                uint64_t v = UINT64_MAX;
-                int64_t c = 0;
-                bool was = false;
+        for (uint64_t i = 0; i < NAMES_INDEX_MAX_PROBE && i < x->n_slots; i++) {
+                uint64_t j = (h + i) & mask;
 
-                if (i < x->n)
-                        v = x->hashes[i];
-                if (j < x->added.n && add[j] < v)
-                        v = add[j];
-                if (k < x->removed.n && del[k] < v)
-                        v = del[k];
-                if (i < x->n && x->hashes[i] == v) {
-                        c = x->counts[i++];
-                        was = true;
+                if (slots[j] == h) {
+                        if (--x->counts[j] == 0) {
+                                slots[j] = NAMES_INDEX_REMOVED;
+                                x->live--;
+                                file_image_dirty(&x->im, NAMES_INDEX_HEADER_SIZE + j * sizeof(uint64_t),
+                                                 sizeof(uint64_t));
+                        }
+                        return true;
                 }
-                for (; j < x->added.n && add[j] == v; j++)
-                        c++;
-                for (; k < x->removed.n && del[k] == v; k++)
-                        c--;
-                if (c < 0 || c > UINT32_MAX)
-                        return -EUCLEAN;
-                if (c > 0) {
-                        hashes[n] = v;
-                        counts[n++] = (uint32_t) c;
-                }
-                if ((c > 0) != was)
-                        changed = true;
+                if (slots[j] == NAMES_INDEX_EMPTY)
+                        break;
         }
-        free(x->hashes);
-        free(x->counts);
-        x->hashes = TAKE_PTR(hashes);
-        x->counts = TAKE_PTR(counts);
-        x->n = n;
-        x->added.n = x->removed.n = 0;
-        return changed;
+        return false;
 }
 
-/* The set again from every table, after a change could not be recorded. */
-static int rebuild(Manager *m, NamesIndex *x) {
-        int r;
+/* Whether the names image is to be made anew: half its slots taken, or big and nearly
+ * empty. */
+static bool names_crowded(const NamesIndex *x) {
+        return x->used * 2 > x->n_slots || (x->n_slots > NAMES_INDEX_MIN_SLOTS && x->live * 16 < x->n_slots);
+}
 
-        x->n = 0;
-        x->added.n = x->removed.n = 0;
+static uint64_t pow2_at_least(uint64_t n) {
+        uint64_t p = 1;
+
+        while (p < n)
+                p <<= 1;
+        return p;
+}
+
+/* Makes the names image anew from every table: four slots per host-only rule (at least
+ * NAMES_INDEX_MIN_SLOTS), a new key. Returns 0, -ENOMEM, or -ELOOP if no key placed every
+ * name within NAMES_INDEX_MAX_PROBE. */
+static int names_build(Manager *m, NamesIndex *x) {
+        uint64_t n = 0, n_slots;
+
         for (OverrideTable *t = m->override_tables; t; t = t->tables_next)
                 for (Override *o = t->rules; o; o = o->rules_next)
-                        if (host_only(o) && (r = hash_list_push(&x->added, names_index_hash(o->host))) < 0)
-                                return r;
-        r = apply(x);
-        if (r < 0)
-                return r;
-        x->lost = false;
-        x->stale = true;
-        return 0;
+                        n += host_only(o);
+        n_slots = pow2_at_least(MAX(NAMES_INDEX_MIN_SLOTS, 4 * n));
+        for (int attempt = 0; attempt < NAMES_INDEX_BUILD_TRIES; attempt++) {
+                uint64_t header[4];
+                bool ok = true;
+
+                if (attempt >= 2)
+                        n_slots *= 2;
+                free(x->im.buf);
+                free(x->counts);
+                x->im.size = NAMES_INDEX_HEADER_SIZE + n_slots * sizeof(uint64_t);
+                x->im.buf = calloc(1, x->im.size);
+                x->counts = calloc(n_slots, sizeof(*x->counts));
+                if (!x->im.buf || !x->counts)
+                        return -ENOMEM;
+                x->n_slots = n_slots;
+                x->used = x->live = 0;
+                published_file_key(x->key);
+                memcpy(header, NAMES_INDEX_MAGIC, NAMES_INDEX_MAGIC_SIZE);
+                header[1] = x->key[0];
+                header[2] = x->key[1];
+                header[3] = n_slots;
+                memcpy(x->im.buf, header, sizeof(header));
+                for (OverrideTable *t = m->override_tables; ok && t; t = t->tables_next)
+                        for (Override *o = t->rules; ok && o; o = o->rules_next)
+                                if (host_only(o))
+                                        ok = names_add(x, o->host, false);
+                if (ok) {
+                        x->im.n_dirty = 0;
+                        x->im.broken = false;
+                        return 0;
+                }
+        }
+        return -ELOOP;
 }
 
 /* Removes the temporary files a daemon killed between mkostemp() and rename() left next to
@@ -252,8 +236,9 @@ static void remove_stale_temporaries(const PublishedFile *f) {
         closedir(d);
 }
 
-/* Replaces f with the bytes of iov[0..n): temporary file, mode 0644, rename. No fsync: /run. */
-static int publish(PublishedFile *f, const struct iovec *iov, size_t n) {
+/* Replaces f with the bytes of im: temporary file, mode 0644, rename; the new file's fd is
+ * kept for the changes in place. No fsync: /run. */
+static int publish(PublishedFile *f, FileImage *im) {
         _cleanup_(closep) int fd = -EBADF;
         _cleanup_(freep) char *tmp = NULL;
         struct stat st;
@@ -267,12 +252,9 @@ static int publish(PublishedFile *f, const struct iovec *iov, size_t n) {
         if (fd < 0)
                 return -errno;
         r = fchmod(fd, NAMES_INDEX_MODE) < 0 ? -errno : 0;
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if (iov[i].iov_len > 0)
-                        r = write_all(fd, iov[i].iov_base, iov[i].iov_len);
+        if (r >= 0)
+                r = write_all(fd, im->buf, im->size);
         if (r >= 0 && fstat(fd, &st) < 0)
-                r = -errno;
-        if (r >= 0 && close(TAKE_FD(fd)) < 0 && errno != EINTR)
                 r = -errno;
         if (r >= 0 && rename(tmp, f->path) < 0)
                 r = -errno;
@@ -280,9 +262,60 @@ static int publish(PublishedFile *f, const struct iovec *iov, size_t n) {
                 (void) unlink(tmp);
                 return r;
         }
-        f->on_disk = true;
+        f->fd = safe_close(f->fd);
+        f->fd = TAKE_FD(fd);
         f->dev = st.st_dev;
         f->ino = st.st_ino;
+        im->n_dirty = 0;
+        return 0;
+}
+
+static int pwrite_all(int fd, const char *buf, size_t len, off_t off) {
+        while (len > 0) {
+                ssize_t n = pwrite(fd, buf, len, off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO;
+                buf += n;
+                len -= (size_t) n;
+                off += n;
+        }
+        return 0;
+}
+
+/* Writes im's changed bytes into f in place; the rules file's between an odd and an even
+ * seq (seq: its offset, or SIZE_MAX for none). */
+static int patch(PublishedFile *f, FileImage *im, size_t seq) {
+        uint64_t v;
+        int r;
+
+        if (im->n_dirty == 0)
+                return 0;
+        file_image_merge_dirty(im);
+        if (seq != SIZE_MAX) {
+                memcpy(&v, im->buf + seq, sizeof(v));
+                v++;
+                r = pwrite_all(f->fd, (const char *) &v, sizeof(v), (off_t) seq);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < im->n_dirty; i++) {
+                r = pwrite_all(f->fd, im->buf + im->dirty[i].off, im->dirty[i].len, (off_t) im->dirty[i].off);
+                if (r < 0)
+                        return r;
+        }
+        if (seq != SIZE_MAX) {
+                v++;
+                r = pwrite_all(f->fd, (const char *) &v, sizeof(v), (off_t) seq);
+                if (r < 0)
+                        return r;
+                memcpy(im->buf + seq, &v, sizeof(v));
+        }
+        im->n_dirty = 0;
         return 0;
 }
 
@@ -292,7 +325,7 @@ static void unpublish(PublishedFile *f, int error) {
         uint64_t now = now_usec();
         int r = unlink(f->path) < 0 && errno != ENOENT ? -errno : 0;
 
-        f->on_disk = false;
+        f->fd = safe_close(f->fd);
         if ((error == 0 && r == 0) ||
             (f->last_error_log_usec != 0 && now - f->last_error_log_usec < NAMES_INDEX_ERROR_LOG_INTERVAL_USEC))
                 return;
@@ -305,52 +338,44 @@ static void unpublish(PublishedFile *f, int error) {
                                 f->what, f->path);
 }
 
-/* Replaces the names index with the set. */
-static int write_names(NamesIndex *x) {
-        char header[NAMES_INDEX_HEADER_SIZE];
-        uint64_t count = x->n;
-
-        memcpy(header, NAMES_INDEX_MAGIC, NAMES_INDEX_MAGIC_SIZE);
-        memcpy(header + NAMES_INDEX_MAGIC_SIZE, &count, sizeof(count));
-        return publish(&x->file, (const struct iovec[]) { { header, sizeof(header) },
-                                                          { x->hashes, x->n * sizeof(*x->hashes) } },
-                       2);
-}
-
-/* Replaces the rules file with every rule, or removes it past RULES_FILE_MAX_RULES. */
-static void write_rules(Manager *m, NamesIndex *x) {
-        _cleanup_(freep) void *buf = NULL;
-        size_t size;
+/* Brings f up to date with im: in place, or whole when im is broken or f is not on disk,
+ * after make() made im anew. Any failure removes f and breaks im (made anew next time). */
+static void write_file(Manager *m, NamesIndex *x, PublishedFile *f, FileImage *im, size_t seq,
+                       int (*make)(Manager *m, NamesIndex *x)) {
+        struct stat st;
         int r;
 
-        r = rules_file_build(m, &buf, &size);
-        if (r == -E2BIG) {
-                unpublish(&x->rules, 0);
-                x->rules_stale = false;
-                return;
+        /* A file replaced or removed behind our back (by root) is written anew, not patched
+         * unseen. */
+        if (!im->broken && f->fd >= 0 && (stat(f->path, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->ino))
+                im->broken = true;
+        if (!im->broken && f->fd >= 0)
+                r = patch(f, im, seq);
+        else {
+                r = make(m, x);
+                if (r >= 0)
+                        r = publish(f, im);
         }
-        if (r >= 0)
-                r = publish(&x->rules, &(struct iovec) { buf, size }, 1);
         if (r < 0) {
-                unpublish(&x->rules, r);
-                return; /* stays stale: tried again at the next change or flush */
+                im->broken = true;
+                if (r == -E2BIG) { /* the rules file past its cap: no file, no error */
+                        x->rules_over_cap = true;
+                        rules_image_free(&x->ri);
+                        unpublish(f, 0);
+                } else
+                        unpublish(f, r);
         }
-        x->rules_stale = false;
+}
+
+static int make_names(Manager *m, NamesIndex *x) {
+        return names_build(m, x);
+}
+
+static int make_rules(Manager *m, NamesIndex *x) {
+        return rules_file_build(m, &x->ri);
 }
 
 static void flush(Manager *m, NamesIndex *x) {
-        int r;
-
-        r = x->lost ? rebuild(m, x) : apply(x);
-        if (r == -EUCLEAN) {
-                log_error("The names index lost count of a name; rebuilding it.");
-                r = rebuild(m, x);
-        }
-        if (r < 0) {
-                x->lost = true;
-                unpublish(&x->file, r);
-        } else if (r > 0)
-                x->stale = true;
         /* Not before the daemon serves: another instance may still be serving the socket. */
         if (m->listen_fd < 0)
                 return;
@@ -359,15 +384,21 @@ static void flush(Manager *m, NamesIndex *x) {
                 remove_stale_temporaries(&x->rules);
                 x->temporaries_checked = true;
         }
-        if (x->stale && !x->lost) {
-                r = write_names(x);
-                if (r < 0)
-                        unpublish(&x->file, r);
-                else
-                        x->stale = false;
+        if (!x->im.broken && names_crowded(x))
+                x->im.broken = true;
+        write_file(m, x, &x->file, &x->im, SIZE_MAX, make_names);
+
+        /* Past the cap the rules file stays away until the rules are down to half of it. */
+        if (x->rules_over_cap && m->n_overrides <= RULES_FILE_MAX_RULES / 2)
+                x->rules_over_cap = false;
+        if (!x->rules_over_cap && m->n_overrides > RULES_FILE_MAX_RULES) {
+                x->rules_over_cap = true;
+                rules_image_free(&x->ri);
+                unpublish(&x->rules, 0);
         }
-        if (x->rules_stale)
-                write_rules(m, x);
+        if (!x->rules_over_cap && (x->rules_changed || x->ri.im.broken || x->rules.fd < 0))
+                write_file(m, x, &x->rules, &x->ri.im, RULES_FILE_SEQ_OFFSET, make_rules);
+        x->rules_changed = false;
 }
 
 static void answer_waiting(NamesIndex *x) {
@@ -386,7 +417,7 @@ static int on_defer(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
         NamesIndex *x = m->names_index;
 
-        /* The first iteration comes after manager_listen(): the file of the start is written
+        /* The first iteration comes after manager_listen(): the files of the start are written
          * here. (Without a listener nothing is written, and nothing waits either.) */
         flush(m, x);
         answer_waiting(x);
@@ -406,7 +437,8 @@ static int schedule(Manager *m, NamesIndex *x) {
 }
 
 static bool pending(const NamesIndex *x) {
-        return x->lost || x->stale || x->rules_stale || x->added.n > 0 || x->removed.n > 0;
+        return x->im.broken || x->im.n_dirty > 0 || x->file.fd < 0 || x->rules_changed ||
+               (!x->rules_over_cap && (x->ri.im.broken || x->rules.fd < 0));
 }
 
 int names_index_new(Manager *m) {
@@ -419,6 +451,7 @@ int names_index_new(Manager *m) {
                 return -ENOMEM;
         x->file.what = "names index";
         x->rules.what = "rules file";
+        x->file.fd = x->rules.fd = -EBADF;
         if (asprintf(&x->file.path, "%s" NAMES_INDEX_SUFFIX, m->socket_path) < 0 ||
             asprintf(&x->rules.path, "%s" RULES_FILE_SUFFIX, m->socket_path) < 0) {
                 free(x->file.path);
@@ -428,38 +461,50 @@ int names_index_new(Manager *m) {
         /* Whatever a previous instance left there is not known to match: both files are
          * replaced at the first write, once this one serves. Not removed before: another
          * instance may still serve the socket (this one then exits), and they are its files. */
-        x->stale = x->rules_stale = true;
+        x->im.broken = x->ri.im.broken = true;
         m->names_index = x;
         (void) schedule(m, x);
         return 0;
 }
 
-static void record(Manager *m, const Override *o, bool added) {
+void names_index_rule_added(Manager *m, const OverrideTable *t, Override *o) {
         NamesIndex *x = m->names_index;
 
         if (!x) /* none: no socket path, or the daemon is exiting */
                 return;
-        x->rules_stale = true;
-        if (host_only(o) && !x->lost &&
-            hash_list_push(added ? &x->added : &x->removed, names_index_hash(o->host)) < 0)
-                x->lost = true;
+        if (host_only(o) && !x->im.broken && !names_add(x, o->host, true))
+                x->im.broken = true;
+        if (!x->rules_over_cap)
+                rules_file_add(&x->ri, t, o);
+        x->rules_changed = true;
         (void) schedule(m, x); /* if even that fails, names_index_reply_empty() writes inline */
 }
 
-void names_index_rule_added(Manager *m, const Override *o) {
-        record(m, o, true);
-}
-
-void names_index_rule_removed(Manager *m, const Override *o) {
-        record(m, o, false);
-}
-
-void names_index_rule_changed(Manager *m) {
+void names_index_rule_removed(Manager *m, const OverrideTable *t, Override *o) {
         NamesIndex *x = m->names_index;
 
         if (!x)
                 return;
-        x->rules_stale = true;
+        if (host_only(o) && !x->im.broken && !names_remove(x, o->host)) {
+                log_error("The names index lost count of a name; rebuilding it.");
+                x->im.broken = true;
+        }
+        if (!x->rules_over_cap)
+                rules_file_remove(&x->ri, o);
+        x->rules_changed = true;
+        (void) schedule(m, x);
+}
+
+void names_index_rule_changed(Manager *m, const OverrideTable *t, Override *o) {
+        NamesIndex *x = m->names_index;
+
+        if (!x)
+                return;
+        if (!x->rules_over_cap) {
+                rules_file_remove(&x->ri, o);
+                rules_file_add(&x->ri, t, o);
+        }
+        x->rules_changed = true;
         (void) schedule(m, x);
 }
 
@@ -502,7 +547,7 @@ void names_index_flush(Manager *m) {
         if (!x)
                 return;
         flush(m, x);
-        if (x->stale)
+        if (pending(x))
                 (void) schedule(m, x);
 }
 
@@ -519,14 +564,14 @@ void names_index_free(Manager *m) {
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 PublishedFile *f = files[i];
 
-                if (f->on_disk && stat(f->path, &st) >= 0 && st.st_dev == f->dev && st.st_ino == f->ino)
+                if (f->fd >= 0 && stat(f->path, &st) >= 0 && st.st_dev == f->dev && st.st_ino == f->ino)
                         (void) unlink(f->path);
+                f->fd = safe_close(f->fd);
                 free(f->path);
         }
-        free(x->hashes);
+        file_image_free(&x->im);
         free(x->counts);
-        free(x->added.v);
-        free(x->removed.v);
+        rules_image_free(&x->ri);
         free(x->waiting);
         free(x);
         m->names_index = NULL;

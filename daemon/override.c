@@ -95,7 +95,7 @@ static void rule_free(Manager *m, OverrideTable *t, Override *o) {
         size_t b = key_hash(o->host, o->port, o->family) % t->n_buckets;
         UidCount *u = uid_count(m, o->setter, false);
 
-        names_index_rule_removed(m, o);
+        names_index_rule_removed(m, t, o);
         count_saved(m, o, -1);
         for (Override **p = &t->buckets[b]; *p; p = &(*p)->bucket_next)
                 if (*p == o) {
@@ -288,7 +288,7 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
                 o->setter = setter;
                 count_saved(m, o, 1);
                 rules_file_set_answer(o);
-                names_index_rule_changed(m);
+                names_index_rule_changed(m, t, o);
                 return 0;
         }
 
@@ -322,7 +322,7 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
         m->n_overrides++;
         u->rules++;
         count_saved(m, o, 1);
-        names_index_rule_added(m, o);
+        names_index_rule_added(m, t, o);
         return 0;
 }
 
@@ -611,7 +611,7 @@ static void rule_restore(Manager *m, OverrideTable *t, const char *host, int por
         o->setter = b->setter;
         count_saved(m, o, 1);
         rules_file_set_answer(o);
-        names_index_rule_changed(m);
+        names_index_rule_changed(m, t, o);
 }
 
 /* A removed rule, to put back if its removal cannot be saved. */

@@ -38,6 +38,7 @@ typedef struct Override {
          * rules_file_set_answer()): answer_family 0 if the target is no literal. */
         uint32_t answer_family, answer_scope_id;
         uint8_t answer_addr[16];
+        uint32_t rules_file_entry; /* its entry in the rules file's image (rules-file.c), number; 0: none */
         struct Override *bucket_next;
         LIST_FIELDS(struct Override, rules); /* insertion order, for listing */
 } Override;

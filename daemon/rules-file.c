@@ -1,22 +1,105 @@
 /* SPDX-License-Identifier: MIT */
 
 /*
- * The rules file's bytes (rules-file.h; the format in proto/rules-file-format.h). Cost: a
- * pass over every rule, a sort of their hashes and one buffer, about a millisecond for the
- * RULES_FILE_MAX_RULES rules the file may hold; rebuilt once per event loop iteration in
- * which a rule changed (names-index.c), so a client that pipelines changes pays it per batch.
+ * The rules file's bytes (rules-file.h; the format in proto/rules-file-format.h). Owns the
+ * daemon's image of the file: built whole from the tables (a pass over every rule, about a
+ * millisecond for RULES_FILE_MAX_RULES) with room for as many rules again, then changed in
+ * place by each rule that comes, goes or changes: a slot probe, an entry and its strings
+ * appended, a chain head moved or a flag set, O(1) whatever the number of rules. When the
+ * room runs out (entries, strings, half the slots) or a probe would go past
+ * NAMES_INDEX_MAX_PROBE, the image is broken and names-index.c has it built anew: at least
+ * as many changes as rules lie between two builds, so the build costs O(1) per change,
+ * amortised. Must not write any file (names-index.c does) or decide anything about rules.
  */
 
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "gai.h"
 #include "macro.h"
 #include "override.h"
 #include "rules-file-format.h"
 #include "rules-file.h"
+
+/* The least room a built file has: a few rules never make it rebuild at every change. */
+#define RULES_FILE_MIN_ENTRIES 64u
+#define RULES_FILE_MIN_SLOTS 64u
+#define RULES_FILE_MIN_STRINGS 1024u
+/* Builds with a new key before a build gives up on crafted names (each doubles the slots
+ * after the second). */
+#define RULES_FILE_BUILD_TRIES 6
+/* Dirty ranges this close are written as one. */
+#define FILE_IMAGE_MERGE_GAP 64u
+
+void file_image_dirty(FileImage *im, size_t off, size_t len) {
+        FileRange *last = im->n_dirty > 0 ? &im->dirty[im->n_dirty - 1] : NULL;
+
+        if (im->broken)
+                return;
+        if (last && off >= last->off && off <= last->off + last->len) {
+                last->len = MAX(last->len, off + len - last->off);
+                return;
+        }
+        if (im->n_dirty == im->alloc_dirty) {
+                size_t alloc = im->alloc_dirty ? im->alloc_dirty * 2 : 64;
+                FileRange *d = reallocarray(im->dirty, alloc, sizeof(*d));
+
+                if (!d) {
+                        im->broken = true;
+                        return;
+                }
+                im->dirty = d;
+                im->alloc_dirty = alloc;
+        }
+        im->dirty[im->n_dirty++] = (FileRange) { off, len };
+}
+
+static int cmp_range(const void *a, const void *b) {
+        size_t x = ((const FileRange *) a)->off, y = ((const FileRange *) b)->off;
+
+        return x < y ? -1 : x > y;
+}
+
+void file_image_merge_dirty(FileImage *im) {
+        size_t n = 0;
+
+        if (im->n_dirty < 2)
+                return;
+        qsort(im->dirty, im->n_dirty, sizeof(*im->dirty), cmp_range);
+        for (size_t i = 1; i < im->n_dirty; i++) {
+                FileRange *last = &im->dirty[n], *r = &im->dirty[i];
+
+                if (r->off <= last->off + last->len + FILE_IMAGE_MERGE_GAP)
+                        last->len = MAX(last->len, r->off + r->len - last->off);
+                else
+                        im->dirty[++n] = *r;
+        }
+        im->n_dirty = n + 1;
+}
+
+void file_image_free(FileImage *im) {
+        free(im->buf);
+        free(im->dirty);
+        *im = (FileImage) { .broken = true };
+}
+
+void rules_image_free(RulesImage *ri) {
+        file_image_free(&ri->im);
+        *ri = (RulesImage) { .im = ri->im };
+}
+
+void published_file_key(uint64_t key[2]) {
+        static uint64_t counter;
+
+        if (getrandom(key, 2 * sizeof(uint64_t), GRND_NONBLOCK) == (ssize_t) (2 * sizeof(uint64_t)))
+                return;
+        /* Early at boot: unpredictable enough for a key that is public once the file is. */
+        key[0] = now_usec() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t) getpid();
+        key[1] = names_index_rotl(key[0], 29) ^ (++counter * UINT64_C(0xbf58476d1ce4e5b9)) ^ (uint64_t) (uintptr_t) key;
+}
 
 void rules_file_set_answer(Override *o) {
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST }, *res = NULL;
@@ -45,72 +128,167 @@ void rules_file_set_answer(Override *o) {
         freeaddrinfo(res);
 }
 
-static int cmp_entry(const void *a, const void *b) {
-        uint64_t x = ((const RulesFileEntry *) a)->host_hash, y = ((const RulesFileEntry *) b)->host_hash;
-
-        return x < y ? -1 : x > y;
+static RulesFileSlot *slots_of(RulesImage *ri) {
+        return (RulesFileSlot *) (void *) (ri->im.buf + RULES_FILE_HEADER_SIZE);
 }
 
-int rules_file_build(Manager *m, void **ret_buf, size_t *ret_size) {
-        _cleanup_(freep) char *buf = NULL;
-        size_t n = 0, strings = 0, size, at = 0;
-        uint64_t header[4];
+static RulesFileEntry *entries_of(RulesImage *ri) {
+        return (RulesFileEntry *) (void *) (ri->im.buf + RULES_FILE_HEADER_SIZE + ri->n_slots * RULES_FILE_SLOT_SIZE);
+}
+
+static char *strings_of(RulesImage *ri) {
+        return (char *) entries_of(ri) + ri->n_entries * RULES_FILE_ENTRY_SIZE;
+}
+
+/* Appends s to the strings (the last byte stays the NUL it is): its offset, or -1 without
+ * room. */
+static int64_t add_string(RulesImage *ri, const char *s) {
+        size_t len = strlen(s) + 1;
+        int64_t off = (int64_t) ri->used_strings;
+
+        if (ri->used_strings + len > ri->strings_size - 1)
+                return -1;
+        memcpy(strings_of(ri) + off, s, len);
+        file_image_dirty(&ri->im, (size_t) (strings_of(ri) + off - ri->im.buf), len);
+        ri->used_strings += len;
+        return off;
+}
+
+/* Adds o of t; false without room or past the probe limit (the image is then not changed
+ * in a way a reader could see: nothing links to what was appended). */
+static bool add(RulesImage *ri, const OverrideTable *t, Override *o) {
+        uint64_t h = rules_file_slot_hash(ri->key, t->name, o->host), mask = ri->n_slots - 1;
+        RulesFileSlot *slot = NULL;
         RulesFileEntry *e;
+        int64_t host_off, scope_off = RULES_FILE_GLOBAL;
+
+        for (uint64_t i = 0; i < NAMES_INDEX_MAX_PROBE && i < ri->n_slots; i++) {
+                RulesFileSlot *s = &slots_of(ri)[(h + i) & mask];
+
+                if (s->hash == h || s->hash == 0) {
+                        slot = s;
+                        break;
+                }
+        }
+        if (!slot || ri->used_entries >= ri->n_entries)
+                return false;
+        host_off = add_string(ri, o->host);
+        if (host_off < 0 || (t->name && (scope_off = add_string(ri, t->name)) < 0))
+                return false;
+        e = &entries_of(ri)[ri->used_entries];
+        *e = (RulesFileEntry) {
+                .host_off = (uint32_t) host_off,
+                .scope_off = (uint32_t) scope_off,
+                .port = o->port,
+                .family = o->family,
+                .target_port = o->target_port,
+                .next = slot->head,
+        };
+        /* A scope of a uid other than root answers only its owner and those who name the
+         * owner (override_scope_for_lookup()); a reader cannot tell who asks, so it finds
+         * the rule and asks the daemon. */
+        if (o->answer_family != 0 && o->expires_usec == 0 && (!t->name || t->owner == 0)) {
+                e->flags = RULES_FILE_ANSWER;
+                e->answer_family = o->answer_family;
+                e->answer_scope_id = o->answer_scope_id;
+                memcpy(e->answer_addr, o->answer_addr, sizeof(e->answer_addr));
+        }
+        o->rules_file_entry = (uint32_t) ++ri->used_entries;
+        file_image_dirty(&ri->im, (size_t) ((char *) e - ri->im.buf), sizeof(*e));
+        if (slot->hash == 0) {
+                slot->hash = h;
+                ri->used_slots++;
+        }
+        slot->head = o->rules_file_entry;
+        file_image_dirty(&ri->im, (size_t) ((char *) slot - ri->im.buf), sizeof(*slot));
+        return true;
+}
+
+void rules_file_add(RulesImage *ri, const OverrideTable *t, Override *o) {
+        if (ri->im.broken)
+                return;
+        if (!add(ri, t, o) || ri->used_slots * 2 > ri->n_slots)
+                ri->im.broken = true;
+}
+
+void rules_file_remove(RulesImage *ri, Override *o) {
+        RulesFileEntry *e;
+
+        if (ri->im.broken || o->rules_file_entry == 0 || o->rules_file_entry > ri->used_entries)
+                return;
+        e = &entries_of(ri)[o->rules_file_entry - 1];
+        e->flags |= RULES_FILE_REMOVED;
+        o->rules_file_entry = 0;
+        file_image_dirty(&ri->im, (size_t) ((char *) &e->flags - ri->im.buf), sizeof(e->flags));
+}
+
+static uint64_t pow2_at_least(uint64_t n) {
+        uint64_t p = 1;
+
+        while (p < n)
+                p <<= 1;
+        return p;
+}
+
+int rules_file_build(Manager *m, RulesImage *ri) {
+        size_t n = 0, strings = 0;
+        uint64_t n_slots;
 
         for (OverrideTable *t = m->override_tables; t; t = t->tables_next) {
                 n += t->n_rules;
                 if (n > RULES_FILE_MAX_RULES)
                         return -E2BIG;
-                if (t->name && t->n_rules > 0)
-                        strings += strlen(t->name) + 1;
                 for (Override *o = t->rules; o; o = o->rules_next)
-                        strings += strlen(o->host) + 1;
+                        strings += strlen(o->host) + 1 + (t->name ? strlen(t->name) + 1 : 0);
         }
-        /* Offsets are u32: RULES_FILE_MAX_RULES hosts and scopes of at most PROTO_MAX_STRING
-         * bytes each stay far below 4 GiB. */
-        size = RULES_FILE_HEADER_SIZE + n * RULES_FILE_ENTRY_SIZE + strings;
-        buf = calloc(1, size);
-        if (!buf)
-                return -ENOMEM;
-        header[0] = 0;
-        memcpy(header, RULES_FILE_MAGIC, RULES_FILE_MAGIC_SIZE);
-        header[1] = n;
-        header[2] = strings;
-        header[3] = 0;
-        memcpy(buf, header, sizeof(header));
+        n_slots = pow2_at_least(MAX(RULES_FILE_MIN_SLOTS, 4 * n));
+        for (int attempt = 0; attempt < RULES_FILE_BUILD_TRIES; attempt++) {
+                RulesImage new = {};
+                uint64_t header[8] = {};
+                bool ok = true;
 
-        e = (RulesFileEntry *) (void *) (buf + RULES_FILE_HEADER_SIZE);
-        char *s = buf + RULES_FILE_HEADER_SIZE + n * RULES_FILE_ENTRY_SIZE;
-        for (OverrideTable *t = m->override_tables; t; t = t->tables_next) {
-                uint32_t scope_off = RULES_FILE_GLOBAL;
+                if (attempt >= 2)
+                        n_slots *= 2;
+                new.n_slots = n_slots;
+                new.n_entries = MAX(RULES_FILE_MIN_ENTRIES, 2 * n);
+                /* Offsets are u32: RULES_FILE_MAX_RULES hosts and scopes of at most
+                 * PROTO_MAX_STRING bytes each, twice, stay far below 4 GiB. */
+                new.strings_size = MAX(RULES_FILE_MIN_STRINGS, 2 * strings) + 1;
+                new.im.size = RULES_FILE_HEADER_SIZE + n_slots * RULES_FILE_SLOT_SIZE +
+                              new.n_entries * RULES_FILE_ENTRY_SIZE + new.strings_size;
+                new.im.buf = calloc(1, new.im.size);
+                if (!new.im.buf)
+                        return -ENOMEM;
+                published_file_key(new.key);
+                memcpy(header, RULES_FILE_MAGIC, RULES_FILE_MAGIC_SIZE);
+                header[2] = new.key[0];
+                header[3] = new.key[1];
+                header[4] = new.n_slots;
+                header[5] = new.n_entries;
+                header[6] = new.strings_size;
+                memcpy(new.im.buf, header, sizeof(header));
+                new.im.broken = true; /* no dirty ranges: the whole file is written */
+                /* Oldest first, so that each chain's newest rule comes first, as in place. */
+                for (OverrideTable *t = m->override_tables; ok && t; t = t->tables_next) {
+                        Override *last = t->rules;
 
-                if (t->name && t->n_rules > 0) {
-                        scope_off = (uint32_t) at;
-                        at += strlen(strcpy(s + at, t->name)) + 1;
+                        while (last && last->rules_next)
+                                last = last->rules_next;
+                        for (Override *o = last; ok && o; o = o->rules_prev)
+                                ok = add(&new, t, o);
                 }
-                for (Override *o = t->rules; o; o = o->rules_next, e++) {
-                        *e = (RulesFileEntry) {
-                                .host_hash = names_index_hash(o->host),
-                                .host_off = (uint32_t) at,
-                                .scope_off = scope_off,
-                                .port = o->port,
-                                .family = o->family,
-                                .target_port = o->target_port,
-                        };
-                        /* A scope of a uid other than root's answers only its owner and
-                         * those who name the owner (override_scope_for_lookup()); a reader
-                         * cannot tell who asks, so it finds the rule and asks the daemon. */
-                        if (o->answer_family != 0 && o->expires_usec == 0 && (!t->name || t->owner == 0)) {
-                                e->flags = RULES_FILE_ANSWER;
-                                e->answer_family = o->answer_family;
-                                e->answer_scope_id = o->answer_scope_id;
-                                memcpy(e->answer_addr, o->answer_addr, sizeof(e->answer_addr));
-                        }
-                        at += strlen(strcpy(s + at, o->host)) + 1;
+                if (ok) {
+                        free(ri->im.buf);
+                        free(new.im.dirty);
+                        new.im.dirty = ri->im.dirty;
+                        new.im.alloc_dirty = ri->im.alloc_dirty;
+                        new.im.n_dirty = 0;
+                        new.im.broken = false;
+                        *ri = new;
+                        return 0;
                 }
+                free(new.im.buf);
+                free(new.im.dirty);
         }
-        qsort(buf + RULES_FILE_HEADER_SIZE, n, RULES_FILE_ENTRY_SIZE, cmp_entry);
-        *ret_size = size;
-        *ret_buf = TAKE_PTR(buf);
-        return 0;
+        return -ELOOP; /* no key placed every slot: crafted names beyond belief */
 }

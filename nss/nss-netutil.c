@@ -23,10 +23,12 @@
  *      scope, any file that is missing, unreadable or malformed, and every rule when
  *      $NETUTIL_RULES_FILE is "0" (as in libnetutil).
  * Both files are read (or mapped, if large) for one lookup and let go before it returns.
- * The daemon replaces them by rename() before it acknowledges a change of a rule and never
- * writes them in place, so a lookup made after an acknowledged change sees it, and a read
- * sees one whole version. They are as trustworthy as the socket beside them: whoever could
- * replace them could put a daemon of their own there.
+ * The daemon changes them in place (or replaces them by rename()) before it acknowledges a
+ * change of a rule, so a lookup made after an acknowledged change sees it; a read that
+ * overlaps a change sees, in the names index, at worst a name being added or removed, and in
+ * the rules file a seq that tells it to ask the daemon (the formats' headers say why). They
+ * never change size in place. They are as trustworthy as the socket beside them: whoever
+ * could replace them could put a daemon of their own there.
  *
  * It is loaded into every process that resolves a name, so it must not: link anything but
  * libc (and proto/, which is libc only), start threads, run constructors, keep any state
@@ -198,14 +200,12 @@ static int open_published(const char *suffix, size_t min_size, size_t max_size, 
 
 /* Is name in the daemon's names index? 1: maybe a rule (ask the daemon), 0: no host-only rule
  * in any table (do not ask), -errno: no usable index (ask). The file is read (or mapped, if
- * large) for the one binary search and let go at once: nothing is kept between lookups. The
- * daemon replaces it by rename() and never writes it in place, so a mapping never shrinks
- * under us and a read gets one version. */
+ * large) for the one probe and let go at once: nothing is kept between lookups. The daemon
+ * never changes its size in place, so a mapping never shrinks under us. */
 static int index_lookup(const char *name) {
         _cleanup_(closep) int fd = -EBADF;
         uint64_t buf[NSS_INDEX_READ_MAX / sizeof(uint64_t)];
-        const uint64_t *hashes;
-        uint64_t count;
+        NamesIndexView v;
         size_t size = 0;
         ssize_t n;
         void *p;
@@ -218,19 +218,29 @@ static int index_lookup(const char *name) {
                 n = pread(fd, buf, size, 0);
                 if (n != (ssize_t) size)
                         return n < 0 ? -errno : -EBADMSG;
-                if (!names_index_parse(buf, size, &hashes, &count))
+                if (!names_index_parse(buf, size, &v))
                         return -EBADMSG;
-                return names_index_contains(hashes, count, names_index_hash(name));
+                return names_index_may_have(&v, name);
         }
-        p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED)
                 return -errno;
-        if (names_index_parse(p, size, &hashes, &count))
-                r = names_index_contains(hashes, count, names_index_hash(name));
+        if (names_index_parse(p, size, &v))
+                r = names_index_may_have(&v, name);
         else
                 r = -EBADMSG;
         (void) munmap(p, size);
         return r;
+}
+
+/* The seq of the rules file open at fd (proto/rules-file-format.h), read with pread(): a read
+ * that begins after the daemon's write() returned sees it. -errno if it cannot be read. */
+static int64_t rules_seq(int fd) {
+        uint64_t seq;
+
+        if (pread(fd, &seq, sizeof(seq), RULES_FILE_SEQ_OFFSET) != (ssize_t) sizeof(seq))
+                return -EBADMSG;
+        return (int64_t) (seq & INT64_MAX);
 }
 
 /* The rules file's answer for name and family (AF_UNSPEC: either): 1 and the address in
@@ -247,6 +257,7 @@ static int rules_answer(const char *name, int family, NssAddress *ret) {
         const void *bytes;
         void *map = NULL;
         size_t size = 0;
+        int64_t seq;
         ssize_t n;
         int r = 0;
 
@@ -260,6 +271,10 @@ static int rules_answer(const char *name, int family, NssAddress *ret) {
         fd = open_published(RULES_FILE_SUFFIX, RULES_FILE_HEADER_SIZE, NSS_RULES_MAX_SIZE, &size);
         if (fd < 0)
                 return fd;
+        /* Even before and the same after the lookup: it saw one state of the tables. */
+        seq = rules_seq(fd);
+        if (seq < 0 || (seq & 1))
+                return seq < 0 ? (int) seq : 0;
         if (size <= NSS_RULES_READ_MAX) {
                 /* malloc() aligns for any type, as rules_file_parse() needs. */
                 copy = malloc(size);
@@ -270,12 +285,11 @@ static int rules_answer(const char *name, int family, NssAddress *ret) {
                         return n < 0 ? -errno : -EBADMSG;
                 bytes = copy;
         } else {
-                map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+                map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
                 if (map == MAP_FAILED)
                         return -errno;
                 bytes = map;
         }
-        fd = safe_close(fd); /* the bytes are ours now */
 
         if (!rules_file_parse(bytes, size, &view))
                 r = -EBADMSG;
@@ -292,7 +306,8 @@ static int rules_answer(const char *name, int family, NssAddress *ret) {
                         memcpy(ret->addr, &sin6->sin6_addr, sizeof(struct in6_addr));
                         ret->scope_id = sin6->sin6_scope_id;
                 }
-                r = 1;
+                __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the lookup's loads before the second read */
+                r = rules_seq(fd) == seq ? 1 : 0;
         }
         if (map)
                 (void) munmap(map, size);

@@ -1040,14 +1040,16 @@ static const char *index_path(void) {
         return path;
 }
 
-/* Asserts that the file at path is a well-formed index, sorted without duplicates. Returns
- * whether host (NULL: none) is in it; its count in *ret_count (may be NULL). */
+/* Asserts that the file at path is a well-formed index whose names all sit within
+ * NAMES_INDEX_MAX_PROBE of their home slot, without duplicates, at most half the slots taken.
+ * Returns whether host (NULL: none) is in it; its number of names in *ret_count (may be NULL). */
 static bool index_file_has(const char *path, const char *host, uint64_t *ret_count) {
         _cleanup_(freep) uint64_t *buf = NULL;
         _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-        const uint64_t *hashes;
-        uint64_t count;
+        NamesIndexView v;
+        uint64_t count = 0, used = 0;
         struct stat st;
+        bool has = false;
 
         ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
         ck_assert_int_eq(fstat(fd, &st), 0);
@@ -1056,13 +1058,45 @@ static bool index_file_has(const char *path, const char *host, uint64_t *ret_cou
         buf = malloc((size_t) st.st_size);
         ck_assert_ptr_nonnull(buf);
         ck_assert_int_eq(read(fd, buf, (size_t) st.st_size), st.st_size);
-        ck_assert_msg(names_index_parse(buf, (size_t) st.st_size, &hashes, &count), "%s is malformed", path);
-        for (uint64_t i = 1; i < count; i++)
-                ck_assert_msg(hashes[i - 1] < hashes[i], "hashes %" PRIu64 " and %" PRIu64 " out of order",
-                              i - 1, i);
+        ck_assert_msg(names_index_parse(buf, (size_t) st.st_size, &v), "%s is malformed", path);
+        for (uint64_t i = 0; i < v.n_slots; i++) {
+                uint64_t h = v.slots[i], mask = v.n_slots - 1;
+
+                used += h != NAMES_INDEX_EMPTY;
+                if (h == NAMES_INDEX_EMPTY || h == NAMES_INDEX_REMOVED)
+                        continue;
+                count++;
+                ck_assert_msg(((i - h) & mask) < NAMES_INDEX_MAX_PROBE, "slot %" PRIu64 " is %" PRIu64 " from home",
+                              i, (i - h) & mask);
+                for (uint64_t j = i + 1; j < v.n_slots; j++)
+                        ck_assert_msg(v.slots[j] != h, "slots %" PRIu64 " and %" PRIu64 " hold one name", i, j);
+        }
+        ck_assert_uint_le(used * 2, v.n_slots);
+        if (host)
+                has = names_index_may_have(&v, host);
         if (ret_count)
                 *ret_count = count;
-        return host && names_index_contains(hashes, count, names_index_hash(host));
+        return has;
+}
+
+/* A valid index of 8 slots under key {1, 2} holding hosts (NULL-terminated) at their home
+ * slots, in buf[4 + 8] (u64); returns its size. */
+static size_t make_index(uint64_t *buf, const char *const *hosts) {
+        uint64_t key[2] = { 1, 2 };
+
+        memset(buf, 0, (4 + 8) * sizeof(uint64_t));
+        memcpy(buf, NAMES_INDEX_MAGIC, 8);
+        buf[1] = key[0];
+        buf[2] = key[1];
+        buf[3] = 8;
+        for (; hosts && *hosts; hosts++) {
+                uint64_t h = names_index_value(key, *hosts), j = h & 7;
+
+                while (buf[4 + j] != NAMES_INDEX_EMPTY)
+                        j = (j + 1) & 7;
+                buf[4 + j] = h;
+        }
+        return (4 + 8) * sizeof(uint64_t);
 }
 
 static bool index_has(const char *host) {
@@ -1253,32 +1287,44 @@ static void expect_daemon_asked(const char *why) {
 }
 
 START_TEST(test_index_malformed_or_missing_asks_the_daemon) {
-        uint64_t file[4];
+        uint64_t file[4 + 8];
         char other[sizeof(daemon_.socket) + 16];
+        size_t size;
 
         wait_index();
         rule(NULL, "web.test", "127.0.0.1");
         ck_assert(index_has("web.test"));
 
-        /* Cut: the count says 2, one hash follows. */
-        memcpy(file, NAMES_INDEX_MAGIC, 8);
-        file[1] = 2;
-        file[2] = names_index_hash("nothing.test");
-        replace_index(file, 24);
+        /* Cut: 8 slots, seven follow. */
+        size = make_index(file, NULL);
+        replace_index(file, size - 8);
         expect_daemon_asked("cut");
-        /* Wrong magic, else a valid empty index. */
-        memcpy(file, "NUNAMES2", 8);
+        /* Wrong magic (a version from the future), else a valid empty index. */
+        make_index(file, NULL);
+        memcpy(file, "NUNAMES3", 8);
+        replace_index(file, size);
+        expect_daemon_asked("wrong magic");
+        /* Version 1, an empty one (magic, count 0): a reader refuses a version it does not
+         * know, even one that would say "no rule". */
+        memcpy(file, "NUNAMES1", 8);
         file[1] = 0;
         replace_index(file, 16);
-        expect_daemon_asked("wrong magic");
-        /* A count whose 16 + 8 * count wraps around to the file's size (24). */
-        memcpy(file, NAMES_INDEX_MAGIC, 8);
-        file[1] = (UINT64_C(1) << 61) + 1;
-        replace_index(file, 24);
+        expect_daemon_asked("version 1");
+        /* A slot count that is not a power of two, one whose 32 + 8 * count wraps around to
+         * the file's size, a huge one. */
+        make_index(file, NULL);
+        file[3] = 7;
+        replace_index(file, size - 8);
+        expect_daemon_asked("slots not a power of two");
+        file[3] = (UINT64_C(1) << 61) + 8;
+        replace_index(file, size);
         expect_daemon_asked("count that overflows");
-        file[1] = UINT64_C(1) << 63;
-        replace_index(file, 16);
+        file[3] = UINT64_C(1) << 62;
+        replace_index(file, size);
         expect_daemon_asked("huge count");
+        file[3] = 0;
+        replace_index(file, 32);
+        expect_daemon_asked("no slot");
         /* Shorter than a header; empty. */
         replace_index(file, 12);
         expect_daemon_asked("short");
@@ -1286,8 +1332,7 @@ START_TEST(test_index_malformed_or_missing_asks_the_daemon) {
         expect_daemon_asked("empty");
         /* A symlink to a valid empty index (O_NOFOLLOW), and a FIFO (must not block). */
         snprintf(other, sizeof(other), "%s.empty", index_path());
-        file[1] = 0;
-        replace_index(file, 16);
+        replace_index(file, make_index(file, NULL));
         ck_assert_int_eq(rename(index_path(), other), 0);
         ck_assert_int_eq(symlink(other, index_path()), 0);
         expect_daemon_asked("symlink");
@@ -1388,20 +1433,25 @@ START_TEST(test_index_larger_than_a_read_is_mapped) {
 }
 END_TEST
 
-START_TEST(test_index_mode_and_atomic_replacement) {
+/* Breaks if a change is not written in place (into the file an earlier reader has open),
+ * if the file changes size or mode, or if a new file (when it fills up) leaves a temporary
+ * file next to it. */
+START_TEST(test_index_mode_and_changes_in_place) {
         int old_fd = -EBADF;
         ino_t old_ino = 0;
-        uint64_t old_count = 0;
+        off_t old_size = 0;
+        unsigned new_files = 0;
         char name[64];
         DIR *d;
         struct dirent *de;
 
         wait_index();
-        for (unsigned i = 0; i < 10; i++) {
+        for (unsigned i = 0; i < 40; i++) {
                 struct stat st;
+                char proc[64];
                 uint64_t n;
 
-                snprintf(name, sizeof(name), "atomic%u.test", i);
+                snprintf(name, sizeof(name), "inplace%u.test", i);
                 rule(NULL, name, "127.0.0.1");
                 ck_assert_int_eq(lstat(index_path(), &st), 0);
                 ck_assert(S_ISREG(st.st_mode));
@@ -1409,22 +1459,27 @@ START_TEST(test_index_mode_and_atomic_replacement) {
                 ck_assert_uint_eq(st.st_uid, 0);
                 ck_assert(index_file_has(index_path(), name, &n));
                 ck_assert_uint_eq(n, i + 1);
-                ck_assert_int_eq(st.st_size, (off_t) (NAMES_INDEX_HEADER_SIZE + 8 * n));
-                if (old_fd >= 0) {
-                        /* A new inode; whoever opened the old one still reads it whole. */
-                        char proc[64];
-                        ck_assert_uint_ne(st.st_ino, old_ino);
+                ck_assert_int_eq((st.st_size - NAMES_INDEX_HEADER_SIZE) % 8, 0);
+                if (old_fd >= 0 && st.st_ino == old_ino) {
+                        /* The same file, the same size: whoever has it open sees the name. */
+                        ck_assert_int_eq(st.st_size, old_size);
                         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", old_fd);
-                        ck_assert(!index_file_has(proc, name, &n));
-                        ck_assert_uint_eq(n, old_count);
-                        close(old_fd);
+                        ck_assert(index_file_has(proc, name, &n));
+                        ck_assert_uint_eq(n, i + 1);
+                } else if (old_fd >= 0) {
+                        /* Full: a new file with more slots (and the old one as it was). */
+                        ck_assert_int_gt(st.st_size, old_size);
+                        new_files++;
                 }
+                old_fd = safe_close(old_fd);
                 old_fd = open(index_path(), O_RDONLY | O_CLOEXEC);
                 ck_assert_int_ge(old_fd, 0);
                 old_ino = st.st_ino;
-                old_count = i + 1;
+                old_size = st.st_size;
         }
         close(old_fd);
+        /* 64 slots at first, half of them at most: one new file on the way to 40 names. */
+        ck_assert_uint_eq(new_files, 1);
         /* No temporary file is left next to it. */
         d = opendir(daemon_.dir);
         ck_assert_ptr_nonnull(d);
@@ -1437,7 +1492,7 @@ END_TEST
 
 START_TEST(test_index_removed_at_exit_only_if_ours) {
         char mine[sizeof(daemon_.socket) + 16];
-        uint64_t file[2];
+        uint64_t file[4 + 8];
         int status;
 
         wait_index();
@@ -1453,9 +1508,7 @@ START_TEST(test_index_removed_at_exit_only_if_ours) {
         /* One that is not the daemon's (another instance's, say) stays. */
         start_daemon();
         wait_index();
-        memcpy(file, NAMES_INDEX_MAGIC, 8);
-        file[1] = 0;
-        replace_index(file, 16);
+        replace_index(file, make_index(file, NULL));
         snprintf(mine, sizeof(mine), "%s", index_path());
         ck_assert_int_eq(kill(daemon_.pid, SIGTERM), 0);
         ck_assert_int_eq(waitpid(daemon_.pid, &status, 0), daemon_.pid);
@@ -1467,39 +1520,50 @@ START_TEST(test_index_removed_at_exit_only_if_ours) {
 END_TEST
 
 START_TEST(test_index_format) {
-        uint64_t buf[4], count = 0;
-        const uint64_t *hashes = NULL;
+        static const uint64_t zero[2] = { 0, 0 };
+        static const char *const two[] = { "a.test", "b.test", NULL };
+        uint64_t buf[4 + 8], key[2] = { 1, 2 };
+        NamesIndexView v;
+        size_t size;
 
-        /* FNV-1a 64's published test vectors. */
-        ck_assert_uint_eq(names_index_hash(""), UINT64_C(0xcbf29ce484222325));
-        ck_assert_uint_eq(names_index_hash("a"), UINT64_C(0xaf63dc4c8601ec8c));
-        ck_assert_uint_eq(names_index_hash("foobar"), UINT64_C(0x85944171f73967e8));
+        /* SipHash-1-3 under the zero key: CPython's hash() of the same bytes with
+         * PYTHONHASHSEED=0 (its algorithm since 3.11), which reads the words little-endian
+         * too; "h1.test", "s1" is the bytes of h1.test, a NUL and s1. */
+        ck_assert_uint_eq(names_index_siphash(zero, "a", NULL), UINT64_C(4644417185603328019));
+        ck_assert_uint_eq(names_index_siphash(zero, "foobar", NULL), UINT64_C(8590807648758176564));
+        ck_assert_uint_eq(names_index_siphash(zero, "0123456789abcdef", NULL), UINT64_C(2108444454683020324));
+        ck_assert_uint_eq(names_index_siphash(zero, "abcdefghijklmnopq", NULL), UINT64_C(7044894726457044172));
+        ck_assert_uint_eq(names_index_siphash(zero, "h1.test", "s1"), UINT64_C(18074087614036767833));
+        ck_assert_uint_ne(names_index_siphash(key, "a", NULL), names_index_siphash(zero, "a", NULL));
 
-        memcpy(buf, NAMES_INDEX_MAGIC, 8);
-        buf[1] = 2;
-        buf[2] = 5;
-        buf[3] = 9;
-        ck_assert(names_index_parse(buf, 32, &hashes, &count));
-        ck_assert_uint_eq(count, 2);
-        ck_assert_ptr_eq(hashes, &buf[2]);
-        ck_assert(names_index_contains(hashes, count, 5));
-        ck_assert(names_index_contains(hashes, count, 9));
-        ck_assert(!names_index_contains(hashes, count, 0));
-        ck_assert(!names_index_contains(hashes, count, 7));
-        ck_assert(!names_index_contains(hashes, count, UINT64_MAX));
-        ck_assert(!names_index_contains(hashes, 0, 5));
-        ck_assert(!names_index_parse(buf, 31, &hashes, &count)); /* not a whole hash */
-        ck_assert(!names_index_parse(buf, 24, &hashes, &count)); /* cut */
-        ck_assert(!names_index_parse(buf, 15, &hashes, &count)); /* no header */
-        buf[1] = 1;
-        ck_assert(!names_index_parse(buf, 32, &hashes, &count)); /* trailing bytes */
-        buf[1] = (UINT64_C(1) << 61) + 2;                        /* 16 + 8 * count wraps to 32 */
-        ck_assert(!names_index_parse(buf, 32, &hashes, &count));
-        buf[1] = 0;
-        ck_assert(names_index_parse(buf, 16, &hashes, &count));
-        ck_assert_uint_eq(count, 0);
-        memcpy(buf, "nunames1", 8);
-        ck_assert(!names_index_parse(buf, 16, &hashes, &count));
+        size = make_index(buf, two);
+        ck_assert(names_index_parse(buf, size, &v));
+        ck_assert_uint_eq(v.n_slots, 8);
+        ck_assert_ptr_eq(v.slots, &buf[4]);
+        ck_assert(names_index_may_have(&v, "a.test"));
+        ck_assert(names_index_may_have(&v, "b.test"));
+        ck_assert(!names_index_may_have(&v, "c.test"));
+        /* A removed name: no more, and nothing behind it hidden. */
+        for (unsigned i = 0; i < 8; i++)
+                if (buf[4 + i] == names_index_value(key, "a.test"))
+                        buf[4 + i] = NAMES_INDEX_REMOVED;
+        ck_assert(!names_index_may_have(&v, "a.test"));
+        ck_assert(names_index_may_have(&v, "b.test"));
+        /* No empty slot anywhere: every name is "ask". */
+        for (unsigned i = 0; i < 8; i++)
+                buf[4 + i] = NAMES_INDEX_REMOVED;
+        ck_assert(names_index_may_have(&v, "c.test"));
+        ck_assert(!names_index_parse(buf, size - 1, &v)); /* not a whole slot */
+        ck_assert(!names_index_parse(buf, size - 8, &v)); /* cut */
+        ck_assert(!names_index_parse(buf, 31, &v));       /* no header */
+        buf[3] = 6;
+        ck_assert(!names_index_parse(buf, 32 + 48, &v)); /* not a power of two */
+        buf[3] = (UINT64_C(1) << 61) + 8;                /* 32 + 8 * count wraps to the size */
+        ck_assert(!names_index_parse(buf, size, &v));
+        buf[3] = 8;
+        ck_assert(names_index_parse(buf, size, &v));
+        memcpy(buf, "NUNAMES1", 8);
+        ck_assert(!names_index_parse(buf, size, &v));
 }
 END_TEST
 
@@ -1554,28 +1618,30 @@ typedef struct FakeRule {
         const char *answer; /* an IP literal (no %scope), or NULL: the rule carries no answer */
 } FakeRule;
 
-static int cmp_entry_hash(const void *a, const void *b) {
-        uint64_t x = ((const RulesFileEntry *) a)->host_hash, y = ((const RulesFileEntry *) b)->host_hash;
-
-        return x < y ? -1 : x > y;
-}
-
-/* A well-formed rules file with the n rules, as the daemon writes one, in buf (8-byte aligned,
- * len bytes); returns its size. */
-static size_t fake_rules(const FakeRule *rules, size_t n, void *buf, size_t len) {
-        RulesFileEntry *e = (RulesFileEntry *) (void *) ((char *) buf + RULES_FILE_HEADER_SIZE);
-        char *strings = (char *) buf + RULES_FILE_HEADER_SIZE + n * RULES_FILE_ENTRY_SIZE;
-        uint64_t header[4] = {0, n, 0, 0};
+/* A well-formed rules file with the n rules, as the daemon writes one (key {3, 4}, four
+ * slots per rule, no room to spare), in buf (8-byte aligned, len bytes); returns its size.
+ * Its entries in *ret_entries (may be NULL), in the order of rules. */
+static size_t fake_rules_entries(const FakeRule *rules, size_t n, void *buf, size_t len,
+                                 RulesFileEntry **ret_entries) {
+        uint64_t key[2] = { 3, 4 }, slots = 8, header[8] = {};
+        RulesFileSlot *slot;
+        RulesFileEntry *e;
+        char *strings;
         size_t at = 0;
 
-        ck_assert_uint_le(RULES_FILE_HEADER_SIZE + n * RULES_FILE_ENTRY_SIZE, len);
+        while (slots < 4 * n)
+                slots *= 2;
+        slot = (RulesFileSlot *) (void *) ((char *) buf + RULES_FILE_HEADER_SIZE);
+        e = (RulesFileEntry *) (void *) ((char *) slot + slots * RULES_FILE_SLOT_SIZE);
+        strings = (char *) e + n * RULES_FILE_ENTRY_SIZE;
+        ck_assert_uint_le((size_t) (strings - (char *) buf), len);
         memset(buf, 0, len);
         for (size_t i = 0; i < n; i++) {
                 size_t hl = strlen(rules[i].host) + 1, sl = rules[i].scope ? strlen(rules[i].scope) + 1 : 0;
+                uint64_t h = rules_file_slot_hash(key, rules[i].scope, rules[i].host), j = h & (slots - 1);
 
-                ck_assert_uint_le(RULES_FILE_HEADER_SIZE + n * RULES_FILE_ENTRY_SIZE + at + hl + sl, len);
-                e[i] = (RulesFileEntry){.host_hash = names_index_hash(rules[i].host),
-                                        .host_off = (uint32_t) at,
+                ck_assert_uint_le((size_t) (strings - (char *) buf) + at + hl + sl + 1, len);
+                e[i] = (RulesFileEntry){.host_off = (uint32_t) at,
                                         .scope_off = RULES_FILE_GLOBAL,
                                         .port = RULES_FILE_ANY,
                                         .family = RULES_FILE_ANY,
@@ -1596,12 +1662,27 @@ static size_t fake_rules(const FakeRule *rules, size_t n, void *buf, size_t len)
                                 e[i].answer_family = AF_INET6;
                         }
                 }
+                while (slot[j].hash != 0 && slot[j].hash != h)
+                        j = (j + 1) & (slots - 1);
+                slot[j].hash = h;
+                e[i].next = slot[j].head;
+                slot[j].head = (uint32_t) i + 1;
         }
-        qsort(e, n, sizeof(*e), cmp_entry_hash);
+        at++; /* the final NUL */
         memcpy(header, RULES_FILE_MAGIC, RULES_FILE_MAGIC_SIZE);
-        header[2] = at;
+        header[2] = key[0];
+        header[3] = key[1];
+        header[4] = slots;
+        header[5] = n;
+        header[6] = at;
         memcpy(buf, header, sizeof(header));
-        return RULES_FILE_HEADER_SIZE + n * RULES_FILE_ENTRY_SIZE + at;
+        if (ret_entries)
+                *ret_entries = e;
+        return (size_t) (strings - (char *) buf) + at;
+}
+
+static size_t fake_rules(const FakeRule *rules, size_t n, void *buf, size_t len) {
+        return fake_rules_entries(rules, n, buf, len, NULL);
 }
 
 /* Replaces the daemon's rules file (atomically, as the daemon does) with len bytes of buf. */
@@ -2014,10 +2095,10 @@ static void expect_rules_used(const char *why, const char *want) {
 
 START_TEST(test_rules_file_malformed_asks_the_daemon) {
         static const FakeRule wrong[] = {{NULL, "web.test", "10.6.6.6"}, {"s1", "x.test", "10.6.6.5"}};
-        static uint64_t file[32768];
+        static uint64_t file[131072];
         static FakeRule many[2100];
         static char hosts[ELEMENTSOF(many)][32];
-        RulesFileEntry *e = (RulesFileEntry *) (void *) ((char *) file + RULES_FILE_HEADER_SIZE);
+        RulesFileEntry *e = NULL;
         char other[sizeof(daemon_.socket) + 16];
         size_t size;
 
@@ -2029,28 +2110,39 @@ START_TEST(test_rules_file_malformed_asks_the_daemon) {
         expect_rules_used("a well-formed file", "10.6.6.6");
 
         /* The header. */
-        memcpy(file, "NURULES2", 8);
+        memcpy(file, "NURULES3", 8);
         replace_rules(file, size);
         expect_rules_ignored("wrong magic");
+        memcpy(file, "NURULES1", 8);
+        replace_rules(file, size);
+        expect_rules_ignored("version 1");
         size = fake_rules(wrong, ELEMENTSOF(wrong), file, sizeof(file));
-        file[1] = UINT64_C(1) << 60;
+        file[1] = 7;
+        replace_rules(file, size);
+        expect_rules_ignored("odd seq (a change under way)");
+        file[1] = 0;
+        file[5] = UINT64_C(1) << 60;
         replace_rules(file, size);
         expect_rules_ignored("huge n");
-        file[1] = UINT64_MAX / RULES_FILE_ENTRY_SIZE + 2; /* 56 n wraps around */
+        file[5] = UINT64_MAX / RULES_FILE_ENTRY_SIZE + 2; /* 56 n wraps around */
         replace_rules(file, size);
         expect_rules_ignored("n that wraps");
-        file[1] = 3;
+        file[5] = 3;
         replace_rules(file, size);
         expect_rules_ignored("n one too many");
-        file[1] = 2;
-        file[2] += 8;
+        file[5] = 2;
+        file[4] = 7;
+        replace_rules(file, size);
+        expect_rules_ignored("slots not a power of two");
+        file[4] = 8;
+        file[6] += 8;
         replace_rules(file, size);
         expect_rules_ignored("strings size too large");
-        file[2] -= 8;
-        file[3] = 1;
+        file[6] -= 8;
+        file[7] = 1;
         replace_rules(file, size);
         expect_rules_ignored("reserved not 0");
-        file[3] = 0;
+        file[7] = 0;
         replace_rules(file, size - 1);
         expect_rules_ignored("cut");
         ((char *) file)[size - 1] = 'x';
@@ -2062,14 +2154,18 @@ START_TEST(test_rules_file_malformed_asks_the_daemon) {
         expect_rules_ignored("empty");
 
         /* The entries: each corruption makes the entry unusable, never a wrong answer. */
-        for (int which = 0; which < 5; which++) {
-                size = fake_rules(wrong, 1, file, sizeof(file));
+        for (int which = 0; which < 7; which++) {
+                RulesFileSlot *slot = (RulesFileSlot *) (void *) ((char *) file + RULES_FILE_HEADER_SIZE);
+
+                size = fake_rules_entries(wrong, 1, file, sizeof(file), &e);
                 switch (which) {
                 case 0:
                         e[0].host_off = 1000; /* outside the strings */
                         break;
                 case 1:
-                        e[0].host_hash ^= 1; /* the host's hash is not its own */
+                        for (unsigned i = 0; i < 8; i++) /* the slot's hash is not the host's */
+                                if (slot[i].hash)
+                                        slot[i].hash ^= 1;
                         break;
                 case 2:
                         e[0].answer_family = AF_UNIX;
@@ -2080,13 +2176,23 @@ START_TEST(test_rules_file_malformed_asks_the_daemon) {
                 case 4:
                         e[0].flags = 0; /* no answer: a name target or a TTL */
                         break;
+                case 5:
+                        e[0].flags |= RULES_FILE_REMOVED; /* a rule that was removed */
+                        break;
+                case 6:
+                        for (unsigned i = 0; i < 8; i++) /* a chain head past the entries */
+                                if (slot[i].hash)
+                                        slot[i].head = 2;
+                        break;
                 }
                 replace_rules(file, size);
                 expect_rules_ignored(which == 0   ? "host outside the strings"
                                      : which == 1 ? "wrong hash"
                                      : which == 2 ? "answer family"
                                      : which == 3 ? "target port"
-                                                  : "no answer");
+                                     : which == 4 ? "no answer"
+                                     : which == 5 ? "removed"
+                                                  : "head past the entries");
         }
         /* A valid file without the rule: the daemon knows it. */
         size = fake_rules(wrong + 1, 1, file, sizeof(file));
@@ -2173,7 +2279,7 @@ END_TEST
 START_TEST(test_rules_file_format) {
         static const FakeRule rules[] = {
                 {NULL, "a.test", "10.0.0.1"}, {"s1", "a.test", "2001:db8::1"}, {NULL, "b.test", NULL}};
-        uint64_t buf[64];
+        uint64_t buf[128];
         RulesFileView v;
         const RulesFileEntry *e;
         struct sockaddr_storage ss;
@@ -2181,6 +2287,8 @@ START_TEST(test_rules_file_format) {
 
         ck_assert(rules_file_parse(buf, size, &v));
         ck_assert_uint_eq(v.n, 3);
+        ck_assert_uint_eq(v.n_slots, 16);
+        ck_assert(rules_file_still(&v, 0));
         /* The scope's rule, then the global one; AF_UNSPEC or the literal's family only. */
         e = rules_file_lookup(&v, "s1", "a.test", 0, AF_UNSPEC, true);
         ck_assert_ptr_nonnull(e);
@@ -2280,7 +2388,7 @@ static Suite *nss_suite(void) {
         tcase_add_test(tc, test_index_malformed_or_missing_asks_the_daemon);
         tcase_add_test(tc, test_index_write_failure_leaves_the_module_asking);
         tcase_add_test(tc, test_index_larger_than_a_read_is_mapped);
-        tcase_add_test(tc, test_index_mode_and_atomic_replacement);
+        tcase_add_test(tc, test_index_mode_and_changes_in_place);
         tcase_add_test(tc, test_index_removed_at_exit_only_if_ours);
 
         tc = test_tcase_add(s, "names-index-format", 10, NULL, NULL, NULL);

@@ -720,6 +720,28 @@ END_TEST
 
 /* ---- 4. the file ------------------------------------------------------------------- */
 
+/* Calls fn on every entry of v that a chain reaches and that is not removed: the rules the
+ * file shows. Returns how many. */
+static uint64_t for_each_rule(const RulesFileView *v, void (*fn)(const RulesFileEntry *e, void *userdata),
+                              void *userdata) {
+        uint64_t n = 0;
+
+        for (uint64_t i = 0; i < v->n_slots; i++)
+                for (uint32_t k = v->slots[i].hash ? v->slots[i].head : 0; k != 0 && k != UINT32_MAX;) {
+                        const RulesFileEntry *e = rules_file_entry(v, k);
+
+                        ck_assert_ptr_nonnull(e);
+                        if (!(e->flags & RULES_FILE_REMOVED)) {
+                                n++;
+                                if (fn)
+                                        fn(e, userdata);
+                        }
+                        k = rules_file_next(e, k);
+                        ck_assert_uint_ne(k, UINT32_MAX);
+                }
+        return n;
+}
+
 /* Asserts a rules file at path that parses, with n rules; returns its size. */
 static size_t assert_rules_file(const char *path, uint64_t n) {
         struct stat st;
@@ -736,7 +758,7 @@ static size_t assert_rules_file(const char *path, uint64_t n) {
         ck_assert_ptr_ne(map, MAP_FAILED);
         close(fd);
         ck_assert_msg(rules_file_parse(map, (size_t) st.st_size, &v), "%s does not parse", path);
-        ck_assert_uint_eq(v.n, n);
+        ck_assert_uint_eq(for_each_rule(&v, NULL, NULL), n);
         munmap(map, (size_t) st.st_size);
         return (size_t) st.st_size;
 }
@@ -865,8 +887,9 @@ static void cap_questions(netutil_client *c, netutil_client *oracle, unsigned n)
         assert_same_answer(c, oracle, &(Question) { "own.test", 80, AF_UNSPEC, NULL }, NULL);
 }
 
-/* Breaks if the file stays (showing only some rules) past RULES_FILE_MAX_RULES, or does not
- * come back under it. */
+/* Breaks if the file stays (showing only some rules) past RULES_FILE_MAX_RULES, comes back
+ * as soon as the count is under it again (a count going back and forth across the cap would
+ * make the daemon write the whole file per change), or does not come back at half of it. */
 START_TEST(test_past_the_cap_no_file_and_back_under_it_again) {
         netutil_client *c = open_client(true), *oracle = open_client(false);
         Answer a;
@@ -887,9 +910,17 @@ START_TEST(test_past_the_cap_no_file_and_back_under_it_again) {
         expect_address(&a, "192.0.2.2", 80, 0);
         assert_daemon_now(c, &(Question) { "own2.test", 80, AF_UNSPEC, NULL });
 
-        /* Back at the cap: the file again, answered locally. */
+        /* Back at the cap: still no file, the daemon answers. */
         ck_assert_int_eq(netutil_override_del(c, NULL, "own.test", -1, -1, CALL_TIMEOUT_USEC), 0);
-        assert_rules_file(rules_path, RULES_FILE_MAX_RULES);
+        assert_no_file(rules_path);
+        assert_same_answer(c, oracle, &(Question) { "own2.test", 80, AF_UNSPEC, NULL }, &a);
+        assert_daemon_now(c, &(Question) { "own2.test", 80, AF_UNSPEC, NULL });
+
+        /* At half the cap (own2.test and RULES_FILE_MAX_RULES / 2 - 1 drop-in rules): the
+         * file again, answered locally. */
+        write_cap_dropin(RULES_FILE_MAX_RULES / 2 - 1);
+        reload_daemon();
+        assert_rules_file(rules_path, RULES_FILE_MAX_RULES / 2);
         assert_local_now(c, &(Question) { "own2.test", 80, AF_UNSPEC, NULL }, &a);
 
         /* Far past it by a reload, and back by another. */
@@ -939,14 +970,40 @@ static void replace_rules_file(const void *buf, size_t size) {
         ck_assert_int_eq(rename(tmp, rules_path), 0);
 }
 
+typedef struct FindEntry {
+        const RulesFileView *v;
+        const char *scope, *host;
+        int port, family;
+        const RulesFileEntry *found;
+} FindEntry;
+
+static void find_entry_one(const RulesFileEntry *e, void *userdata) {
+        FindEntry *f = userdata;
+
+        if (rules_file_entry_is(f->v, e, f->scope, f->host, f->port, f->family) > 0)
+                f->found = e;
+}
+
 /* The entry of the daemon's file for (scope, host, port, family), or NULL. */
 static RulesFileEntry *find_entry(char *buf, size_t size, const char *scope, const char *host, int port, int family) {
         RulesFileView v;
+        FindEntry f = { &v, scope, host, port, family, NULL };
 
         ck_assert(rules_file_parse(buf, size, &v));
-        for (uint64_t i = 0; i < v.n; i++)
-                if (rules_file_entry_is(&v, &v.entries[i], scope, host, port, family))
-                        return (RulesFileEntry *) (void *) &v.entries[i];
+        (void) for_each_rule(&v, find_entry_one, &f);
+        return (RulesFileEntry *) (uintptr_t) f.found;
+}
+
+/* The slot of the daemon's file for (scope, host), or NULL. */
+static RulesFileSlot *find_slot(char *buf, size_t size, const char *scope, const char *host) {
+        RulesFileView v;
+        uint64_t h;
+
+        ck_assert(rules_file_parse(buf, size, &v));
+        h = rules_file_slot_hash(v.key, scope, host);
+        for (uint64_t i = 0; i < v.n_slots; i++)
+                if (v.slots[i].hash == h)
+                        return (RulesFileSlot *) (uintptr_t) &v.slots[i];
         return NULL;
 }
 
@@ -956,6 +1013,7 @@ static void poison_answers(char *buf, size_t size) {
         RulesFileView v;
 
         ck_assert(rules_file_parse(buf, size, &v));
+        /* Unused entries are zero: no flag, nothing poisoned. */
         for (uint64_t i = 0; i < v.n; i++) {
                 RulesFileEntry *e = (RulesFileEntry *) (void *) &v.entries[i];
                 static const uint8_t v4[4] = { 203, 0, 113, 7 };
@@ -977,6 +1035,9 @@ enum {
         BAD_EMPTY,
         BAD_SHORT_HEADER,
         BAD_MAGIC,
+        BAD_VERSION_1,
+        BAD_ODD_SEQ,
+        BAD_SLOTS_NOT_POWER_OF_TWO,
         BAD_N_PLUS_ONE,
         BAD_STRINGS_SIZE,
         BAD_RESERVED,
@@ -993,7 +1054,8 @@ enum {
 };
 
 static const char *const bad_names[_BAD_MAX] = {
-        "empty",        "short header",        "wrong magic",   "n one too big",     "strings size one too big",
+        "empty",        "short header",        "wrong magic",   "version 1",         "odd seq (a change under way)",
+        "slots not a power of two",            "n one too big",     "strings size one too big",
         "reserved set", "no final NUL",        "huge n",        "truncated entry",   "host offset out of range",
         "a directory",  "a symlink to a valid file", "a FIFO", "a 100 MB sparse file", "a device node",
 };
@@ -1017,28 +1079,48 @@ static void put_bad_file(int kind, const char *good, size_t size) {
                 replace_rules_file(buf, 16);
                 return;
         case BAD_MAGIC:
-                buf[7] = '2';
+                buf[7] = '3';
                 break;
+        case BAD_VERSION_1:
+                /* An old daemon's file: a reader refuses a version it does not know. */
+                buf[7] = '1';
+                break;
+        case BAD_ODD_SEQ: {
+                /* A change in place that never ended (a daemon killed in the middle). */
+                uint64_t seq;
+                memcpy(&seq, buf + RULES_FILE_SEQ_OFFSET, sizeof(seq));
+                put_u64(buf, RULES_FILE_SEQ_OFFSET, seq | 1);
+                break;
+        }
+        case BAD_SLOTS_NOT_POWER_OF_TWO: {
+                /* Slots one fewer, strings as many bytes more: the sizes still add up. */
+                uint64_t slots, strings;
+                memcpy(&slots, buf + 32, sizeof(slots));
+                memcpy(&strings, buf + 48, sizeof(strings));
+                put_u64(buf, 32, slots - 1);
+                put_u64(buf, 48, strings + RULES_FILE_SLOT_SIZE);
+                break;
+        }
         case BAD_N_PLUS_ONE: {
                 uint64_t n;
-                memcpy(&n, buf + 8, sizeof(n));
-                put_u64(buf, 8, n + 1);
+                memcpy(&n, buf + 40, sizeof(n));
+                put_u64(buf, 40, n + 1);
                 break;
         }
         case BAD_STRINGS_SIZE: {
                 uint64_t s;
-                memcpy(&s, buf + 16, sizeof(s));
-                put_u64(buf, 16, s + 1);
+                memcpy(&s, buf + 48, sizeof(s));
+                put_u64(buf, 48, s + 1);
                 break;
         }
         case BAD_RESERVED:
-                put_u64(buf, 24, 1);
+                put_u64(buf, 56, 1);
                 break;
         case BAD_NO_FINAL_NUL:
                 buf[size - 1] = 'x';
                 break;
         case BAD_HUGE_N:
-                put_u64(buf, 8, UINT64_MAX / RULES_FILE_ENTRY_SIZE + 1);
+                put_u64(buf, 40, UINT64_MAX / RULES_FILE_ENTRY_SIZE + 1);
                 break;
         case BAD_TRUNCATED_ENTRY:
                 replace_rules_file(buf, RULES_FILE_HEADER_SIZE + RULES_FILE_ENTRY_SIZE / 2);
@@ -1076,14 +1158,13 @@ static void put_bad_file(int kind, const char *good, size_t size) {
         case BAD_SPARSE_100MB: {
                 /* A well-formed file (the daemon's entries, poisoned) with its strings padded
                  * with NULs to 100 MB: too large to be one the daemon wrote. */
-                uint64_t s, n;
+                uint64_t s;
                 int fd;
                 off_t big = 100LL * 1024 * 1024;
 
                 poison_answers(buf, size);
-                memcpy(&n, buf + 8, sizeof(n));
-                memcpy(&s, buf + 16, sizeof(s));
-                put_u64(buf, 16, (uint64_t) big - RULES_FILE_HEADER_SIZE - n * RULES_FILE_ENTRY_SIZE);
+                memcpy(&s, buf + 48, sizeof(s));
+                put_u64(buf, 48, s + ((uint64_t) big - size));
                 fd = open(aside, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
                 ck_assert_int_ge(fd, 0);
                 ck_assert_int_eq(write(fd, buf, size), (ssize_t) size);
@@ -1211,24 +1292,24 @@ END_TEST
 
 /* The corruptions of test_a_corrupt_shadowing_entry_is_not_skipped(), by loop index. */
 static const char *const corrupt_names[] = { "host offset out of range", "scope offset out of range",
-                                             "entries out of order" };
+                                             "a chain link that does not go to an older entry",
+                                             "a chain head past the entries" };
 
 /* Breaks if an entry that the lookup cannot read as it should (its host or scope outside the
- * strings, or out of hash order) makes the library pass over it
- * and answer a rule that it shadows: the daemon answers the shadowing rule, the library must
- * ask it. The format's comment promises that "a corrupt entry" is left to the daemon, and
- * rules_file_parse() that order and offsets are "checked as a lookup reads them"; here the
- * lookup reads past them. (An entry whose hash is not its host's, in a sorted file, is not
- * among them: nothing tells it from a file without that rule.) */
+ * strings, a chain that loops or leaves the file) makes the library pass over it and answer
+ * a rule that it shadows: the daemon answers the shadowing rule, the library must ask it.
+ * The format's comment promises that "a corrupt entry" is left to the daemon, and
+ * rules_file_parse() that entries and slots are "checked where a lookup reads them"; here
+ * the lookup reads past them. */
 START_TEST(test_a_corrupt_shadowing_entry_is_not_skipped) {
         netutil_client *c = open_client(true), *oracle = open_client(false);
         const Question q = { "h1.test", 80, AF_UNSPEC, "s1" };
         _cleanup_(freep) char *buf = NULL, *bad = NULL;
         size_t size;
         RulesFileEntry *e;
+        RulesFileSlot *slot;
         RulesFileView v;
         Answer want;
-        bool misleads = false;
 
         set_matrix(c);
         buf = read_rules_file(&size);
@@ -1241,6 +1322,8 @@ START_TEST(test_a_corrupt_shadowing_entry_is_not_skipped) {
         memcpy(bad, buf, size);
         e = find_entry(bad, size, "s1", "h1.test", RULES_FILE_ANY, RULES_FILE_ANY);
         ck_assert_ptr_nonnull(e);
+        slot = find_slot(bad, size, "s1", "h1.test");
+        ck_assert_ptr_nonnull(slot);
         ck_assert(rules_file_parse(bad, size, &v));
         switch (_i) {
         case 0:
@@ -1250,24 +1333,12 @@ START_TEST(test_a_corrupt_shadowing_entry_is_not_skipped) {
                 e->scope_off = UINT32_MAX - 1;
                 break;
         case 2:
-                /* Swapped with an entry of another host, one that takes it out of the binary
-                 * search's way. */
-                for (uint64_t j = 0; j < v.n && !misleads; j++) {
-                        RulesFileEntry tmp;
-                        const RulesFileEntry *found;
-
-                        memcpy(bad, buf, size);
-                        ck_assert(rules_file_parse(bad, size, &v));
-                        e = find_entry(bad, size, "s1", "h1.test", RULES_FILE_ANY, RULES_FILE_ANY);
-                        if (v.entries[j].host_hash == e->host_hash)
-                                continue;
-                        tmp = *e;
-                        *e = v.entries[j];
-                        memcpy((void *) &v.entries[j], &tmp, sizeof(tmp));
-                        found = rules_file_lookup(&v, "s1", "h1.test", 80, AF_UNSPEC, false);
-                        misleads = found && found->answer_family == AF_INET;
-                }
-                ck_assert_msg(misleads, "no swap hides the entry from the lookup");
+                /* The rule links to itself: a reader that followed it would never end. */
+                ck_assert_uint_eq(slot->head, (uint32_t) (e - v.entries) + 1);
+                e->next = slot->head;
+                break;
+        case 3:
+                slot->head = (uint32_t) v.n + 1;
                 break;
         default:
                 ck_abort();

@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 
 /*
- * Fuzz target: the rules file's reader (proto/rules-file-format.h), which libnetutil and the
- * NSS module run on SOCKET_PATH.rules, a file that only the daemon writes but that anything
- * with write access to /run, a full disk or a bug could leave malformed. An input is one such
- * file. rules_file_parse() must refuse anything whose sizes do not add up; on a file it
- * accepts, rules_file_lookup() runs for questions made from the file's own entries and from
- * the input (scope, host, port, family, host_only), and every entry it returns must be one
- * of the file's, belong to the question's tables and key forms, and carry an answer for the
- * asked family, which rules_file_sockaddr() turns into a well-formed sockaddr. On a file
- * sorted by host_hash (as the daemon writes it), the binary search must give exactly what a
- * linear scan in Tornado's order gives. Owns only these invariants; no I/O, no state kept
- * between inputs.
+ * Fuzz target: the readers of the two files the daemon publishes next to its socket
+ * (proto/rules-file-format.h and proto/names-index-format.h), which libnetutil and the NSS
+ * module run on SOCKET_PATH.rules and SOCKET_PATH.names, files that only the daemon writes
+ * but that anything with write access to /run, a full disk, a bug or a read that overlaps a
+ * change in place (a torn slot, a chain head moved under the reader) could leave in any
+ * state. An input is one such file, read as either. rules_file_parse() must refuse anything
+ * whose sizes do not add up; on a file it accepts, rules_file_lookup() runs for questions
+ * made from the file's own entries (removed ones included) and from the input (scope, host,
+ * port, family, host_only), must end (chains that loop or leave the file), and every entry
+ * it returns must be one of the file's, not removed, belong to the question's tables and key
+ * forms, and carry an answer for the asked family, which rules_file_sockaddr() turns into a
+ * well-formed sockaddr; an odd seq must never pass rules_file_still(). On a file whose
+ * chains are all well-formed (as the daemon writes them), the lookup must give exactly what
+ * a scan of every slot and chain in Tornado's order gives. names_index_parse() and
+ * names_index_may_have() must hold to the index's sizes and probe bound. Owns only these
+ * invariants; no I/O, no state kept between inputs.
  */
 
 #include <netinet/in.h>
@@ -20,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "fuzz.h"
+#include "names-index-format.h"
 #include "rules-file-format.h"
 
 const char fuzz_name[] = "rules";
@@ -33,37 +39,58 @@ const char fuzz_name[] = "rules";
 void fuzz_setup(void) {
 }
 
-/* Tornado's order without the binary search: the first entry, in file order, of the scope's
- * table then the global one, of the first key form that has one; the same checks on it. */
+/* Tornado's order by a scan of every slot (the first whose hash is the table's, wherever
+ * it is) and of its whole chain: the same answer as the lookup on a well-formed file. */
 static const RulesFileEntry *linear_lookup(const RulesFileView *f, const char *scope, const char *host,
                                            int port, int family, bool host_only) {
         const int ports[3] = { port, port, RULES_FILE_ANY },
                   families[3] = { family, RULES_FILE_ANY, RULES_FILE_ANY };
-        uint64_t h = names_index_hash(host);
 
-        for (int table = scope && *scope ? 0 : 1; table < 2; table++)
-                for (unsigned k = host_only ? 2 : 0; k < 3; k++)
-                        for (uint64_t i = 0; i < f->n; i++) {
-                                const RulesFileEntry *e = &f->entries[i];
-                                int is;
+        for (int table = scope && *scope ? 0 : 1; table < 2; table++) {
+                const char *s = table == 0 ? scope : NULL;
+                uint64_t h = rules_file_slot_hash(f->key, s, host);
+                uint32_t head = 0;
 
-                                if (e->host_hash != h)
-                                        continue;
+                for (uint64_t i = 0; i < f->n_slots; i++)
+                        if (f->slots[(h + i) & (f->n_slots - 1)].hash == h) {
+                                head = f->slots[(h + i) & (f->n_slots - 1)].head;
+                                break;
+                        }
+                for (unsigned k = host_only ? 2 : 0; head && k < 3; k++)
+                        for (uint32_t i = head; i != 0; i = f->entries[i - 1].next) {
+                                int is = rules_file_entry_is(f, &f->entries[i - 1], s, host, ports[k], families[k]);
+
                                 /* A corrupt entry of the host's may be the rule asked for. */
-                                is = rules_file_entry_is(f, e, table == 0 ? scope : NULL, host, ports[k],
-                                                         families[k]);
                                 if (is < 0)
                                         return NULL;
                                 if (is > 0)
-                                        return rules_file_answer(e, family);
+                                        return rules_file_answer(&f->entries[i - 1], family);
                         }
+        }
         return NULL;
 }
 
-static bool sorted(const RulesFileView *f) {
-        for (uint64_t i = 1; i < f->n; i++)
-                if (f->entries[i - 1].host_hash > f->entries[i].host_hash)
+/* As the daemon writes a file: every slot within NAMES_INDEX_MAX_PROBE of its home with no
+ * free slot before it, every chain inside the file and going to older entries. */
+static bool well_formed(const RulesFileView *f) {
+        uint64_t mask = f->n_slots - 1;
+
+        for (uint64_t i = 0; i < f->n_slots; i++) {
+                const RulesFileSlot *s = &f->slots[i];
+
+                if (s->hash == 0)
+                        continue;
+                if (((i - s->hash) & mask) >= NAMES_INDEX_MAX_PROBE)
                         return false;
+                for (uint64_t j = s->hash & mask; j != i; j = (j + 1) & mask)
+                        if (f->slots[j].hash == 0 || f->slots[j].hash == s->hash)
+                                return false;
+                if (s->head > f->n)
+                        return false;
+                for (uint32_t k = s->head; k != 0; k = f->entries[k - 1].next)
+                        if (f->entries[k - 1].next >= k)
+                                return false;
+        }
         return true;
 }
 
@@ -99,7 +126,7 @@ static void ask(const RulesFileView *f, bool is_sorted, const char *scope, const
         /* One of the file's entries, for this host, in one of the question's tables and key
          * forms, with an answer of the asked family. */
         fuzz_assert(e >= f->entries && e < f->entries + f->n);
-        fuzz_assert(e->host_hash == names_index_hash(host));
+        fuzz_assert(!(e->flags & RULES_FILE_REMOVED));
         fuzz_assert(rules_file_entry_is(f, e, NULL, host, e->port, e->family) ||
                     (scope && *scope && rules_file_entry_is(f, e, scope, host, e->port, e->family)));
         fuzz_assert((e->port == RULES_FILE_ANY && e->family == RULES_FILE_ANY) ||
@@ -109,6 +136,32 @@ static void ask(const RulesFileView *f, bool is_sorted, const char *scope, const
         fuzz_assert(family == AF_UNSPEC || (uint32_t) family == e->answer_family);
         fuzz_assert(e->target_port >= RULES_FILE_ANY && e->target_port <= 65535);
         check_sockaddr(e, port >= 0 ? (unsigned) port : 0);
+}
+
+/* The input as a names index: the sizes parse() promises, and a probe that ends. */
+static void check_names_index(const uint8_t *buf, size_t size, const uint8_t *data) {
+        char host[FUZZ_RULES_HOST_MAX + 1];
+        NamesIndexView v;
+        size_t len = size < FUZZ_RULES_HOST_MAX ? size : FUZZ_RULES_HOST_MAX;
+
+        if (!names_index_parse(buf, size, &v))
+                return;
+        fuzz_assert(v.n_slots > 0 && v.n_slots <= NAMES_INDEX_MAX_SLOTS && (v.n_slots & (v.n_slots - 1)) == 0);
+        fuzz_assert(NAMES_INDEX_HEADER_SIZE + v.n_slots * sizeof(uint64_t) == size);
+        memcpy(host, data + size - len, len);
+        host[len] = '\0';
+        /* A name whose value is in a slot of its window, before any empty one, is "ask". */
+        if (!names_index_may_have(&v, host)) {
+                uint64_t h = names_index_value(v.key, host);
+
+                for (uint64_t i = 0; i < v.n_slots && i < NAMES_INDEX_MAX_PROBE; i++) {
+                        uint64_t s = v.slots[(h + i) & (v.n_slots - 1)];
+
+                        fuzz_assert(s != h);
+                        if (s == NAMES_INDEX_EMPTY)
+                                break;
+                }
+        }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -124,6 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!buf)
                 fuzz_fail("out of memory");
         memcpy(buf, data, size);
+        check_names_index(buf, size, data);
         ok = rules_file_parse(buf, size, &v);
         if (!ok) {
                 free(buf);
@@ -132,11 +186,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* What parse() promises: the sizes add up, a non-empty strings area ends in a NUL. */
         fuzz_assert(size >= RULES_FILE_HEADER_SIZE &&
                     memcmp(buf, RULES_FILE_MAGIC, RULES_FILE_MAGIC_SIZE) == 0);
-        fuzz_assert(v.n <= (size - RULES_FILE_HEADER_SIZE) / RULES_FILE_ENTRY_SIZE);
-        fuzz_assert(RULES_FILE_HEADER_SIZE + v.n * RULES_FILE_ENTRY_SIZE + v.strings_size == size);
+        fuzz_assert(v.n_slots > 0 && (v.n_slots & (v.n_slots - 1)) == 0);
+        fuzz_assert(RULES_FILE_HEADER_SIZE + v.n_slots * RULES_FILE_SLOT_SIZE + v.n * RULES_FILE_ENTRY_SIZE +
+                            v.strings_size ==
+                    size);
         fuzz_assert((const uint8_t *) v.strings + v.strings_size == buf + size);
-        fuzz_assert(v.strings_size == 0 || v.strings[v.strings_size - 1] == '\0');
-        is_sorted = sorted(&v);
+        fuzz_assert(v.strings_size > 0 && v.strings[v.strings_size - 1] == '\0');
+        is_sorted = well_formed(&v);
+        /* A change under way (odd seq) or one that came between (another seq) is never
+         * taken for a state of the tables. */
+        {
+                uint64_t seq = rules_file_seq(&v);
+
+                fuzz_assert(rules_file_still(&v, seq) == ((seq & 1) == 0));
+                fuzz_assert(!rules_file_still(&v, seq | 1));
+                fuzz_assert(!rules_file_still(&v, seq + 2));
+        }
 
         /* Questions from the file's own entries: their exact keys, the other forms, every
          * family, their scope, another scope and none. */
