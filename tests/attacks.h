@@ -68,3 +68,4 @@ void attacks_add_names(struct Suite *s);
 void attacks_add_workers(struct Suite *s);
 void attacks_add_persist(struct Suite *s);
 void attacks_add_sockets(struct Suite *s);
+void attacks_add_index(struct Suite *s);

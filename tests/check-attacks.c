@@ -141,5 +141,6 @@ int main(void) {
         attacks_add_workers(s);
         attacks_add_persist(s);
         attacks_add_sockets(s);
+        attacks_add_index(s);
         return test_run_suite(s, true);
 }
