@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 
-/* SipHash-2-4 and the process's hash key (hash.h), written from the paper's description. */
+/* SipHash-2-4 (proto/siphash.h) and the process's hash key (hash.h). */
 
 #include <stdbool.h>
 #include <string.h>
@@ -10,61 +10,16 @@
 
 #include "hash.h"
 
-#define ROTL(x, b) (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
-
-static void sip_round(HashState *s) {
-        s->v0 += s->v1;
-        s->v1 = ROTL(s->v1, 13);
-        s->v1 ^= s->v0;
-        s->v0 = ROTL(s->v0, 32);
-        s->v2 += s->v3;
-        s->v3 = ROTL(s->v3, 16);
-        s->v3 ^= s->v2;
-        s->v0 += s->v3;
-        s->v3 = ROTL(s->v3, 21);
-        s->v3 ^= s->v0;
-        s->v2 += s->v1;
-        s->v1 = ROTL(s->v1, 17);
-        s->v1 ^= s->v2;
-        s->v2 = ROTL(s->v2, 32);
-}
-
-static void compress(HashState *s, uint64_t m) {
-        s->v3 ^= m;
-        sip_round(s);
-        sip_round(s);
-        s->v0 ^= m;
-}
-
 void hash_init(HashState *s, const HashKey *key) {
-        /* "somepseudorandomlygeneratedbytes", the paper's initialisation constants. */
-        *s = (HashState) {
-                .v0 = key->k0 ^ 0x736f6d6570736575ULL,
-                .v1 = key->k1 ^ 0x646f72616e646f6dULL,
-                .v2 = key->k0 ^ 0x6c7967656e657261ULL,
-                .v3 = key->k1 ^ 0x7465646279746573ULL,
-        };
+        siphash_init(s, key->k0, key->k1, 2);
 }
 
 void hash_add(HashState *s, const void *data, size_t len) {
-        const uint8_t *p = data;
-
-        for (size_t i = 0; i < len; i++) {
-                s->tail |= (uint64_t) p[i] << (8 * (s->len % 8));
-                s->len++;
-                if (s->len % 8 == 0) {
-                        compress(s, s->tail);
-                        s->tail = 0;
-                }
-        }
+        siphash_add(s, data, len);
 }
 
 uint64_t hash_final(HashState *s) {
-        compress(s, s->tail | (uint64_t) (s->len & 0xff) << 56);
-        s->v2 ^= 0xff;
-        for (int i = 0; i < 4; i++)
-                sip_round(s);
-        return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
+        return siphash_final(s, 4);
 }
 
 uint64_t hash_bytes(const HashKey *key, const void *data, size_t len) {
@@ -75,20 +30,25 @@ uint64_t hash_bytes(const HashKey *key, const void *data, size_t len) {
         return hash_final(&s);
 }
 
+void hash_random_key(HashKey *key) {
+        static uint64_t counter;
+        struct timespec ts = {};
+
+        if (getrandom(key, sizeof(*key), GRND_NONBLOCK) == (ssize_t) sizeof(*key))
+                return;
+        /* Early boot without entropy yet: not secret, but different per run and per call. */
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        key->k0 = (uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 32) ^ (uint64_t) (uintptr_t) key;
+        key->k1 = ((uint64_t) getpid() << 16) ^ (++counter * UINT64_C(0xbf58476d1ce4e5b9));
+}
+
 const HashKey *hash_process_key(void) {
         static HashKey key;
         static bool made;
 
         /* The daemon is one thread where tables live (workers never hash): no lock. */
         if (!made) {
-                if (getrandom(&key, sizeof(key), GRND_NONBLOCK) != (ssize_t) sizeof(key)) {
-                        /* Early boot without entropy yet: not secret, but different per run. */
-                        struct timespec ts = {};
-
-                        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-                        key.k0 = (uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 32) ^ (uint64_t) (uintptr_t) &key;
-                        key.k1 = (uint64_t) getpid() ^ ((uint64_t) (uintptr_t) &ts << 16);
-                }
+                hash_random_key(&key);
                 made = true;
         }
         return &key;

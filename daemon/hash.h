@@ -14,17 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "siphash.h"
+
 typedef struct HashKey {
         uint64_t k0, k1;
 } HashKey;
 
-/* Incremental SipHash-2-4: hash_init(), any number of hash_add(), hash_final(). */
-typedef struct HashState {
-        uint64_t v0, v1, v2, v3;
-        uint64_t tail; /* up to 7 bytes not yet compressed, little-endian */
-        size_t len;    /* bytes added so far */
-} HashState;
+/* Incremental SipHash-2-4 (proto/siphash.h): hash_init(), any number of hash_add(),
+ * hash_final(). */
+typedef SipHash HashState;
 
+/* A new random key (getrandom(), else a mix of the clock, the pid and a counter if the
+ * kernel has no entropy to give yet). */
+void hash_random_key(HashKey *key);
 /* This process's key: random (getrandom(), else a mix of the clock, pid and addresses if
  * the kernel has no entropy to give yet), made at the first call and then fixed. */
 const HashKey *hash_process_key(void);

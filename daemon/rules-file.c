@@ -16,9 +16,9 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "gai.h"
+#include "hash.h"
 #include "macro.h"
 #include "override.h"
 #include "rules-file-format.h"
@@ -92,13 +92,11 @@ void rules_image_free(RulesImage *ri) {
 }
 
 void published_file_key(uint64_t key[2]) {
-        static uint64_t counter;
+        HashKey k;
 
-        if (getrandom(key, 2 * sizeof(uint64_t), GRND_NONBLOCK) == (ssize_t) (2 * sizeof(uint64_t)))
-                return;
-        /* Early at boot: unpredictable enough for a key that is public once the file is. */
-        key[0] = now_usec() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t) getpid();
-        key[1] = names_index_rotl(key[0], 29) ^ (++counter * UINT64_C(0xbf58476d1ce4e5b9)) ^ (uint64_t) (uintptr_t) key;
+        hash_random_key(&k);
+        key[0] = k.k0;
+        key[1] = k.k1;
 }
 
 void rules_file_set_answer(Override *o) {

@@ -50,6 +50,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "siphash.h"
+
 #define NAMES_INDEX_SUFFIX ".names"
 #define NAMES_INDEX_MAGIC "NUNAMES2"
 #define NAMES_INDEX_MAGIC_SIZE 8u
@@ -69,69 +71,21 @@
  * the count bounds nothing else, since the size must match it. */
 #define NAMES_INDEX_MAX_SLOTS (UINT64_C(1) << 26)
 
-static inline uint64_t names_index_rotl(uint64_t x, unsigned b) {
-        return (x << b) | (x >> (64 - b));
-}
-
-#define NAMES_INDEX_SIPROUND(v0, v1, v2, v3)                                                     \
-        do {                                                                                     \
-                v0 += v1;                                                                        \
-                v1 = names_index_rotl(v1, 13);                                                   \
-                v1 ^= v0;                                                                        \
-                v0 = names_index_rotl(v0, 32);                                                   \
-                v2 += v3;                                                                        \
-                v3 = names_index_rotl(v3, 16);                                                   \
-                v3 ^= v2;                                                                        \
-                v0 += v3;                                                                        \
-                v3 = names_index_rotl(v3, 21);                                                   \
-                v3 ^= v0;                                                                        \
-                v2 += v1;                                                                        \
-                v1 = names_index_rotl(v1, 17);                                                   \
-                v1 ^= v2;                                                                        \
-                v2 = names_index_rotl(v2, 32);                                                   \
-        } while (0)
-
-typedef struct NamesIndexSip {
-        uint64_t v0, v1, v2, v3, m, len;
-} NamesIndexSip;
-
-static inline void names_index_sip_byte(NamesIndexSip *s, unsigned char c) {
-        s->m |= (uint64_t) c << (8 * (s->len & 7));
-        if ((++s->len & 7) == 0) {
-                s->v3 ^= s->m;
-                NAMES_INDEX_SIPROUND(s->v0, s->v1, s->v2, s->v3);
-                s->v0 ^= s->m;
-                s->m = 0;
-        }
-}
-
 /* SipHash-1-3 (Aumasson and Bernstein; one compression round, three finalisation rounds,
  * as CPython and Rust use for their tables) under key[2] of the bytes of a, then, if b is
  * not NULL, a NUL and the bytes of b: the words are read little-endian whatever the host,
  * so the value of a string is the same everywhere. Both published files use it: the names
  * index on hosts (b NULL), the rules file on host and scope. */
 static inline uint64_t names_index_siphash(const uint64_t key[2], const char *a, const char *b) {
-        NamesIndexSip s = { key[0] ^ UINT64_C(0x736f6d6570736575), key[1] ^ UINT64_C(0x646f72616e646f6d),
-                            key[0] ^ UINT64_C(0x6c7967656e657261), key[1] ^ UINT64_C(0x7465646279746573), 0, 0 };
-        uint64_t b_len;
+        SipHash s;
 
-        for (const unsigned char *p = (const unsigned char *) a; *p; p++)
-                names_index_sip_byte(&s, *p);
+        siphash_init(&s, key[0], key[1], 1);
+        siphash_add(&s, a, strlen(a));
         if (b) {
-                names_index_sip_byte(&s, 0);
-                for (const unsigned char *p = (const unsigned char *) b; *p; p++)
-                        names_index_sip_byte(&s, *p);
+                siphash_add(&s, "", 1); /* the NUL between them */
+                siphash_add(&s, b, strlen(b));
         }
-        b_len = s.len;
-        s.m |= b_len << 56;
-        s.v3 ^= s.m;
-        NAMES_INDEX_SIPROUND(s.v0, s.v1, s.v2, s.v3);
-        s.v0 ^= s.m;
-        s.v2 ^= 0xff;
-        NAMES_INDEX_SIPROUND(s.v0, s.v1, s.v2, s.v3);
-        NAMES_INDEX_SIPROUND(s.v0, s.v1, s.v2, s.v3);
-        NAMES_INDEX_SIPROUND(s.v0, s.v1, s.v2, s.v3);
-        return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+        return siphash_final(&s, 3);
 }
 
 /* The slot value of host under key: its hash, 1 instead of the two reserved values. */
