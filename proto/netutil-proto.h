@@ -275,6 +275,12 @@ typedef struct ProtoRecv {
         bool fds_truncated; /* MSG_CTRUNC: fds were lost and the rest closed */
         int fds[PROTO_MAX_FDS];
         unsigned n_fds;
+        /* Set by the owner, kept by proto_recv(): called instead of close() for each fd
+         * the ProtoRecv lets go of (proto_recv_clear(), and a datagram proto_recv()
+         * refuses), and consumes it. The daemon closes a client's fds on another thread,
+         * since the last close of a file may block (closer.h). NULL: close(). */
+        void (*discard)(int fd, void *userdata);
+        void *discard_userdata;
 } ProtoRecv;
 
 /* Receives one datagram with MSG_CMSG_CLOEXEC (and MSG_DONTWAIT). Returns the datagram
@@ -284,7 +290,7 @@ typedef struct ProtoRecv {
 ssize_t proto_recv(int sock, ProtoRecv *r);
 /* Takes ownership of fd number i from r (-EBADF if out of range or already taken). */
 int proto_recv_take_fd(ProtoRecv *r, unsigned i);
-/* Closes every fd r still owns. */
+/* Closes every fd r still owns (through r->discard if set). */
 void proto_recv_clear(ProtoRecv *r);
 
 /* ---- Decoding ----------------------------------------------------------------------- */

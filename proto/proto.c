@@ -427,6 +427,15 @@ int proto_send(int sock, ProtoMsg *m) {
         }
 }
 
+static void recv_release(ProtoRecv *r, int fd) {
+        if (fd < 0)
+                return;
+        if (r->discard)
+                r->discard(fd, r->discard_userdata);
+        else
+                safe_close(fd);
+}
+
 ssize_t proto_recv(int sock, ProtoRecv *r) {
         union {
                 struct cmsghdr align;
@@ -463,7 +472,7 @@ ssize_t proto_recv(int sock, ProtoRecv *r) {
                         if (r->n_fds < PROTO_MAX_FDS)
                                 r->fds[r->n_fds++] = fd;
                         else
-                                safe_close(fd);
+                                recv_release(r, fd);
                 }
         }
         if (mh.msg_flags & MSG_CTRUNC) {
@@ -486,8 +495,10 @@ int proto_recv_take_fd(ProtoRecv *r, unsigned i) {
 }
 
 void proto_recv_clear(ProtoRecv *r) {
-        for (unsigned i = 0; i < r->n_fds; i++)
-                r->fds[i] = safe_close(r->fds[i]);
+        for (unsigned i = 0; i < r->n_fds; i++) {
+                recv_release(r, r->fds[i]);
+                r->fds[i] = -EBADF;
+        }
         r->n_fds = 0;
 }
 
