@@ -69,6 +69,8 @@ static Config *config_new(void) {
         c->max_requests_per_user = CONFIG_DEFAULT_MAX_REQUESTS_PER_USER;
         c->resolve_timeout_sec = CONFIG_DEFAULT_RESOLVE_TIMEOUT_SEC;
         c->max_persistent_rules_per_user = CONFIG_DEFAULT_MAX_PERSISTENT_RULES_PER_USER;
+        c->max_reply_bytes_per_connection = CONFIG_DEFAULT_MAX_REPLY_BYTES_PER_CONNECTION;
+        c->max_reply_bytes_per_user = CONFIG_DEFAULT_MAX_REPLY_BYTES_PER_USER;
         return c;
 }
 
@@ -113,6 +115,35 @@ static int parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *r
         if (errno != 0 || *end != '\0' || v < min || v > max)
                 return -ERANGE;
         *ret = (unsigned) v;
+        return 0;
+}
+
+/* A byte count: digits with an optional K, M or G (powers of 1024); 0, or min..max. */
+static int parse_bytes(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        unsigned long long v;
+        unsigned shift = 0;
+        char *end;
+
+        if (!isdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -ERANGE;
+        if (*end == 'K')
+                shift = 10;
+        else if (*end == 'M')
+                shift = 20;
+        else if (*end == 'G')
+                shift = 30;
+        if (shift > 0)
+                end++;
+        if (*end != '\0' || v > (max >> shift))
+                return -ERANGE;
+        v <<= shift;
+        if (v != 0 && v < min)
+                return -ERANGE;
+        *ret = v;
         return 0;
 }
 
@@ -202,6 +233,19 @@ static int parse_assignment(Config *c, const char *section, const char *key, con
                                                    "MaxPersistentRulesPerUser=%s: expected 0 (no limit)..%u",
                                                    value, CONFIG_MAX_PERSISTENT_RULES_PER_USER);
                         c->max_persistent_rules_per_user = u;
+                        return 0;
+                }
+                if (strcmp(key, "MaxReplyBytesPerConnection") == 0 ||
+                    strcmp(key, "MaxReplyBytesPerUser") == 0) {
+                        uint64_t b;
+                        if (parse_bytes(value, CONFIG_MIN_REPLY_BYTES, CONFIG_MAX_REPLY_BYTES, &b) < 0)
+                                return parse_error(errbuf, errlen, file, line,
+                                                   "%s=%s: expected 0 (no limit) or 64K..1G bytes", key,
+                                                   value);
+                        if (strcmp(key, "MaxReplyBytesPerConnection") == 0)
+                                c->max_reply_bytes_per_connection = b;
+                        else
+                                c->max_reply_bytes_per_user = b;
                         return 0;
                 }
         } else if (strcmp(section, "Policy") == 0) {

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "netutil-proto.h"
 
@@ -37,6 +38,10 @@ typedef struct Config {
         unsigned max_requests_per_user; /* requests one uid (root excepted) may have in the daemon; 0: no limit */
         unsigned resolve_timeout_sec;   /* a backend's answer is awaited this long; 0: resolv.conf's own timeout */
         unsigned max_persistent_rules_per_user; /* rules without expiry one uid (root excepted) may have set; 0: no limit */
+        /* Queued reply bytes at which a connection, or all of a uid's (root excepted), are not
+         * read and their long replies not built; 0: no limit. */
+        uint64_t max_reply_bytes_per_connection;
+        uint64_t max_reply_bytes_per_user;
         ConfigRule *rules;
         size_t n_rules;
 } Config;
@@ -62,6 +67,15 @@ typedef struct Config {
  * is the rule quota of override.h (OVERRIDE_MAX_PER_UID, 100 000). */
 #define CONFIG_DEFAULT_MAX_PERSISTENT_RULES_PER_USER 1000u
 #define CONFIG_MAX_PERSISTENT_RULES_PER_USER 100000u
+/* Reply bytes queued for one connection before the daemon stops reading it and building its
+ * long replies (issue 13): 16 full datagrams, which keeps a client that reads busy (the
+ * kernel queues some 200 KiB more) and bounds one that does not. */
+#define CONFIG_DEFAULT_MAX_REPLY_BYTES_PER_CONNECTION (1024u * 1024u)
+/* The same over one uid's connections: four connections' worth. */
+#define CONFIG_DEFAULT_MAX_REPLY_BYTES_PER_USER (4u * 1024u * 1024u)
+/* Their range: at least one datagram, at most 1 GiB (more is no bound for a daemon). */
+#define CONFIG_MIN_REPLY_BYTES PROTO_MAX_MSG
+#define CONFIG_MAX_REPLY_BYTES (1024ULL * 1024 * 1024)
 #define CONFIG_MAX_LINE 4096u            /* a line longer than a path is a mistake */
 #define CONFIG_MAX_RULES 4096u           /* policy compiled into arrays scanned per request */
 #define CONFIG_MAX_FILE (1024u * 1024u)  /* a config file larger than this is not a config */

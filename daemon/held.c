@@ -75,10 +75,17 @@ void held_free(Held *h) {
         m = h->manager;
         for (size_t i = 0; i < h->n_sockets; i++) {
                 sd_event_source_disable_unref(h->sockets[i].watch);
-                safe_close(h->sockets[i].fd);
+                /* A recipient may have made its copy a connected socket with unsent data and
+                 * SO_LINGER (shutdown(), connect()) and closed it: ours is then the last close,
+                 * which lingers (issue 13). */
+                if (m)
+                        manager_close_foreign(m, h->sockets[i].fd);
+                else
+                        safe_close(h->sockets[i].fd);
         }
         if (m) {
                 LIST_REMOVE(held, m->held, h);
+                m->held_removals++; /* a HOLD_LIST's kept pointer may be this one */
                 m->n_held_sockets -= h->n_sockets;
                 manager_status_changed(m);
         }
@@ -195,6 +202,7 @@ static int held_add_full(Manager *m, const char *name, uid_t owner, const BoundS
         }
 
         h->manager = m;
+        h->seq = ++m->held_seq;
         LIST_PREPEND(held, m->held, h);
         m->n_held_sockets += n;
         manager_status_changed(m);
@@ -230,38 +238,90 @@ int held_reply_add(const Held *h, ProtoReply *reply) {
         return 0;
 }
 
-int hold_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
-        _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
-        const Creds *creds = &req->conn->creds;
+/* A HOLD_LIST being built (request_reply_stream()): for whom, and where it is, by the number
+ * of the last name sent. next is the name to send next, good only while no name was
+ * released since. */
+typedef struct HeldListing {
+        Creds creds;
+        uint64_t last_seq, end_seq;
+        Held *next;
+        uint64_t removals;
+} HeldListing;
+
+static void held_listing_free(void *p) {
+        HeldListing *l = p;
+
+        free(l->creds.groups);
+        free(l);
+}
+
+/* The next name after the last one listed, newest first, among those held when the listing
+ * began. Names are newest first, so their numbers fall along m->held. */
+static Held *held_listing_next(Manager *m, HeldListing *l) {
+        Held *h;
+
+        if (l->removals == m->held_removals && l->last_seq > 0)
+                h = l->next;
+        else
+                for (h = m->held; h && h->seq > (l->last_seq > 0 ? l->last_seq - 1 : l->end_seq);)
+                        h = h->held_next;
+        return h;
+}
+
+static int hold_list_fill(Request *req, void *state, ProtoReply *reply, size_t budget) {
+        HeldListing *l = state;
+        Manager *m = req->manager;
+        Held *h;
         int r;
 
-        r = proto_reply_new(req->type, req->serial, &reply);
-        if (r < 0)
-                return r;
-        /* Each socket is an item carrying its name and owner; no fds travel. */
-        for (Held *h = req->manager->held; h; h = h->held_next) {
-                if (!held_may_use(h, creds))
-                        continue;
-                for (size_t i = 0; i < h->n_sockets; i++) {
-                        _cleanup_(proto_msg_freep) ProtoMsg *item = NULL;
-                        const HeldSocket *hs = &h->sockets[i];
-                        const void *attrs;
-                        size_t len;
+        /* Each socket is an item carrying its name and owner; no fds travel. A name's
+         * sockets go together. */
+        for (h = held_listing_next(m, l); h && !request_stream_full(reply, budget);
+             h = held_listing_next(m, l)) {
+                if (held_may_use(h, &l->creds))
+                        for (size_t i = 0; i < h->n_sockets; i++) {
+                                _cleanup_(proto_msg_freep) ProtoMsg *item = NULL;
+                                const HeldSocket *hs = &h->sockets[i];
+                                const void *attrs;
+                                size_t len;
 
-                        if ((r = proto_msg_new(0, 0, &item)) < 0 ||
-                            (r = proto_msg_append_string(item, PROTO_ATTR_NAME, h->name)) < 0 ||
-                            (r = proto_msg_append_u32(item, PROTO_ATTR_OWNER_UID, (uint32_t) h->owner)) < 0 ||
-                            (r = proto_msg_append_u32(item, PROTO_ATTR_FAMILY, (uint32_t) hs->family)) < 0 ||
-                            (r = proto_msg_append_u32(item, PROTO_ATTR_SOCKTYPE, (uint32_t) hs->socktype)) < 0 ||
-                            (r = proto_msg_append(item, PROTO_ATTR_SOCKADDR, &hs->addr, hs->addr_len)) < 0)
-                                return r;
-                        attrs = proto_msg_attrs(item, &len);
-                        r = proto_reply_add_item(reply, attrs, len, -EBADF);
-                        if (r < 0)
-                                return r;
-                }
+                                if ((r = proto_msg_new(0, 0, &item)) < 0 ||
+                                    (r = proto_msg_append_string(item, PROTO_ATTR_NAME, h->name)) < 0 ||
+                                    (r = proto_msg_append_u32(item, PROTO_ATTR_OWNER_UID,
+                                                              (uint32_t) h->owner)) < 0 ||
+                                    (r = proto_msg_append_u32(item, PROTO_ATTR_FAMILY,
+                                                              (uint32_t) hs->family)) < 0 ||
+                                    (r = proto_msg_append_u32(item, PROTO_ATTR_SOCKTYPE,
+                                                              (uint32_t) hs->socktype)) < 0 ||
+                                    (r = proto_msg_append(item, PROTO_ATTR_SOCKADDR, &hs->addr,
+                                                          hs->addr_len)) < 0)
+                                        return r;
+                                attrs = proto_msg_attrs(item, &len);
+                                r = proto_reply_add_item(reply, attrs, len, -EBADF);
+                                if (r < 0)
+                                        return r;
+                        }
+                l->last_seq = h->seq;
+                l->next = h->held_next;
+                l->removals = m->held_removals;
         }
-        return request_reply(req, TAKE_PTR(reply));
+        return h ? 0 : 1;
+}
+
+int hold_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
+        HeldListing *l;
+
+        /* Built in parts as the client reads: the names held when the listing began and
+         * still held when their part is built, newest first, each once. */
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        if (creds_copy(&req->conn->creds, &l->creds) < 0) {
+                free(l);
+                return -ENOMEM;
+        }
+        l->end_seq = req->manager->held_seq;
+        return request_reply_stream(req, hold_list_fill, held_listing_free, l);
 }
 
 /* The one held name or group name of another uid that root's HOLD_RELEASE without OWNER_UID

@@ -39,6 +39,7 @@ typedef struct Held {
         uid_t owner;
         HeldSocket *sockets;
         size_t n_sockets;
+        uint64_t seq; /* Manager.held_seq when it was added: HOLD_LIST resumes by it */
         LIST_FIELDS(struct Held, held);
 } Held;
 

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -45,12 +46,32 @@
 #define STATUS_INTERVAL_USEC (1000 * 1000ULL)
 /* Supplementary groups read with SO_PEERGROUPS: NGROUPS_MAX on Linux. */
 #define MAX_PEER_GROUPS 65536u
+/* fds a uid sent that the closer has still to close, at which none of its connections is
+ * read: a client never sends fds, and a hostile one needs few to make closes wait. One
+ * datagram may bring up to 253 more than this. */
+#define CLOSER_MAX_PER_USER 64u
+/* Closer jobs at which accepting waits (clients stay in the listener's backlog) until half
+ * are done: each holds an fd of ours. What gets there without a uid's reading being stopped
+ * first is sockets: of connections gone or refused on a kernel without SO_PASSRIGHTS (not
+ * counted per uid, so that a closer held up by one user does not stop others' reading). */
+#define CLOSER_MAX_QUEUED 512u
+
+/* SO_PASSRIGHTS, Linux 6.16 (commit 77cbe1a6d873): 0 makes the kernel refuse SCM_RIGHTS sent
+ * to the socket (the sender gets EPERM), and connections accepted from a listener inherit
+ * it. Debian 12's headers predate it: the value is that of include/uapi/asm-generic/socket.h;
+ * the architectures with their own socket.h (alpha, mips, parisc, sparc) go without. */
+#if !defined(SO_PASSRIGHTS) && !defined(__alpha__) && !defined(__mips__) && !defined(__hppa__) &&            \
+        !defined(__sparc__)
+#define SO_PASSRIGHTS 83
+#endif
 
 struct OutMsg {
         ProtoMsg *msg;
         Request *req; /* the request this part answers */
         OutMsg *next;
 };
+
+static void accept_resume(Manager *m);
 
 /* ---- Requests ------------------------------------------------------------------------ */
 
@@ -86,30 +107,130 @@ static void user_load_unref(Manager *m, UserLoad *l) {
         free(l);
 }
 
-/* Whether c's uid has as many requests in the daemon as it may: then none of its
- * connections is read (back-pressure, as PROTO_MAX_INFLIGHT per connection). Root is not
- * limited: its clients are the administrator's. */
-static bool user_over_limit(const Conn *c) {
-        unsigned limit = c->manager->config->max_requests_per_user;
-
-        return limit > 0 && c->load && c->load->uid != 0 && c->load->n_requests >= limit;
+/* n against limit (0: none); resume: whether n is still above the point where reading
+ * resumes, a quarter below the limit, so that re-arming every connection of a uid is paid
+ * once per quarter of it and not per freed place. */
+static bool over(uint64_t n, uint64_t limit, bool resume) {
+        if (limit == 0)
+                return false;
+        return resume ? n > limit - limit / 4 : n >= limit;
 }
 
-/* A request of l's uid is gone. Connections that stopped reading at the limit read again
- * once the uid is a quarter below it, not at each freed request: re-arming all of them for
- * one place would cost a system call per connection per request. */
-static void user_load_request_done(Manager *m, UserLoad *l) {
-        unsigned limit = m->config->max_requests_per_user;
+/* Whether l's uid has as much in the daemon as it may: requests, queued reply bytes, fds for
+ * the closer. Then none of its connections is read (back-pressure, as PROTO_MAX_INFLIGHT per
+ * connection), and nothing is refused. Root is not limited but by the closer: its clients
+ * are the administrator's, and send no fds. */
+static bool user_load_full(const Manager *m, const UserLoad *l, bool resume) {
+        if (over(l->n_closing, CLOSER_MAX_PER_USER, resume))
+                return true;
+        if (l->uid == 0)
+                return false;
+        return over(l->n_requests, m->config->max_requests_per_user, resume) ||
+               over(l->out_bytes, m->config->max_reply_bytes_per_user, resume);
+}
 
+static bool user_over_limit(const Conn *c) {
+        return c->load && user_load_full(c->manager, c->load, false);
+}
+
+/* Something of l's uid went: its connections that stopped reading at a limit read again
+ * (and build their long replies) once the uid is a quarter below every limit. */
+static void user_load_wake(Manager *m, UserLoad *l) {
+        if (!l->blocked || user_load_full(m, l, true))
+                return;
+        l->blocked = false;
+        for (Conn *c = m->conns; c; c = c->conns_next)
+                if (c->load == l)
+                        conn_set_events(c, true);
+}
+
+static void user_load_request_done(Manager *m, UserLoad *l) {
         assert(l->n_requests > 0);
         l->n_requests--;
-        if (l->blocked && l->n_requests <= limit - limit / 4) {
-                l->blocked = false;
-                for (Conn *c = m->conns; c; c = c->conns_next)
-                        if (c->load == l)
-                                conn_set_events(c, true);
-        }
+        user_load_wake(m, l);
         user_load_unref(m, l);
+}
+
+/* ---- Closing what clients gave us (issue 13, item 1) ---------------------------------- */
+
+/* The closer closed a job of l's uid (NULL: of no known uid). */
+static void closer_done(void *userdata, void *job_userdata) {
+        Manager *m = userdata;
+        UserLoad *l = job_userdata;
+
+        assert(m->n_closing > 0);
+        m->n_closing--;
+        if (m->accept_paused_closing && m->n_closing <= CLOSER_MAX_QUEUED / 2) {
+                m->accept_paused_closing = false;
+                accept_resume(m);
+        }
+        if (l) {
+                assert(l->n_closing > 0);
+                l->n_closing--;
+                user_load_wake(m, l);
+                user_load_unref(m, l);
+        }
+}
+
+/* Closes fd, which a client of l's uid (NULL: unknown) may have put foreign files in, on the
+ * closer's thread, consuming it. */
+static void close_foreign(Manager *m, int fd, bool drain, UserLoad *l) {
+        if (fd < 0)
+                return;
+        if (!m->closer) { /* at exit, after the closer */
+                safe_close(fd);
+                return;
+        }
+        if (closer_close(m->closer, fd, drain, l) < 0) {
+                log_oom();
+                return;
+        }
+        m->n_closing++;
+        if (l) {
+                l->n_closing++;
+                l->n_refs++;
+        }
+        if (m->n_closing >= CLOSER_MAX_QUEUED && !m->accept_paused_closing) {
+                m->accept_paused_closing = true;
+                (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_OFF);
+        }
+}
+
+void manager_close_foreign(Manager *m, int fd) {
+        close_foreign(m, fd, false, NULL);
+}
+
+/* ProtoRecv.discard of the loop's buffer: fds a client sent, which no handler took. */
+static void recv_discard(int fd, void *userdata) {
+        Manager *m = userdata;
+
+        close_foreign(m, fd, false, m->reading ? m->reading->load : NULL);
+}
+
+/* Whether a freshly accepted client socket refuses fds since its connect(): the listener
+ * had SO_PASSRIGHTS off then, and the socket inherited it. Otherwise it is turned off now,
+ * and what the client sent before may still be queued (returns false). */
+static bool client_socket_refuses_fds(Manager *m, int fd) {
+#ifdef SO_PASSRIGHTS
+        int v = 1, zero = 0;
+        socklen_t len = sizeof(v);
+
+        if (!m->refuse_fds)
+                return false;
+        if (getsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &v, &len) >= 0 && v == 0)
+                return true;
+        (void) setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero));
+#endif
+        return false;
+}
+
+/* Closes a client's socket. If its queue may hold fds, closing it would drop them, which may
+ * be the last close of their files: the closer does it. */
+static void close_client_socket(Manager *m, int fd, bool may_hold_fds) {
+        if (may_hold_fds)
+                close_foreign(m, fd, false, NULL);
+        else
+                safe_close(fd);
 }
 
 /* ---- Requests ------------------------------------------------------------------------ */
@@ -120,6 +241,9 @@ static void request_release(Request *req) {
         UserLoad *l = req->load;
 
         sd_event_source_disable_unref(req->deadline);
+        if (req->fill_free && req->fill_state)
+                req->fill_free(req->fill_state);
+        proto_reply_free(req->fill_reply);
         free(req);
         if (l)
                 user_load_request_done(m, l);
@@ -137,9 +261,10 @@ static void request_free(Request *req) {
         request_release(req);
 }
 
-static int conn_flush(Conn *c);
+static void conn_flush(Conn *c, bool fill);
 
-static int request_queue(Request *req, ProtoMsg **msgs, size_t n) {
+/* Queues msgs[0..n) for req's connection, consuming them. */
+static int request_append(Request *req, ProtoMsg **msgs, size_t n) {
         Conn *c = req->conn;
 
         for (size_t i = 0; i < n; i++) {
@@ -158,8 +283,20 @@ static int request_queue(Request *req, ProtoMsg **msgs, size_t n) {
                         c->out_head = o;
                 c->out_tail = o;
                 req->parts_queued++;
+                c->out_bytes += msgs[i]->size;
+                if (c->load)
+                        c->load->out_bytes += msgs[i]->size;
         }
-        return conn_flush(c);
+        return 0;
+}
+
+static int request_queue(Request *req, ProtoMsg **msgs, size_t n) {
+        int r = request_append(req, msgs, n);
+
+        /* Other requests' long replies are not built from inside a handler: only from the
+         * loop's own wake-ups (and a new one's first part, request_reply_stream()). */
+        conn_flush(req->conn, false);
+        return r;
 }
 
 static void request_end(Request *req, ProtoMsg **msgs, size_t n) {
@@ -203,6 +340,130 @@ int request_reply(Request *req, ProtoReply *reply) {
         request_end(req, parts, n);
         free(parts);
         return 0;
+}
+
+/* ---- Replies built in parts (issue 13, item 4) ---------------------------------------- */
+
+bool request_stream_full(const ProtoReply *reply, size_t budget) {
+        size_t done = 0;
+
+        for (size_t i = 0; i + 1 < reply->n_parts; i++)
+                done += reply->parts[i]->size;
+        return reply->n_parts > 1 && done >= budget;
+}
+
+int request_reply_stream(Request *req, RequestFillFunc fill, void (*free_state)(void *state), void *state) {
+        Conn *c = req->conn;
+
+        assert(!req->replied);
+        req->fill = fill;
+        req->fill_free = free_state;
+        req->fill_state = state;
+        if (!c || c->dead) {
+                request_end(req, NULL, 0); /* frees state */
+                return REQUEST_PENDING;
+        }
+        /* Answered as far as the counters go: only the client's reading holds it now, and a
+         * takeover need not wait for that any more than for parts already queued. */
+        req->replied = true;
+        req->deadline = sd_event_source_disable_unref(req->deadline);
+        req->manager->n_replied++;
+        req->streaming = true;
+        if (c->streams_tail)
+                c->streams_tail->stream_next = req;
+        else
+                c->streams_head = req;
+        c->streams_tail = req;
+        /* With no long reply before it, what fits goes now: a short list keeps its place
+         * among the replies, as when it was built whole. Else EPOLLOUT, armed for it,
+         * brings its turn. */
+        if (c->streams_head == req)
+                conn_flush(c, true);
+        else
+                conn_update_events(c);
+        return REQUEST_PENDING;
+}
+
+/* Bytes c may still queue before a limit (UINT64_MAX: none). */
+static uint64_t conn_reply_room(const Conn *c) {
+        const Config *cfg = c->manager->config;
+        uint64_t room = UINT64_MAX, max;
+
+        max = cfg->max_reply_bytes_per_connection;
+        if (max > 0)
+                room = max > c->out_bytes ? max - c->out_bytes : 0;
+        max = cfg->max_reply_bytes_per_user;
+        if (max > 0 && c->load && c->load->uid != 0)
+                room = MIN(room, max > c->load->out_bytes ? max - c->load->out_bytes : 0);
+        return room;
+}
+
+static void stream_pop(Conn *c, Request *req) {
+        assert(c->streams_head == req);
+        c->streams_head = req->stream_next;
+        if (!c->streams_head)
+                c->streams_tail = NULL;
+        req->stream_next = NULL;
+        req->streaming = false;
+        if (req->fill_free && req->fill_state)
+                req->fill_free(req->fill_state);
+        req->fill_state = NULL;
+}
+
+/* The first stream of c ends with error after what was already sent. */
+static void stream_fail(Conn *c, Request *req, int error) {
+        ProtoMsg *msg = NULL;
+
+        stream_pop(c, req);
+        req->fill_reply = proto_reply_free(req->fill_reply);
+        if (error == -ENOMEM)
+                log_oom();
+        if (proto_error_new(req->type, req->serial, -error, strerror(-error), &msg) < 0 ||
+            request_append(req, &msg, 1) < 0) {
+                conn_kill(c); /* the client would wait for the rest for ever */
+                return;
+        }
+}
+
+/* Builds the next parts of c's first long replies while c may queue more: every complete
+ * part goes in the queue, the last one stays to be filled further. */
+static void conn_fill_streams(Conn *c) {
+        while (c->streams_head && !c->dead) {
+                Request *req = c->streams_head;
+                uint64_t room = conn_reply_room(c);
+                ProtoReply *reply;
+                size_t n;
+                int r;
+
+                if (room == 0)
+                        return;
+                if (!req->fill_reply && (r = proto_reply_new(req->type, req->serial, &req->fill_reply)) < 0) {
+                        stream_fail(c, req, r);
+                        continue;
+                }
+                reply = req->fill_reply;
+                r = req->fill(req, req->fill_state, reply, (size_t) MIN(room, (uint64_t) SIZE_MAX));
+                if (r < 0) {
+                        stream_fail(c, req, r);
+                        continue;
+                }
+                /* Done: every part goes, the last without PROTO_FLAG_MORE. Else the last part
+                 * stays, and gets PROTO_FLAG_MORE when the next one starts. */
+                n = r > 0 ? reply->n_parts : reply->n_parts - 1;
+                assert(r > 0 || n > 0);
+                if (r > 0) {
+                        stream_pop(c, req);
+                        req->fill_reply = NULL;
+                        (void) request_append(req, reply->parts, n);
+                        reply->n_parts = 0;
+                        proto_reply_free(reply);
+                } else {
+                        ProtoMsg *last = reply->parts[n];
+                        (void) request_append(req, reply->parts, n);
+                        reply->parts[0] = last;
+                        reply->n_parts = 1;
+                }
+        }
 }
 
 _printf_(4, 0) static int request_error_va(Request *req, int error, int gai, const char *format, va_list ap) {
@@ -290,7 +551,11 @@ static void conn_disconnect(Conn *c) {
         if (m->takeover_conn == c)
                 takeover_abort(m);
 
-        /* Pending requests lose their client; their handlers finish them later. */
+        /* Pending requests lose their client; their handlers finish them later. Replies still
+         * being built are just dropped (request_release()). */
+        for (Request *req = c->streams_head; req; req = req->stream_next)
+                req->streaming = false;
+        c->streams_head = c->streams_tail = NULL;
         while (c->requests) {
                 Request *req = c->requests;
                 LIST_REMOVE(requests, c->requests, req);
@@ -308,9 +573,14 @@ static void conn_disconnect(Conn *c) {
                 free(o);
         }
         c->out_head = c->out_tail = NULL;
+        if (c->load) {
+                c->load->out_bytes -= c->out_bytes;
+                user_load_wake(m, c->load);
+        }
+        c->out_bytes = 0;
 
         c->io = sd_event_source_disable_unref(c->io);
-        c->fd = safe_close(c->fd);
+        close_client_socket(m, TAKE_FD(c->fd), c->may_hold_fds);
         free(c->creds.groups);
         c->creds.groups = NULL;
 
@@ -321,7 +591,7 @@ static void conn_disconnect(Conn *c) {
         manager_status_changed(m);
 
         /* A freed fd may be what a paused accept was waiting for (not during a takeover). */
-        if (m->accept_retry && !m->paused)
+        if (m->accept_retry && !m->paused && !m->accept_paused_closing)
                 (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
 }
 
@@ -336,13 +606,15 @@ static void conn_set_events(Conn *c, bool rearm) {
 
         if (!c->io || c->dead)
                 return;
-        /* Back-pressure: stop reading while the client, or its uid, has too much in flight.
-         * During a hand-over only the successor is read. */
+        /* Back-pressure: stop reading while the client, or its uid, has too much in flight or
+         * too many reply bytes queued. During a hand-over only the successor is read. */
         if (user_over_limit(c))
                 c->load->blocked = true;
-        else if (c->n_in_flight < PROTO_MAX_INFLIGHT && (!c->manager->paused || c == c->manager->takeover_conn))
+        else if (c->n_in_flight < PROTO_MAX_INFLIGHT && conn_reply_room(c) > 0 &&
+                 (!c->manager->paused || c == c->manager->takeover_conn))
                 events |= EPOLLIN;
-        if (c->out_head)
+        /* A long reply with room to grow is built when the socket can take it. */
+        if (c->out_head || (c->streams_head && conn_reply_room(c) > 0))
                 events |= EPOLLOUT;
         if (!rearm && events == c->io_events)
                 return;
@@ -354,32 +626,54 @@ static void conn_update_events(Conn *c) {
         conn_set_events(c, false);
 }
 
-static int conn_flush(Conn *c) {
+/* Sends what c has queued until the socket is full (returns false) or the queue empty. */
+static bool conn_send(Conn *c) {
         int r;
 
         while (c->out_head) {
                 OutMsg *o = c->out_head;
+                size_t size = o->msg->size;
 
                 r = proto_send(c->fd, o->msg);
                 if (r == -EAGAIN)
-                        break;
+                        return false;
                 if (r < 0) {
                         /* EPIPE, ECONNRESET, ...: the client is gone. */
                         if (r != -EPIPE && r != -ECONNRESET)
                                 log_debug_errno(r, "Failed to send to client pid %d: %m", (int) c->creds.pid);
                         conn_kill(c);
-                        break;
+                        return false;
                 }
                 c->out_head = o->next;
                 if (!c->out_head)
                         c->out_tail = NULL;
+                c->out_bytes -= size;
+                if (c->load) {
+                        c->load->out_bytes -= size;
+                        user_load_wake(c->manager, c->load);
+                }
                 proto_msg_free(o->msg);
-                if (--o->req->parts_queued == 0)
+                if (--o->req->parts_queued == 0 && !o->req->streaming)
                         request_free(o->req);
                 free(o);
         }
+        return true;
+}
+
+/* Sends c's queue and, with fill, builds its long replies on as the socket takes them and
+ * the limits leave room: up to the limit while the socket is full, so that the client
+ * finds the next parts ready. */
+static void conn_flush(Conn *c, bool fill) {
+        for (;;) {
+                bool drained = conn_send(c);
+
+                if (!fill || c->dead || !c->streams_head || conn_reply_room(c) == 0)
+                        break;
+                conn_fill_streams(c);
+                if (!drained)
+                        break;
+        }
         conn_update_events(c);
-        return 0;
 }
 
 static int conn_dispatch(Conn *c, ProtoRecv *rcv, ssize_t n) {
@@ -475,13 +769,14 @@ static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         Manager *m = c->manager;
 
         if (revents & EPOLLOUT)
-                (void) conn_flush(c);
+                conn_flush(c, true);
 
         if (revents & EPOLLIN) {
                 bool drained = false;
 
+                m->reading = c;
                 for (unsigned i = 0; i < CONN_READ_BATCH && !c->dead && c->n_in_flight < PROTO_MAX_INFLIGHT &&
-                                     !user_over_limit(c);
+                                     !user_over_limit(c) && conn_reply_room(c) > 0;
                      i++) {
                         ssize_t n = proto_recv(c->fd, m->recv);
                         if (n == -EAGAIN) {
@@ -503,6 +798,7 @@ static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                                 c->dead = true;
                         }
                 }
+                m->reading = NULL;
                 /* The batch or the in-flight limit may have left some: report it again. */
                 conn_set_events(c, !drained);
         } else if (revents & (EPOLLHUP | EPOLLERR))
@@ -546,15 +842,24 @@ static int conn_get_creds(int fd, Creds *ret) {
         return 0;
 }
 
-/* Sends a refusal to a client that is closed next. What the client already sent is read
- * first (at most PROTO_MAX_INFLIGHT datagrams): a unix socket closed with unread data resets
- * the connection, and the client would get ECONNRESET instead of the refusal. */
-static void send_refusal(int fd, ProtoMsg *msg) {
+/* Sends a refusal (if msg) to a client just accepted and closes it, consuming fd. What the
+ * client already sent is read first (at most PROTO_MAX_INFLIGHT datagrams): a unix socket
+ * closed with unread data resets the connection, and the client would get ECONNRESET
+ * instead of the refusal. That read drops the fds those datagrams carry, the close drops
+ * what comes later: where they may carry some, the closer reads and closes.
+ * clean: client_socket_refuses_fds() said so when it was accepted. */
+static void refuse_and_close(Manager *m, int fd, ProtoMsg *msg, bool clean) {
         char buf[PROTO_HEADER_SIZE];
 
-        (void) proto_send(fd, msg);
+        if (msg)
+                (void) proto_send(fd, msg);
+        if (!clean) {
+                close_foreign(m, fd, true, NULL);
+                return;
+        }
         for (unsigned i = 0; i < PROTO_MAX_INFLIGHT && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
                 ;
+        safe_close(fd);
 }
 
 static void refuse_client(Manager *m, int fd) {
@@ -564,8 +869,8 @@ static void refuse_client(Manager *m, int fd) {
 
         m->refused_clients++;
         snprintf(text, sizeof(text), "Too many clients (MaxClients=%u)", m->config->max_clients);
-        if (proto_error_new(PROTO_MSG_INVALID, 0, EUSERS, text, &msg) >= 0)
-                send_refusal(fd, msg);
+        (void) proto_error_new(PROTO_MSG_INVALID, 0, EUSERS, text, &msg);
+        refuse_and_close(m, fd, msg, client_socket_refuses_fds(m, fd));
 
         if (now - m->last_refusal_log_usec >= REFUSAL_LOG_INTERVAL_USEC) {
                 log_warning("Refusing clients: MaxClients=%u reached (%" PRIu64 " refused so far).",
@@ -578,24 +883,33 @@ static int accept_retry_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         m->accept_retry = sd_event_source_unref(m->accept_retry);
-        if (m->paused)
-                return 0; /* manager_resume() turns accepting on again */
-        return sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+        /* During a takeover manager_resume() turns accepting on again. */
+        accept_resume(m);
+        return 0;
 }
 
 static void spare_fd_reserve(void);
 static void spare_fd_release(void);
 static bool refuse_client_out_of_fds(Manager *m, int error);
-static bool refuse_client_by_uid(Manager *m, int fd, uid_t uid);
+static bool refuse_client_by_uid(Manager *m, int *fd, bool clean, uid_t uid);
+
+static void accept_resume(Manager *m) {
+        if (m->listen_source && !m->paused && !m->accept_retry && !m->accept_paused_closing)
+                (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+}
 
 static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
 
         for (unsigned i = 0; i < CONN_READ_BATCH; i++) {
                 _cleanup_(closep) int cfd = -EBADF;
+                bool clean;
                 Conn *c;
                 int r;
 
+                /* Each closer job holds an fd: new clients wait in the backlog meanwhile. */
+                if (m->accept_paused_closing)
+                        return sd_event_source_set_enabled(m->listen_source, SD_EVENT_OFF);
                 cfd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (cfd < 0) {
                         if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
@@ -617,23 +931,26 @@ static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 }
 
                 if (m->n_conns >= m->config->max_clients) {
-                        refuse_client(m, cfd);
+                        refuse_client(m, TAKE_FD(cfd));
                         continue;
                 }
 
                 /* Whatever fails for one client drops it (cfd is closed), never the listener:
                  * a negative return would disable it for good. */
+                clean = client_socket_refuses_fds(m, cfd);
                 c = calloc(1, sizeof(*c));
                 if (!c) {
                         log_oom();
+                        close_client_socket(m, TAKE_FD(cfd), !clean);
                         continue;
                 }
                 c->manager = m;
                 c->fd = -EBADF;
+                c->may_hold_fds = !clean;
                 r = conn_get_creds(cfd, &c->creds);
                 if (r < 0)
                         log_warning_errno(r, "Failed to read peer credentials: %m");
-                else if (!refuse_client_by_uid(m, cfd, c->creds.uid)) {
+                else if (!refuse_client_by_uid(m, &cfd, clean, c->creds.uid)) {
                         c->load = user_load_get(m, c->creds.uid);
                         r = c->load ? sd_event_add_io(m->event, &c->io, cfd, EPOLLIN | EPOLLRDHUP | EPOLLET, conn_io, c)
                                     : -ENOMEM;
@@ -641,6 +958,7 @@ static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                                 log_warning_errno(r, "Failed to watch client: %m");
                 }
                 if (!c->io) {
+                        close_client_socket(m, TAKE_FD(cfd), !clean);
                         user_load_unref(m, c->load);
                         free(c->creds.groups);
                         free(c);
@@ -670,8 +988,7 @@ void manager_pause(Manager *m, Conn *keep) {
 void manager_resume(Manager *m) {
         m->paused = false;
         m->takeover_conn = NULL;
-        if (m->listen_source && !m->accept_retry)
-                (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+        accept_resume(m);
         for (Conn *c = m->conns; c; c = c->conns_next)
                 conn_update_events(c);
 }
@@ -759,7 +1076,13 @@ int manager_new(Manager **ret) {
                 free(m);
                 return -ENOMEM;
         }
+        m->recv->discard = recv_discard;
+        m->recv->discard_userdata = m;
+        /* A testing aid (netutild(8)): behave as on a kernel without SO_PASSRIGHTS. */
+        m->refuse_fds = !getenv("NETUTILD_NO_SO_PASSRIGHTS");
         r = sd_event_default(&m->event);
+        if (r >= 0)
+                r = closer_new(m->event, closer_done, m, &m->closer);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -786,6 +1109,8 @@ Manager *manager_free(Manager *m) {
         held_free_all(m);
         group_free_all(m);
         state_free(m); /* before the names index: an acknowledgement may still wait for it */
+        /* After what may hand it fds: those it has not closed yet are left to exit(). */
+        m->closer = closer_free(m->closer);
         names_index_free(m); /* before the tables: their rules leave with the file */
         override_tables_free(m);
         m->listen_source = sd_event_source_disable_unref(m->listen_source);
@@ -934,6 +1259,33 @@ static int check_socket_dir(Manager *m) {
         return 0;
 }
 
+/* No request takes fds from a client (issue 13): SO_PASSRIGHTS off on the listener makes
+ * the kernel refuse them on every connection from its connect() on (the client's sendmsg()
+ * fails with EPERM). Where the kernel lacks it, fds get in and the closer closes them. */
+static void manager_refuse_fds(Manager *m) {
+        int r = -ENOPROTOOPT;
+
+#ifdef SO_PASSRIGHTS
+        if (m->refuse_fds) {
+                int zero = 0;
+                r = setsockopt(m->listen_fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero)) < 0 ? -errno : 0;
+        } else
+                r = -ECANCELED;
+#endif
+        if (r >= 0)
+                return;
+        m->refuse_fds = false;
+        if (r == -ECANCELED)
+                log_info("NETUTILD_NO_SO_PASSRIGHTS is set: letting clients' fds in, to be closed off the "
+                         "event loop.");
+        else if (r == -ENOPROTOOPT || r == -EINVAL)
+                log_info("The kernel cannot refuse fds at the socket (SO_PASSRIGHTS, Linux 6.16): "
+                         "clients' fds are closed off the event loop.");
+        else
+                log_warning_errno(r, "Failed to turn SO_PASSRIGHTS off, closing clients' fds off the event "
+                                     "loop instead: %m");
+}
+
 int manager_listen(Manager *m) {
         _cleanup_(adoption_done) Adoption adopt = {};
         char **names = NULL;
@@ -994,6 +1346,7 @@ int manager_listen(Manager *m) {
                 log_info("Listening on '%s'.", m->socket_path);
         }
 
+        manager_refuse_fds(m);
         r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, listen_io, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the control socket: %m");
@@ -1119,9 +1472,9 @@ static bool refuse_client_out_of_fds(Manager *m, int error) {
                 m->refused_clients++;
                 snprintf(text, sizeof(text), "netutild is out of file descriptors (%s); try again later",
                          strerror(error));
-                if (proto_error_new(PROTO_MSG_INVALID, 0, error, text, &msg) >= 0)
-                        send_refusal(cfd, msg);
-                cfd = safe_close(cfd);
+                (void) proto_error_new(PROTO_MSG_INVALID, 0, error, text, &msg);
+                refuse_and_close(m, cfd, msg, client_socket_refuses_fds(m, cfd));
+                cfd = -EBADF;
                 if (now - m->last_refusal_log_usec >= REFUSAL_LOG_INTERVAL_USEC) {
                         log_warning("Refusing clients: %s (%" PRIu64 " refused so far).", strerror(error),
                                     m->refused_clients);
@@ -1152,8 +1505,8 @@ static unsigned root_reserved_clients(unsigned max_clients) {
  * other client wait behind its connections; and no uid but root takes root's places.
  * Counting walks the connections, once per accepted client: accepting is rare next to
  * requests, and MaxClients bounds the walk. Returns true if the client was refused (told
- * why; the caller closes fd). */
-static bool refuse_client_by_uid(Manager *m, int fd, uid_t uid) {
+ * why, and *fd closed). */
+static bool refuse_client_by_uid(Manager *m, int *fd, bool clean, uid_t uid) {
         _cleanup_(proto_msg_freep) ProtoMsg *msg = NULL;
         unsigned limit = m->config->max_clients_per_user, n = 0;
         unsigned reserved = root_reserved_clients(m->config->max_clients);
@@ -1178,8 +1531,8 @@ static bool refuse_client_by_uid(Manager *m, int fd, uid_t uid) {
         }
 
         m->refused_clients++;
-        if (proto_error_new(PROTO_MSG_INVALID, 0, EUSERS, text, &msg) >= 0)
-                send_refusal(fd, msg);
+        (void) proto_error_new(PROTO_MSG_INVALID, 0, EUSERS, text, &msg);
+        refuse_and_close(m, TAKE_FD(*fd), msg, clean);
         if (now - m->last_refusal_log_usec >= REFUSAL_LOG_INTERVAL_USEC) {
                 log_warning("Refusing clients of uid %u: %s (%" PRIu64 " refused so far).", (unsigned) uid, text,
                             m->refused_clients);

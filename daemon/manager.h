@@ -30,6 +30,15 @@ typedef struct Conn Conn;
 typedef struct Request Request;
 typedef struct UserLoad UserLoad;
 typedef struct OutMsg OutMsg;
+typedef struct Closer Closer;
+
+/* A long reply built in parts as the client reads (request_reply_stream()): adds the next
+ * items, in order, to reply until request_stream_full(reply, budget) or until no item is
+ * left. Returns 1 when the last item is in, 0 when more remain, or -errno (the request then
+ * ends with that error, after any parts already sent, which the client drops: PROTOCOL.md
+ * §5.4). Runs on the loop whenever the connection has room for more; whatever it lists may
+ * have changed since its last call, so state must hold no pointer it cannot check. */
+typedef int (*RequestFillFunc)(Request *req, void *state, ProtoReply *reply, size_t budget);
 
 /* Peer credentials are the only thing about a client we trust (SO_PEERCRED, SO_PEERGROUPS). */
 typedef struct Creds {
@@ -59,17 +68,28 @@ struct Request {
         sd_event_source *deadline; /* freed when the request is answered or freed */
         void *userdata;
         UserLoad *load; /* its uid's count, which it is part of until freed */
+        /* A reply built as the client reads (request_reply_stream()): its fill function and
+         * state, and the part it fills (the parts before it are queued). */
+        RequestFillFunc fill;
+        void (*fill_free)(void *state);
+        void *fill_state;
+        ProtoReply *fill_reply;
+        bool streaming;       /* parts remain to be built: not freed when the queue empties */
+        Request *stream_next; /* Conn.streams, oldest first */
         LIST_FIELDS(Request, requests);
 };
 
-/* The requests of one uid alive in the daemon, across its connections, whether their client
- * is still there or not (MaxRequestsPerUser=). Made for a uid's first connection, freed with
- * the last connection or request that points to it. */
+/* What one uid costs the daemon, across its connections, whether their client is still there
+ * or not: requests (MaxRequestsPerUser=), queued reply bytes (MaxReplyBytesPerUser=), fds it
+ * gave us that the closer still has to close. Made for a uid's first connection, freed with
+ * the last connection, request or closer job that points to it. */
 struct UserLoad {
         uid_t uid;
-        unsigned n_refs;     /* connections and requests that point here */
+        unsigned n_refs;     /* connections, requests and closer jobs that point here */
         unsigned n_requests; /* read and not yet freed */
-        bool blocked;        /* some connection of this uid stopped reading at the limit */
+        uint64_t out_bytes;  /* reply bytes queued on its connections, not yet sent */
+        unsigned n_closing;  /* its fds and sockets the closer has not closed yet */
+        bool blocked;        /* some connection of this uid stopped reading at a limit */
         LIST_FIELDS(UserLoad, loads);
 };
 
@@ -83,6 +103,9 @@ struct Conn {
         unsigned n_in_flight;
         UserLoad *load;
         OutMsg *out_head, *out_tail;
+        uint64_t out_bytes;                   /* bytes in out_head.. (MaxReplyBytesPerConnection=) */
+        Request *streams_head, *streams_tail; /* replies still being built, oldest first */
+        bool may_hold_fds; /* SO_PASSRIGHTS was not off since connect(): its queue may hold fds */
         bool dead;
         LIST_FIELDS(Conn, conns);
 };
@@ -136,6 +159,20 @@ struct Manager {
         Conn *dead_conns;
         sd_event_source *gc_source;
 
+        /* Client fds (issue 13): refused at the socket where the kernel can (SO_PASSRIGHTS);
+         * what gets in anyway is closed by the closer's thread, never by the loop. */
+        bool refuse_fds; /* SO_PASSRIGHTS is off on the listener, so on every new connection */
+        Closer *closer;
+        unsigned n_closing;         /* closer jobs not done yet */
+        bool accept_paused_closing; /* too many: accepting waits for the closer */
+        Conn *reading;              /* the connection conn_io() reads: whom received fds are charged to */
+
+        /* Lists built in parts (override.c, held.c): every rule and held name gets the next
+         * number, and every removal counts, so that a listing that resumes knows whether the
+         * pointer it kept is still good (no removal since) and where it was (the number). */
+        uint64_t override_seq, override_removals;
+        uint64_t held_seq, held_removals;
+
         pid_t pid;               /* ours, cached: getpid() is a system call */
         uint64_t start_usec;
         uint64_t n_requests;
@@ -175,6 +212,10 @@ void manager_restamp_listener(int fd);
  * keep, or undo that. */
 void manager_pause(Manager *m, Conn *keep);
 void manager_resume(Manager *m);
+/* Closes fd, which a client may have had its hands on (a held socket, whose recipient may
+ * have made it a lingering connected socket), on the closer's thread: the loop never does
+ * the last close of a file a client controls (issue 13). Consumes fd. */
+void manager_close_foreign(Manager *m, int fd);
 /* Shuts c down (epoll reports the hang-up and the connection goes in conn_io()). */
 void manager_conn_kill(Conn *c);
 /* Requests read and not yet answered, their clients gone or not (a worker may still run a
@@ -198,6 +239,14 @@ int request_reply_msg(Request *req, ProtoMsg *msg);
 int request_error(Request *req, int error, const char *format, ...) _printf_(3, 4);
 /* An error reply that also carries a resolver's EAI_* code. */
 int request_error_gai(Request *req, int error, int gai, const char *format, ...) _printf_(4, 5);
+/* Ends req with a reply that fill builds in parts while the client reads them, so that a
+ * client that does not read costs at most MaxReplyBytesPerConnection= (issue 13). Takes
+ * state (freed with free_state once the reply is built or the client is gone) in every
+ * case. The request counts as answered from now on. Returns REQUEST_PENDING, for the
+ * handler to return. */
+int request_reply_stream(Request *req, RequestFillFunc fill, void (*free_state)(void *state), void *state);
+/* For a fill function: whether reply's complete parts (all but the last) hold budget bytes. */
+bool request_stream_full(const ProtoReply *reply, size_t budget);
 /* Ends req with a reply that carries nothing but success. */
 int request_reply_empty(Request *req);
 /* A new empty reply message for req. */

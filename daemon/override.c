@@ -97,6 +97,7 @@ static void rule_free(Manager *m, OverrideTable *t, Override *o) {
 
         names_index_rule_removed(m, t, o);
         count_saved(m, o, -1);
+        m->override_removals++; /* a listing's kept pointer may be this one */
         for (Override **p = &t->buckets[b]; *p; p = &(*p)->bucket_next)
                 if (*p == o) {
                         *p = o->bucket_next;
@@ -313,6 +314,7 @@ int override_set(Manager *m, OverrideTable *t, const char *host, int port, int f
         o->expires_usec = ttl_usec ? now_usec() + ttl_usec : 0;
         note_expiry(t, o->expires_usec);
         o->setter = setter;
+        o->seq = ++m->override_seq;
         rules_file_set_answer(o);
         b = key_hash(host, port, family) % t->n_buckets;
         o->bucket_next = t->buckets[b];
@@ -936,52 +938,98 @@ int override_clear_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         return names_index_reply_empty(req);
 }
 
-int override_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
-        _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
+/* An OVERRIDE_LIST being built (request_reply_stream()): the table by its name, since it may
+ * go between parts, and where the listing is, by the sequence number of the last rule sent.
+ * next is the rule to send next, good only while no rule anywhere was removed since. */
+typedef struct OverrideListing {
+        char *scope; /* NULL: the global table */
+        ScopeRef ref; /* with an owner (NAME@UID): only that owner's scope of that name */
+        uint64_t last_seq, end_seq;
+        Override *next;
+        uint64_t removals;
+} OverrideListing;
+
+static void listing_free(void *p) {
+        OverrideListing *l = p;
+
+        free(l->scope);
+        free(l);
+}
+
+/* The oldest rule of t set after the last one listed and not after the listing began. Rules
+ * are newest first, so their numbers fall along t->rules. */
+static Override *listing_next(Manager *m, OverrideListing *l, OverrideTable *t) {
+        Override *o = NULL;
+
+        if (l->removals == m->override_removals && l->next)
+                o = l->next;
+        else if (t->rules && t->rules->seq > l->last_seq)
+                for (o = t->rules; o->rules_next && o->rules_next->seq > l->last_seq;)
+                        o = o->rules_next;
+        return o && o->seq <= l->end_seq ? o : NULL;
+}
+
+static int override_list_fill(Request *req, void *state, ProtoReply *reply, size_t budget) {
+        OverrideListing *l = state;
         Manager *m = req->manager;
-        OverrideKey k;
-        OverrideTable *t;
         uint64_t now = now_usec();
+        OverrideTable *t;
+        Override *o;
         int r;
+
+        /* Expired rules go first, and with the last of them a scope. */
+        t = table_sweep(m, override_table_find(m, l->scope));
+        if (!t || (l->ref.has_owner && t->owner != l->ref.owner))
+                return 1;
+        for (o = listing_next(m, l, t); o && !request_stream_full(reply, budget); o = listing_next(m, l, t)) {
+                _cleanup_(proto_msg_freep) ProtoMsg *item = NULL;
+                const void *attrs;
+                size_t len;
+
+                if ((r = proto_msg_new(0, 0, &item)) < 0 ||
+                    (t->name && (r = proto_msg_append_string(item, PROTO_ATTR_SCOPE, t->name)) < 0) ||
+                    (r = proto_msg_append_string(item, PROTO_ATTR_HOST, o->host)) < 0 ||
+                    (o->port != OVERRIDE_ANY &&
+                     (r = proto_msg_append_u32(item, PROTO_ATTR_PORT, (uint32_t) o->port)) < 0) ||
+                    (o->family != OVERRIDE_ANY &&
+                     (r = proto_msg_append_u32(item, PROTO_ATTR_FAMILY, (uint32_t) o->family)) < 0) ||
+                    (r = proto_msg_append_string(item, PROTO_ATTR_TARGET, o->target)) < 0 ||
+                    (o->target_port != OVERRIDE_ANY &&
+                     (r = proto_msg_append_u32(item, PROTO_ATTR_TARGET_PORT, (uint32_t) o->target_port)) <
+                             0) ||
+                    (o->expires_usec != 0 &&
+                     (r = proto_msg_append_u64(item, PROTO_ATTR_TTL_USEC,
+                                               o->expires_usec > now ? o->expires_usec - now : 0)) < 0) ||
+                    (o->source && (r = proto_msg_append_string(item, PROTO_ATTR_SOURCE, o->source)) < 0))
+                        return r;
+                attrs = proto_msg_attrs(item, &len);
+                r = proto_reply_add_item(reply, attrs, len, -EBADF);
+                if (r < 0)
+                        return r;
+                l->last_seq = o->seq;
+                l->next = o->rules_prev;
+                l->removals = m->override_removals;
+        }
+        return o ? 0 : 1;
+}
+
+int override_list_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
+        Manager *m = req->manager;
+        OverrideListing *l;
+        OverrideKey k;
 
         if (parse_key(req, v, false, &k))
                 return 0;
-        r = proto_reply_new(req->type, req->serial, &reply);
-        if (r < 0)
-                return r;
         /* Anyone may read a table: they may resolve through it anyway. A scope that does
-         * not exist lists as empty. Oldest rule first. */
-        t = table_sweep(m, override_table_find(m, k.scope));
-        if (t && k.ref.has_owner && t->owner != k.ref.owner)
-                t = NULL; /* NAME@UID: that owner's scope of that name, which does not exist */
-        if (t && t->rules) {
-                Override *last = t->rules;
-                while (last->rules_next)
-                        last = last->rules_next;
-                for (Override *o = last; o; o = o->rules_prev) {
-                        _cleanup_(proto_msg_freep) ProtoMsg *item = NULL;
-                        const void *attrs;
-                        size_t len;
-
-                        if ((r = proto_msg_new(0, 0, &item)) < 0 ||
-                            (t->name && (r = proto_msg_append_string(item, PROTO_ATTR_SCOPE, t->name)) < 0) ||
-                            (r = proto_msg_append_string(item, PROTO_ATTR_HOST, o->host)) < 0 ||
-                            (o->port != OVERRIDE_ANY &&
-                             (r = proto_msg_append_u32(item, PROTO_ATTR_PORT, (uint32_t) o->port)) < 0) ||
-                            (o->family != OVERRIDE_ANY &&
-                             (r = proto_msg_append_u32(item, PROTO_ATTR_FAMILY, (uint32_t) o->family)) < 0) ||
-                            (r = proto_msg_append_string(item, PROTO_ATTR_TARGET, o->target)) < 0 ||
-                            (o->target_port != OVERRIDE_ANY &&
-                             (r = proto_msg_append_u32(item, PROTO_ATTR_TARGET_PORT, (uint32_t) o->target_port)) < 0) ||
-                            (o->expires_usec != 0 &&
-                             (r = proto_msg_append_u64(item, PROTO_ATTR_TTL_USEC, o->expires_usec - now)) < 0) ||
-                            (o->source && (r = proto_msg_append_string(item, PROTO_ATTR_SOURCE, o->source)) < 0))
-                                return r;
-                        attrs = proto_msg_attrs(item, &len);
-                        r = proto_reply_add_item(reply, attrs, len, -EBADF);
-                        if (r < 0)
-                                return r;
-                }
+         * not exist lists as empty. Oldest rule first, built in parts as the client reads:
+         * the rules that existed when the listing began and still exist when their part is
+         * built, each once, as they are then (PROTOCOL.md, OVERRIDE_LIST). */
+        l = calloc(1, sizeof(*l));
+        if (!l || (k.scope && !(l->scope = strdup(k.scope)))) {
+                free(l);
+                return -ENOMEM;
         }
-        return request_reply(req, TAKE_PTR(reply));
+        l->ref = k.ref;
+        l->end_seq = m->override_seq;
+        return request_reply_stream(req, override_list_fill, listing_free, l);
 }

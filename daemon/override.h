@@ -33,6 +33,7 @@ typedef struct Override {
         int target_port;      /* OVERRIDE_ANY: keep the asked port */
         uint64_t expires_usec; /* CLOCK_MONOTONIC; 0 = never */
         uid_t setter;         /* who set it, for the per-uid quota */
+        uint64_t seq;         /* Manager.override_seq when it was first set: listings resume by it */
         char *source;         /* drop-in rule: "FILE:LINE", read-only and never saved; NULL: a client's */
         /* The target as the numeric getaddrinfo() gives it, for the rules file (rules-file.c,
          * rules_file_set_answer()): answer_family 0 if the target is no literal. */

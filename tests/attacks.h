@@ -14,6 +14,8 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct Suite;
@@ -62,6 +64,16 @@ long long attack_assert_status_answered(uid_t uid, int timeout_ms);
 /* Asserts that the daemon answers and its fds are back at attack_baseline_fds. */
 void attack_assert_healthy(void);
 
+/* In a child, on a connection to the daemon (attacks-replies.c): rule i of a scope has the
+ * host h%05u.<long labels>.test and, unless given, the target t%05u.<long labels>.test, some
+ * 430 bytes in a list; rules are set with a TTL (no state file). */
+void attack_rule_host(char *buf, size_t len, unsigned i);
+void attack_set_rule(int fd, const char *scope, unsigned i, const char *target);
+/* Sets rules 0..n-1 of scope, pipelined. */
+void attack_fill_scope(int fd, const char *scope, unsigned n);
+/* Sends an OVERRIDE_LIST of scope, reading nothing. */
+void attack_send_list(int fd, const char *scope, uint32_t serial);
+
 /* One function per attacks-*.c file: adds its TCases to s. */
 void attacks_add_conns(struct Suite *s);
 void attacks_add_names(struct Suite *s);
@@ -69,3 +81,5 @@ void attacks_add_workers(struct Suite *s);
 void attacks_add_persist(struct Suite *s);
 void attacks_add_sockets(struct Suite *s);
 void attacks_add_index(struct Suite *s);
+void attacks_add_fds(struct Suite *s);
+void attacks_add_replies(struct Suite *s);

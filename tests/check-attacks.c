@@ -142,5 +142,7 @@ int main(void) {
         attacks_add_persist(s);
         attacks_add_sockets(s);
         attacks_add_index(s);
+        attacks_add_fds(s);
+        attacks_add_replies(s);
         return test_run_suite(s, true);
 }

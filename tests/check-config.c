@@ -231,6 +231,45 @@ END_TEST
 /* The default is 10 s (issue 13: a name whose servers never answer is answered in words
  * before a client's own 25 s); 0 still means resolv.conf's timeout alone. */
 START_TEST(test_resolve_timeout_parses_and_defaults_to_ten_seconds) {
+/* MaxReplyBytesPerConnection= and MaxReplyBytesPerUser=: bytes with K, M or G. */
+static const struct {
+        const char *text;
+        uint64_t per_connection, per_user; /* UINT64_MAX: the line is refused */
+} reply_bytes_cases[] = {
+        {"", 1024 * 1024, 4 * 1024 * 1024},
+        {"MaxReplyBytesPerConnection=65536\n", 65536, 4 * 1024 * 1024},
+        {"MaxReplyBytesPerConnection=64K\nMaxReplyBytesPerUser=2M\n", 65536, 2 * 1024 * 1024},
+        {"MaxReplyBytesPerConnection=1G\nMaxReplyBytesPerUser=0\n", 1024 * 1024 * 1024, 0},
+        {"MaxReplyBytesPerConnection=0\n", 0, 4 * 1024 * 1024},
+        {"MaxReplyBytesPerConnection=65535\n", UINT64_MAX, 0}, /* below one datagram */
+        {"MaxReplyBytesPerUser=2G\n", UINT64_MAX, 0},          /* above 1 GiB */
+        {"MaxReplyBytesPerUser=1073741825\n", UINT64_MAX, 0},
+        {"MaxReplyBytesPerUser=4T\n", UINT64_MAX, 0},
+        {"MaxReplyBytesPerUser=-1\n", UINT64_MAX, 0},
+        {"MaxReplyBytesPerUser=\n", UINT64_MAX, 0},
+        {"MaxReplyBytesPerUser=99999999999999999999K\n", UINT64_MAX, 0},
+};
+
+START_TEST(test_max_reply_bytes_parse_with_suffixes_and_default_to_1M_and_4M) {
+        char text[256], err[256] = "";
+        Config *c;
+        int r;
+
+        snprintf(text, sizeof(text), "[Daemon]\n%s", reply_bytes_cases[_i].text);
+        c = parse(text, &r, err, sizeof(err));
+        if (reply_bytes_cases[_i].per_connection == UINT64_MAX) {
+                ck_assert_msg(r < 0, "'%s' was accepted", reply_bytes_cases[_i].text);
+                ck_assert_msg(strstr(err, "expected 0 (no limit) or 64K..1G bytes"), "%s", err);
+                return;
+        }
+        ck_assert_msg(r == 0, "%s: %s", reply_bytes_cases[_i].text, err);
+        ck_assert_uint_eq(c->max_reply_bytes_per_connection, reply_bytes_cases[_i].per_connection);
+        ck_assert_uint_eq(c->max_reply_bytes_per_user, reply_bytes_cases[_i].per_user);
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_resolve_timeout_parses_and_defaults_to_resolv_conf) {
         _cleanup_(config_freep) Config *d = NULL;
         char err[256] = "";
         int r;
@@ -293,6 +332,9 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_max_requests_per_user_parses_and_defaults_to_4096);
         tcase_add_test(tc, test_resolve_timeout_parses_and_defaults_to_ten_seconds);
         tcase_add_test(tc, test_resolver_threads_per_user_defaults_to_half_and_never_exceeds_all);
+        tcase_add_loop_test(tc, test_max_reply_bytes_parse_with_suffixes_and_default_to_1M_and_4M, 0,
+                            (int) ELEMENTSOF(reply_bytes_cases));
+        tcase_add_test(tc, test_resolve_timeout_parses_and_defaults_to_resolv_conf);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -474,6 +474,8 @@ START_TEST(test_oversized_datagram_is_refused) {
         uint8_t *buf = calloc(1, len);
         int fd, sndbuf = (int) len * 2, pipefd[2];
 
+        /* As on a kernel without SO_PASSRIGHTS, so that the fds reach the daemon. */
+        ck_assert_int_eq(setenv("NETUTILD_NO_SO_PASSRIGHTS", "1", 1), 0);
         start_daemon(NULL);
         fd = test_raw_connect(daemon_.socket);
         ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
@@ -492,10 +494,34 @@ START_TEST(test_oversized_datagram_is_refused) {
 }
 END_TEST
 
+START_TEST(test_fds_are_refused_by_the_kernel) {
+        uint8_t buf[PROTO_HEADER_SIZE];
+        int fd, p[2];
+
+        start_daemon(NULL);
+        fd = test_raw_connect(daemon_.socket);
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        /* SO_PASSRIGHTS is off on every connection (Linux 6.16): the sender gets EPERM, and
+         * the connection is as good as before. */
+        header_bytes(buf, PROTO_VERSION, PROTO_MSG_STATUS, 30, 0);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, sizeof(buf), p, 2), -EPERM);
+        ck_assert_int_eq(test_raw_send_fds(fd, buf, sizeof(buf), NULL, 0), 0);
+        raw_expect(fd, 30, 0, NULL);
+        close(p[0]);
+        close(p[1]);
+        close(fd);
+        assert_fds_at_baseline();
+        test_daemon_stop_expect_clean_exit(&daemon_);
+}
+END_TEST
+
 START_TEST(test_fds_on_a_request_that_takes_none_are_closed) {
         uint8_t buf[PROTO_HEADER_SIZE];
         int fds[253], fd, p[2];
 
+        /* As on a kernel without SO_PASSRIGHTS: the fds get in, and are closed (off the
+         * event loop: check-attacks). */
+        ck_assert_int_eq(setenv("NETUTILD_NO_SO_PASSRIGHTS", "1", 1), 0);
         start_daemon(NULL);
         fd = test_raw_connect(daemon_.socket);
         ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
@@ -844,6 +870,7 @@ static Suite *daemon_suite(void) {
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, test_malformed_datagrams_get_errors_and_connection_stays_usable);
         tcase_add_test(tc, test_oversized_datagram_is_refused);
+        tcase_add_test(tc, test_fds_are_refused_by_the_kernel);
         tcase_add_test(tc, test_fds_on_a_request_that_takes_none_are_closed);
         tcase_add_test(tc, test_garbage_client_does_not_disturb_others);
         tcase_add_test(tc, test_client_closing_mid_request_costs_nothing);
