@@ -154,12 +154,17 @@ static void user_load_request_done(Manager *m, UserLoad *l) {
 /* ---- Closing what clients gave us (issue 13, item 1) ---------------------------------- */
 
 /* The closer closed a job of l's uid (NULL: of no known uid). */
+static void spare_fd_reserve(void);
+
 static void closer_done(void *userdata, void *job_userdata) {
         Manager *m = userdata;
         UserLoad *l = job_userdata;
 
         assert(m->n_closing > 0);
         m->n_closing--;
+        /* The spare given up to refuse a client at the fd limit can only come back once that
+         * client's socket is closed (refuse_client_out_of_fds()). */
+        spare_fd_reserve();
         if (m->accept_paused_closing && m->n_closing <= CLOSER_MAX_QUEUED / 2) {
                 m->accept_paused_closing = false;
                 accept_resume(m);
@@ -888,7 +893,6 @@ static int accept_retry_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void spare_fd_reserve(void);
 static void spare_fd_release(void);
 static bool refuse_client_out_of_fds(Manager *m, int error);
 static bool refuse_client_by_uid(Manager *m, int *fd, bool clean, uid_t uid);
