@@ -367,13 +367,12 @@ static void mkdir_owned(const char *path, uid_t owner, mode_t mode) {
         ck_assert_int_eq(chmod(path, mode), 0);
 }
 
-START_TEST(test_bind_unix_needs_the_requesters_own_permissions) {
-        const UnixRow *row = &unix_rows[_i];
-        char top[] = "/tmp/netutild-attack.XXXXXX", rules[256], dir[PATH_MAX], parent[PATH_MAX], want[512];
+/* Makes top (a mkdtemp() template) a 0755 directory and starts the daemon with every uid
+ * allowed to make unix sockets below it (AllowUnix=* TOP). */
+static void start_daemon_with_unix_tree(char *top) {
         const char *extra[] = {"--config", NULL, NULL};
-        UnixAttempt *u;
+        char rules[PATH_MAX + 64];
         char *conf;
-        int ifd, creates = 0, others = 0, attribs = 0;
 
         ck_assert_ptr_nonnull(mkdtemp(top));
         ck_assert_int_eq(chmod(top, 0755), 0);
@@ -382,6 +381,15 @@ START_TEST(test_bind_unix_needs_the_requesters_own_permissions) {
         extra[1] = conf;
         attack_start_daemon(extra);
         unlink(conf);
+}
+
+START_TEST(test_bind_unix_needs_the_requesters_own_permissions) {
+        const UnixRow *row = &unix_rows[_i];
+        char top[] = "/tmp/netutild-attack.XXXXXX", dir[PATH_MAX], parent[PATH_MAX], want[512];
+        UnixAttempt *u;
+        int ifd, creates = 0, others = 0, attribs = 0;
+
+        start_daemon_with_unix_tree(top);
 
         ck_assert_int_lt(snprintf(dir, sizeof(dir), "%s/%s", top, row->dir), (int) sizeof(dir));
         mkdir_owned(dir, row->owner, row->mode);
@@ -565,22 +573,14 @@ static struct ucred peer_sees(const char *addr, size_t len) {
 }
 
 START_TEST(test_unix_listeners_show_peers_the_requester) {
-        char top[] = "/tmp/netutild-attack.XXXXXX", rules[256];
-        const char *extra[] = {"--config", NULL, NULL};
+        char top[] = "/tmp/netutild-attack.XXXXXX";
         const bool raw = _i == 1;
         int report[2], go[2];
         Listeners l = {.raw = raw};
         struct ucred seen[2];
-        char *conf;
         pid_t pid, child = 0;
 
-        ck_assert_ptr_nonnull(mkdtemp(top));
-        ck_assert_int_eq(chmod(top, 0755), 0);
-        snprintf(rules, sizeof(rules), "[Policy]\nAllowUnix=* %s\n", top);
-        conf = test_write_config(rules);
-        extra[1] = conf;
-        attack_start_daemon(extra);
-        unlink(conf);
+        start_daemon_with_unix_tree(top);
 
         snprintf(l.path, sizeof(l.path), "%s/trusted.sock", top);
         l.abstract[0] = '\0';
@@ -663,18 +663,10 @@ static void held_repair_child(void *arg) {
 }
 
 START_TEST(test_repaired_held_unix_listener_shows_its_owner) {
-        char top[] = "/tmp/netutild-attack.XXXXXX", rules[256], path[PATH_MAX];
-        const char *extra[] = {"--config", NULL, NULL};
+        char top[] = "/tmp/netutild-attack.XXXXXX", path[PATH_MAX];
         netutil_client *c = NULL;
-        char *conf;
 
-        ck_assert_ptr_nonnull(mkdtemp(top));
-        ck_assert_int_eq(chmod(top, 0755), 0);
-        snprintf(rules, sizeof(rules), "[Policy]\nAllowUnix=* %s\n", top);
-        conf = test_write_config(rules);
-        extra[1] = conf;
-        attack_start_daemon(extra);
-        unlink(conf);
+        start_daemon_with_unix_tree(top);
         ck_assert_int_lt(snprintf(path, sizeof(path), "%s/held.sock", top), (int) sizeof(path));
 
         attack_run_as(ATTACK_NOBODY, held_repair_child, path, 60);
