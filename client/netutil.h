@@ -135,7 +135,7 @@ netutil_socket *netutil_sockets_free(netutil_socket *s, size_t n);
 /* What to bind, as Tornado's bind_sockets(port, address, family, backlog, flags,
  * reuse_port). Start from NETUTIL_BIND_OPTIONS_INIT; fields are only ever appended. */
 typedef struct netutil_bind_options {
-        const char *port;    /* decimal port or service name; NULL = Tornado's None */
+        const char *port;    /* decimal port 0-65535 or service name; NULL = Tornado's None */
         const char *address; /* NULL or "" = all interfaces */
         int family;          /* AF_UNSPEC (both), AF_INET or AF_INET6 */
         int backlog;         /* listen() backlog (default 128) */

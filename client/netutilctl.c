@@ -429,6 +429,17 @@ static int parse_int(const char *s, long min, long max, int *ret) {
         return 0;
 }
 
+/* A port as the command line takes it: 0 to 65535 in decimal, or a service name that
+ * /etc/services has for the protocol, as getaddrinfo() in Tornado's bind_sockets() takes it
+ * ("http"). getaddrinfo() would take "70000" as port 4464, and "+80" as a name. */
+static bool is_port(const char *s, bool udp) {
+        int v;
+
+        if (s[strspn(s, "0123456789")] == '\0')
+                return parse_int(s, 0, 65535, &v) >= 0;
+        return getservbyname(s, udp ? "udp" : "tcp") != NULL;
+}
+
 /* Writes sockets as CLI.md shows them: into w's current array with --json, else one
  * text line each, after prefix. */
 static void write_sockets(JsonWriter *w, const char *prefix, const netutil_socket *s, size_t n) {
@@ -699,8 +710,8 @@ static int verb_bind(int argc, char *argv[]) {
                         o.udp = 1;
                         break;
                 case 'b':
-                        if (parse_int(optarg, INT32_MIN, INT32_MAX, &o.backlog) < 0)
-                                return usage_error("bind: invalid --backlog '%s'", optarg);
+                        if (parse_int(optarg, 0, INT32_MAX, &o.backlog) < 0)
+                                return usage_error("bind: invalid --backlog '%s': expected 0 or more", optarg);
                         break;
                 case 'F':
                         if (parse_ai_flags(optarg, &o.flags) < 0)
@@ -726,6 +737,8 @@ static int verb_bind(int argc, char *argv[]) {
         if (optind + 1 != argc)
                 return usage_error(optind >= argc ? "bind: missing PORT" : "bind: too many arguments");
         o.port = argv[optind];
+        if (!is_port(o.port, o.udp))
+                return usage_error("bind: invalid PORT '%s': expected 0 to 65535 or a service name", o.port);
         if (o.hold && !o.name)
                 return usage_error("bind: --hold needs --name");
 
@@ -766,8 +779,8 @@ static int verb_bind_unix(int argc, char *argv[]) {
                         break;
                 }
                 case 'b':
-                        if (parse_int(optarg, INT32_MIN, INT32_MAX, &o.backlog) < 0)
-                                return usage_error("bind-unix: invalid --backlog '%s'", optarg);
+                        if (parse_int(optarg, 0, INT32_MAX, &o.backlog) < 0)
+                                return usage_error("bind-unix: invalid --backlog '%s': expected 0 or more", optarg);
                         break;
                 case 'n':
                         o.name = optarg;

@@ -107,6 +107,19 @@ static bool sockaddr_is_ipv6_loopback(const struct sockaddr_storage *ss) {
                in6->sin6_scope_id == 0;
 }
 
+bool bind_service_valid(const char *service) {
+        unsigned long v = 0;
+
+        for (const char *s = service; s && *s; s++) {
+                if (*s < '0' || *s > '9')
+                        return true; /* a service name, looked up as such */
+                v = v * 10 + (unsigned long) (*s - '0');
+                if (v > 65535)
+                        return false;
+        }
+        return true;
+}
+
 int bind_sockets(const BindParams *p, bind_check_t check, void *userdata, BoundSocket **ret, int *ret_gai,
                  struct sockaddr_storage *ret_failed_addr) {
         _cleanup_(freeaddrinfop) struct addrinfo *res = NULL;
@@ -132,6 +145,8 @@ int bind_sockets(const BindParams *p, bind_check_t check, void *userdata, BoundS
 
         /* Tornado only does SOCK_STREAM; SOCK_DGRAM is our extension, nothing else is. */
         if (p->socktype != SOCK_STREAM && p->socktype != SOCK_DGRAM)
+                return -EINVAL;
+        if (!bind_service_valid(p->service))
                 return -EINVAL;
 
         /* Step 2: "" is no address (the AI_PASSIVE wildcard); getaddrinfo("") is EAI_NONAME.

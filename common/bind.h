@@ -61,6 +61,11 @@ typedef int (*bind_check_t)(const struct sockaddr *sa, socklen_t len, int sockty
  *   or -E2BIG past BIND_MAX_SOCKETS, or -EINVAL for a socktype other than SOCK_STREAM
  *   and SOCK_DGRAM, or -EOPNOTSUPP for reuse_port where SO_REUSEPORT does not exist.
  * *ret_failed_addr, if not NULL, receives the address whose bind failed (for messages). */
+/* Whether service may be passed to getaddrinfo(): a name, or a port in decimal from 0 to
+ * 65535. getaddrinfo() takes "70000" and binds port 4464 (it keeps 16 bits), where Tornado's
+ * bind_sockets() wants a port: more digits than that are refused. */
+bool bind_service_valid(const char *service);
+
 int bind_sockets(const BindParams *p, bind_check_t check, void *userdata, BoundSocket **ret, int *ret_gai,
                  struct sockaddr_storage *ret_failed_addr);
 

@@ -215,6 +215,9 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         if (socktype != SOCK_STREAM && socktype != SOCK_DGRAM)
                 return request_error(req, ESOCKTNOSUPPORT, "Socket type %u not supported (expected stream or dgram)",
                                      socktype);
+        /* Only digits reach the message: a name is valid. */
+        if (!bind_service_valid(service))
+                return request_error(req, EINVAL, "Invalid port '%s': expected 0 to 65535", service);
 
         if (name) {
                 char reason[PROTO_MAX_ERROR_MESSAGE];

@@ -121,6 +121,28 @@ done
 run "$ctl" help nope
 contains "$err" "netutilctl: help: unknown command 'nope'" "help nope"
 
+# Ports are 0-65535 in decimal or a name /etc/services has, and backlogs 0 or more: anything
+# else is a usage error in words, before any daemon is asked (getaddrinfo() bound "70000" as
+# port 4464).
+while IFS='|' read -r args want; do
+        run "$ctl" $args
+        expect_rc 2 "usage error '$args'"
+        [ "$err" = "netutilctl: $want
+Try 'netutilctl --help'." ] || fail "usage error '$args': stderr is '$err', expected 'netutilctl: $want'"
+        [ -z "$out" ] || fail "usage error '$args' wrote to stdout: $out"
+done <<'ROWS'
+bind 70000|bind: invalid PORT '70000': expected 0 to 65535 or a service name
+bind 65536|bind: invalid PORT '65536': expected 0 to 65535 or a service name
+bind 000000065536|bind: invalid PORT '000000065536': expected 0 to 65535 or a service name
+bind abc|bind: invalid PORT 'abc': expected 0 to 65535 or a service name
+bind +80|bind: invalid PORT '+80': expected 0 to 65535 or a service name
+bind 8O|bind: invalid PORT '8O': expected 0 to 65535 or a service name
+bind --udp no-such-service|bind: invalid PORT 'no-such-service': expected 0 to 65535 or a service name
+bind --backlog -5 80|bind: invalid --backlog '-5': expected 0 or more
+bind --backlog x 80|bind: invalid --backlog 'x': expected 0 or more
+bind-unix --backlog -5 /tmp/x.sock|bind-unix: invalid --backlog '-5': expected 0 or more
+ROWS
+
 # ---- the completion, without a daemon ----------------------------------------------------
 
 # comp WORD...: completes the last word of "netutilctl WORD..." with the real function,

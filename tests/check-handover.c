@@ -406,6 +406,35 @@ START_TEST(test_bind_numerichost_name_fails_with_eai_noname) {
 }
 END_TEST
 
+/* A port past 65535 given as digits is refused in words, not bound as its low 16 bits
+ * (getaddrinfo() took "70000" as port 4464); a service name still goes to getaddrinfo(). */
+START_TEST(test_bind_port_past_65535_is_refused_in_words) {
+        static const char *const ports[] = {"70000", "65536", "4294967296", "000000065536"};
+        netutil_bind_options o = NETUTIL_BIND_OPTIONS_INIT;
+        netutil_socket *s = NULL;
+        netutil_client *c;
+        char want[128];
+
+        start_daemon(NULL);
+        c = open_client();
+        o.address = "127.0.0.1";
+        for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
+                o.port = ports[i];
+                ck_assert_int_eq(netutil_bind(c, &o, 0, &s), -EINVAL);
+                ck_assert_ptr_null(s);
+                test_fmt(want, sizeof(want), "Invalid port '%s': expected 0 to 65535", ports[i]);
+                ck_assert_str_eq(netutil_client_error_message(c), want);
+        }
+        o.port = "65535";
+        ck_assert_int_eq(netutil_bind(c, &o, 0, &s), 1);
+        ck_assert_uint_eq(test_fd_port(s[0].fd), 65535);
+        netutil_sockets_free(s, 1);
+        netutil_client_close(c);
+        assert_fds_at_baseline();
+        test_daemon_stop_expect_clean_exit(&daemon_);
+}
+END_TEST
+
 /* ---- 3. UDP -------------------------------------------------------------------------- */
 
 START_TEST(test_bind_udp_gives_datagram_sockets_on_one_port) {
@@ -1605,6 +1634,7 @@ static Suite *handover_suite(void) {
         tc = tcase(s, "bind-errors");
         tcase_add_test(tc, test_bind_port_in_use_fails_with_eaddrinuse_in_words_and_json);
         tcase_add_test(tc, test_bind_numerichost_name_fails_with_eai_noname);
+        tcase_add_test(tc, test_bind_port_past_65535_is_refused_in_words);
 
         tc = tcase(s, "udp");
         tcase_add_test(tc, test_bind_udp_gives_datagram_sockets_on_one_port);
