@@ -280,7 +280,7 @@ int bind_unix_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
         if (hold && !name)
                 return request_error(req, EINVAL, "Holding sockets needs a name");
         if (hold) {
-                r = held_answer_existing(req, name, true);
+                r = held_answer_existing(req, req->conn->creds.uid, name, true);
                 if (r == 0)
                         r = held_check_quota(req, req->conn->creds.uid);
                 if (r != 0)

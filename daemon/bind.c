@@ -141,8 +141,8 @@ static void bind_answer(BindJob *j) {
                 if (r == -EEXIST) {
                         /* Another request started the group meanwhile: join that one, if it is
                          * what this request asked for. */
-                        r = group_answer_member(req, group_find(req->manager, j->group, j->creds.uid), j->address,
-                                       j->service, j->params.family);
+                        r = group_answer_member(req, &j->creds, group_find(req->manager, j->group, j->creds.uid),
+                                                j->address, j->service, j->params.family);
                         if (r < 0)
                                 request_error(req, -r, NULL);
                         return;
@@ -242,12 +242,12 @@ int bind_handle(Request *req, const ProtoView *v, ProtoRecv *fds) {
                 } else
                         g = group_find_for(m, name, req->conn->creds.uid);
                 if (g)
-                        return group_answer_member(req, g, address, service, (int) family);
+                        return group_answer_member(req, &req->conn->creds, g, address, service, (int) family);
                 if (held_check_quota(req, req->conn->creds.uid))
                         return 0;
         }
         if (hold) {
-                r = held_answer_existing(req, name, false);
+                r = held_answer_existing(req, req->conn->creds.uid, name, false);
                 if (r == 0)
                         r = held_check_quota(req, req->conn->creds.uid);
                 if (r != 0)

@@ -240,9 +240,9 @@ int group_adopt(Manager *m, const char *name, uid_t owner, const BoundSocket *an
         return 0;
 }
 
-int group_answer_member(Request *req, Group *g, const char *address, const char *service, int family) {
+int group_answer_member(Request *req, const Creds *creds, Group *g, const char *address, const char *service,
+                        int family) {
         _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
-        const Creds *creds = &req->conn->creds;
         char reason[PROTO_MAX_ERROR_MESSAGE];
         int r;
 

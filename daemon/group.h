@@ -43,6 +43,7 @@ int group_adopt(Manager *m, const char *name, uid_t owner, const BoundSocket *an
 /* Answers req with a new member of g (one socket per address), after the membership check
  * (the policy for another uid's group, then group_check_match() of the request's address,
  * service and family), or with the refusal in words. */
-int group_answer_member(Request *req, Group *g, const char *address, const char *service, int family);
+int group_answer_member(Request *req, const Creds *creds, Group *g, const char *address, const char *service,
+                        int family);
 void group_free(Group *g);
 void group_free_all(Manager *m);

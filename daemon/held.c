@@ -402,11 +402,11 @@ int held_check_quota(Request *req, uid_t uid) {
         return 1;
 }
 
-int held_answer_existing(Request *req, const char *name, bool want_unix) {
+int held_answer_existing(Request *req, uid_t uid, const char *name, bool want_unix) {
         _cleanup_(proto_reply_freep) ProtoReply *reply = NULL;
         /* Names are per owner: another uid's name of the same spelling is not this one, so
          * that no uid can claim a name first to break or steer another's (issue 13). */
-        Held *h = held_find(req->manager, name, req->conn->creds.uid);
+        Held *h = held_find(req->manager, name, uid);
         int r;
 
         if (!h)
@@ -438,7 +438,7 @@ int held_keep_and_answer(Request *req, const Creds *creds, const char *name, con
         if (r == 0 || r == -EEXIST) {
                 /* r == -EEXIST: another request held the name while we were binding; its
                  * sockets win and ours are closed by the caller. */
-                r = held_answer_existing(req, name, sockets[0].family == AF_UNIX);
+                r = held_answer_existing(req, creds->uid, name, sockets[0].family == AF_UNIX);
                 if (r != 0)
                         return r;
                 return -ENOENT; /* cannot happen: the name was just there */

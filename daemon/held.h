@@ -69,7 +69,7 @@ void held_free_all(Manager *m);
 /* For a request with hold and name: if name is held, answers req with its sockets (or
  * an error if creds may not use it, or if it holds unix sockets and want_unix is false or the
  * other way round) and returns 1; returns 0 if no such name. */
-int held_answer_existing(Request *req, const char *name, bool want_unix);
+int held_answer_existing(Request *req, uid_t uid, const char *name, bool want_unix);
 
 /* Before binding for a new held name: 0 if uid may hold one more name, else answers req
  * with EDQUOT and returns 1, so that nothing is created that could not be kept. */

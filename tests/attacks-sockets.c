@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -679,6 +680,54 @@ START_TEST(test_repaired_held_unix_listener_shows_its_owner) {
 }
 END_TEST
 
+/* Held or grouped BINDs whose address is a name run in the worker pool; nobody sends them
+ * and hangs up at once, so that each finishes after its client is gone. The daemon crashed
+ * on the first (the answer read the departed client's credentials); now the sockets are
+ * held for their owner as the request asked, and the daemon serves on. */
+#define GONE_BINDS 20
+static void binds_then_hang_up(void *arg) {
+        for (unsigned i = 0; i < GONE_BINDS; i++) {
+                ProtoMsg *m = NULL;
+                char name[32];
+                int sock = attack_connect();
+
+                snprintf(name, sizeof(name), "gone-%u", i);
+                ATTACK_CHECK(proto_msg_new(PROTO_MSG_BIND, i + 1, &m) == 0 &&
+                                     proto_msg_append_string(m, PROTO_ATTR_ADDRESS, "localhost") == 0 &&
+                                     proto_msg_append_string(m, PROTO_ATTR_SERVICE, "0") == 0 &&
+                                     proto_msg_append_string(m, PROTO_ATTR_NAME, name) == 0 &&
+                                     proto_msg_append_u32(m, PROTO_ATTR_HOLD, 1) == 0,
+                             "encoding BIND");
+                ATTACK_CHECK(proto_send(sock, m) >= 0, "send: %s", strerror(errno));
+                proto_msg_free(m);
+                close(sock);
+        }
+}
+
+START_TEST(test_bind_answered_after_its_client_left_does_not_crash) {
+        char out[8192], err[1024];
+        int n = 0;
+
+        attack_setup();
+        attack_run_as(ATTACK_NOBODY, binds_then_hang_up, NULL, 60);
+        /* Every name is held once the workers are done: the list settles at GONE_BINDS. */
+        for (long long deadline = test_now_ms() + 30000; n < GONE_BINDS && test_now_ms() < deadline;) {
+                ck_assert_int_eq(test_ctl(attack_daemon.socket,
+                                          (const char *[]){"--reuid=65534", "--regid=65534", "--clear-groups", NULL},
+                                          (const char *[]){"hold", "list", NULL}, out, sizeof(out), err, sizeof(err)),
+                                 0);
+                n = 0;
+                for (const char *p = out; (p = strstr(p, "gone-")); p++)
+                        n++;
+                if (n < GONE_BINDS)
+                        usleep(50000);
+        }
+        ck_assert_msg(kill(attack_daemon.pid, 0) == 0, "the daemon died");
+        ck_assert_int_ge(n, GONE_BINDS);
+        attack_assert_status_answered(ATTACK_OTHER, 30000);
+}
+END_TEST
+
 void attacks_add_sockets(Suite *s) {
         TCase *tc = test_tcase_add(s, "sockets made for clients", 300, NULL, attack_teardown, NULL);
 
@@ -689,4 +738,5 @@ void attacks_add_sockets(Suite *s) {
         /* 0: through libnetutil; 1: a raw request. */
         tcase_add_loop_test(tc, test_unix_listeners_show_peers_the_requester, 0, 2);
         tcase_add_test(tc, test_repaired_held_unix_listener_shows_its_owner);
+        tcase_add_test(tc, test_bind_answered_after_its_client_left_does_not_crash);
 }
