@@ -10,7 +10,8 @@
  *     run with its uid, gid and groups (as-user.c, this thread only), so the kernel checks
  *     search permission on every directory and write permission on the last one, ACLs
  *     included. The daemon's privilege stands in only at the allowed directory itself:
- *     CAP_DAC_OVERRIDE is kept for a node made directly in it, never for one below;
+ *     CAP_DAC_OVERRIDE is kept for a node made directly in it, never for one below, and
+ *     only if no one but root can change the path to it (path_only_root_can_change());
  *   - below that directory no symlink is followed: each component is opened with
  *     O_PATH|O_NOFOLLOW|O_DIRECTORY, so a symlink fails with ENOTDIR;
  *   - an existing socket is replaced if it is the requester's (root: anyone's), anything
@@ -41,7 +42,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -164,6 +168,45 @@ static int bind_path_as_client(const Creds *creds, int adir, const char *parent,
         return 0;
 }
 
+/* Whether only root (or the daemon's uid) can change what the components of path are: each
+ * is a directory or symlink of theirs, in a parent that no one else may write in or that is
+ * sticky. After a symlink the rest is the resolved path's to answer for. */
+static bool components_only_root_can_change(const char *path) {
+        char prefix[PATH_MAX];
+        struct stat parent, st;
+        size_t len = strlen(path);
+
+        if (path[0] != '/' || len >= sizeof(prefix) || lstat("/", &parent) < 0 || parent.st_uid != 0)
+                return false;
+        for (size_t i = 1; i <= len; i++) {
+                /* Each prefix that ends a component: "/a", "/a/b", ... path. */
+                if ((i < len && path[i] != '/') || path[i - 1] == '/')
+                        continue;
+                memcpy(prefix, path, i);
+                prefix[i] = '\0';
+                if (lstat(prefix, &st) < 0 || (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) ||
+                    (st.st_uid != 0 && st.st_uid != geteuid()))
+                        return false;
+                if ((parent.st_mode & (S_IWGRP | S_IWOTH)) && !(parent.st_mode & S_ISVTX))
+                        return false;
+                if (S_ISLNK(st.st_mode))
+                        return true;
+                parent = st;
+        }
+        return true;
+}
+
+/* Whether only root (or the daemon's uid) can change which directory dir leads to: its
+ * components as written (symlinks the administrator put there included) and those of the
+ * directory it resolves to. bind() resolves the absolute path again after the checks, so
+ * the daemon's CAP_DAC_OVERRIDE may stand in for the client at the allowed directory only
+ * when no one else can swap a component for a symlink (to /etc, say) meanwhile. */
+static bool path_only_root_can_change(const char *dir) {
+        char real[PATH_MAX];
+
+        return components_only_root_can_change(dir) && realpath(dir, real) && components_only_root_can_change(real);
+}
+
 static int bind_path(Request *req, const char *path, mode_t mode, int backlog, int *ret_fd, char *msg,
                      size_t msg_len) {
         const Creds *creds = &req->conn->creds;
@@ -199,7 +242,8 @@ static int bind_path(Request *req, const char *path, mode_t mode, int backlog, i
         }
 
         r = as_user_enter(&as, creds->uid, creds->gid, creds->groups, creds->n_groups,
-                          parent[0] == '\0' ? AS_USER_DAC_OVERRIDE : 0, (int) mode);
+                          parent[0] == '\0' && path_only_root_can_change(dir) ? AS_USER_DAC_OVERRIDE : 0,
+                          (int) mode);
         if (r < 0) {
                 snprintf(msg, msg_len, "Cannot act as uid %u: %s", (unsigned) creds->uid, strerror(-r));
                 return r;

@@ -680,6 +680,49 @@ START_TEST(test_repaired_held_unix_listener_shows_its_owner) {
 }
 END_TEST
 
+/* The daemon's privilege stands in at the allowed directory only while no one else can
+ * change the path that leads to it: bind() resolves that path again, and a user who may
+ * rename a component could swap it for a symlink to /etc between the checks and the bind.
+ * An allowed directory (root's, 0755) below a directory of nobody's: nobody gets only its
+ * own permissions there (EACCES, no node); the same directory on a path of root's: the
+ * daemon stands in. */
+START_TEST(test_privilege_stands_in_only_on_a_path_only_root_can_change) {
+        char top[] = "/tmp/netutild-attack.XXXXXX", conf_text[2 * PATH_MAX + 64], theirs[PATH_MAX], safe[PATH_MAX],
+             node[PATH_MAX + 16], out[1024], err[1024];
+        const char *extra[] = {"--config", NULL, NULL};
+        const char *const as_nobody[] = {"--reuid=65534", "--regid=65534", "--clear-groups", NULL};
+        struct stat st;
+        int status;
+
+        ck_assert_ptr_nonnull(mkdtemp(top));
+        ck_assert_int_eq(chmod(top, 0755), 0);
+        snprintf(theirs, sizeof(theirs), "%s/nobodys", top);
+        ck_assert_int_eq(mkdir(theirs, 0755), 0);
+        ck_assert_int_eq(chown(theirs, ATTACK_NOBODY, ATTACK_NOBODY), 0);
+        snprintf(theirs, sizeof(theirs), "%s/nobodys/run", top);
+        ck_assert_int_eq(mkdir(theirs, 0755), 0);
+        snprintf(safe, sizeof(safe), "%s/run", top);
+        ck_assert_int_eq(mkdir(safe, 0755), 0);
+        snprintf(conf_text, sizeof(conf_text), "[Policy]\nAllowUnix=* %s\nAllowUnix=* %s\n", theirs, safe);
+        extra[1] = test_write_config(conf_text);
+        attack_start_daemon(extra);
+        unlink(extra[1]);
+
+        snprintf(node, sizeof(node), "%s/x.sock", theirs);
+        status = test_ctl(attack_daemon.socket, as_nobody, (const char *[]){"bind-unix", node, NULL}, out, sizeof(out),
+                          err, sizeof(err));
+        ck_assert_msg(status == 1 && strstr(err, "Permission denied"), "exit %d, stderr '%s'", status, err);
+        ck_assert_int_eq(lstat(node, &st), -1);
+        snprintf(node, sizeof(node), "%s/x.sock", safe);
+        status = test_ctl(attack_daemon.socket, as_nobody, (const char *[]){"bind-unix", node, NULL}, out, sizeof(out),
+                          err, sizeof(err));
+        ck_assert_msg(status == 0, "exit %d, stderr '%s'", status, err);
+        ck_assert_int_eq(lstat(node, &st), 0);
+        ck_assert_uint_eq(st.st_uid, ATTACK_NOBODY);
+        test_rm_rf(top);
+}
+END_TEST
+
 /* Held or grouped BINDs whose address is a name run in the worker pool; nobody sends them
  * and hangs up at once, so that each finishes after its client is gone. The daemon crashed
  * on the first (the answer read the departed client's credentials); now the sockets are
@@ -739,4 +782,5 @@ void attacks_add_sockets(Suite *s) {
         tcase_add_loop_test(tc, test_unix_listeners_show_peers_the_requester, 0, 2);
         tcase_add_test(tc, test_repaired_held_unix_listener_shows_its_owner);
         tcase_add_test(tc, test_bind_answered_after_its_client_left_does_not_crash);
+        tcase_add_test(tc, test_privilege_stands_in_only_on_a_path_only_root_can_change);
 }
