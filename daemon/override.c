@@ -715,6 +715,12 @@ static void change_put_back(Manager *m, Change *c) {
         uint64_t now = now_usec();
         int r = override_table_get(m, c->scope, c->scope_owner, &t);
 
+        /* The scope went with its last rule and another uid made one of that name meanwhile:
+         * the rules are not put into a table of someone else's. */
+        if (r >= 0 && t->owner != c->scope_owner) {
+                t = NULL;
+                r = -EEXIST;
+        }
         for (size_t i = 0; r >= 0 && i < c->n_removed; i++) {
                 const RuleCopy *k = &c->removed[i];
 
@@ -738,7 +744,7 @@ static void change_done(Manager *m, StateChange *s, int error) {
         if (error < 0) {
                 OverrideTable *t = override_table_find(m, c->scope);
 
-                if (c->kind == CHANGE_SET && t)
+                if (c->kind == CHANGE_SET && t && t->owner == c->scope_owner)
                         rule_restore(m, t, c->host, c->port, c->family, &c->backup);
                 else if (c->kind != CHANGE_SET)
                         change_put_back(m, c);
