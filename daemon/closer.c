@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 
-/* The closer (closer.h): one pthread, a mutex-protected FIFO each way, an eventfd to wake
- * the loop, as in worker.c. One thread is enough: only a client that hands us fds ever
- * makes a job wait (on a kernel with SO_PASSRIGHTS nothing reaches it), and the caller
- * bounds what each uid may have queued. The thread blocks every signal. */
+/* The closer (closer.h): a lane per uid — a FIFO and, while it has jobs, a detached thread
+ * of its own — a mutex-protected list of finished jobs, and an eventfd to wake the loop, as
+ * in worker.c. Lanes, because the close a client makes linger blocks the thread that does
+ * it for as long as the client likes: it then holds up only that uid's closes, never
+ * another's (a released held name of theirs, whose port would stay bound). The caller
+ * bounds what each uid may have queued. Threads block every signal. */
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,18 +27,24 @@ typedef struct CloseJob {
         struct CloseJob *next;
 } CloseJob;
 
+typedef struct Lane {
+        struct Closer *closer;
+        uid_t uid;
+        CloseJob *head, *tail; /* guarded by closer->lock */
+        struct Lane *next;     /* in closer->lanes */
+} Lane;
+
 struct Closer {
         sd_event_source *source;
         int efd;
         closer_done_t done;
         void *userdata;
         pthread_mutex_t lock;
-        pthread_cond_t cond;
-        CloseJob *todo_head, *todo_tail; /* guarded by lock */
+        pthread_cond_t cond;             /* signalled when a lane's thread ends */
+        Lane *lanes;                     /* guarded by lock: those with jobs, each with a thread */
+        unsigned n_threads;              /* guarded by lock */
         CloseJob *done_head, *done_tail; /* guarded by lock */
         bool stopping;                   /* guarded by lock */
-        bool started;
-        pthread_t thread;
 };
 
 static void push(CloseJob **head, CloseJob **tail, CloseJob *j) {
@@ -70,27 +78,35 @@ static void run(CloseJob *j) {
         j->fd = safe_close(j->fd);
 }
 
-static void *closer_main(void *arg) {
-        Closer *c = arg;
+/* A lane's thread: closes its jobs in order, and ends with the last (the lane with it). */
+static void *lane_main(void *arg) {
+        Lane *lane = arg;
+        Closer *c = lane->closer;
 
         pthread_mutex_lock(&c->lock);
         for (;;) {
-                CloseJob *j;
+                CloseJob *j = c->stopping ? NULL : pop(&lane->head, &lane->tail);
                 uint64_t one = 1;
 
-                while (!c->todo_head && !c->stopping)
-                        pthread_cond_wait(&c->cond, &c->lock);
-                if (c->stopping)
+                if (!j)
                         break;
-                j = pop(&c->todo_head, &c->todo_tail);
                 pthread_mutex_unlock(&c->lock);
-
                 run(j);
-
                 pthread_mutex_lock(&c->lock);
                 push(&c->done_head, &c->done_tail, j);
                 (void) write(c->efd, &one, sizeof(one));
         }
+        /* Stopping: what is left stays open for exit() (closer_free()). */
+        if (!lane->head) {
+                for (Lane **l = &c->lanes; *l; l = &(*l)->next)
+                        if (*l == lane) {
+                                *l = lane->next;
+                                break;
+                        }
+                free(lane);
+        }
+        c->n_threads--;
+        pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
         return NULL;
 }
@@ -116,7 +132,6 @@ static int on_event(sd_event_source *s, int fd, uint32_t revents, void *userdata
 }
 
 int closer_new(sd_event *e, closer_done_t done, void *userdata, Closer **ret) {
-        sigset_t all, old;
         Closer *c;
         int r;
 
@@ -136,13 +151,6 @@ int closer_new(sd_event *e, closer_done_t done, void *userdata, Closer **ret) {
         if (r < 0)
                 goto fail;
 
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        r = -pthread_create(&c->thread, NULL, closer_main, c);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r < 0)
-                goto fail;
-        c->started = true;
         *ret = c;
         return 0;
 
@@ -152,29 +160,37 @@ fail:
 }
 
 Closer *closer_free(Closer *c) {
+        struct timespec deadline;
         CloseJob *j;
 
         if (!c)
                 return NULL;
-        if (c->started) {
-                struct timespec deadline;
-
-                pthread_mutex_lock(&c->lock);
-                c->stopping = true;
-                pthread_cond_broadcast(&c->cond);
-                pthread_mutex_unlock(&c->lock);
-                /* A close that lingers on must not hold up our exit: the thread, and what it
-                 * still uses, are then left to the process's end. */
-                clock_gettime(CLOCK_REALTIME, &deadline);
-                deadline.tv_sec += 1;
-                if (pthread_timedjoin_np(c->thread, NULL, &deadline) != 0) {
-                        (void) pthread_detach(c->thread);
+        pthread_mutex_lock(&c->lock);
+        c->stopping = true;
+        /* A close that lingers on must not hold up our exit: its thread, and what it still
+         * uses (c included), are then left to the process's end. */
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        while (c->n_threads > 0)
+                if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) == ETIMEDOUT && c->n_threads > 0) {
+                        pthread_mutex_unlock(&c->lock);
                         return NULL;
                 }
-        }
+        pthread_mutex_unlock(&c->lock);
         /* What was never closed stays open for exit(), which does not linger; its job is
          * done all the same, for the caller's counts. */
-        while ((j = pop(&c->done_head, &c->done_tail)) || (j = pop(&c->todo_head, &c->todo_tail))) {
+        while (c->lanes) {
+                Lane *lane = c->lanes;
+
+                c->lanes = lane->next;
+                while ((j = pop(&lane->head, &lane->tail))) {
+                        if (c->done)
+                                c->done(c->userdata, j->userdata);
+                        free(j);
+                }
+                free(lane);
+        }
+        while ((j = pop(&c->done_head, &c->done_tail))) {
                 if (c->done)
                         c->done(c->userdata, j->userdata);
                 free(j);
@@ -187,8 +203,30 @@ Closer *closer_free(Closer *c) {
         return NULL;
 }
 
-int closer_close(Closer *c, int fd, bool drain, void *userdata) {
+/* Starts lane's thread, detached, with every signal blocked. Called with c->lock held. */
+static int lane_start(Closer *c, Lane *lane) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        sigset_t all, old;
+        int r;
+
+        if (pthread_attr_init(&attr) != 0)
+                return -ENOMEM;
+        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        r = -pthread_create(&thread, &attr, lane_main, lane);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+        if (r == 0)
+                c->n_threads++;
+        return r;
+}
+
+int closer_close(Closer *c, int fd, bool drain, uid_t uid, void *userdata) {
         CloseJob *j = calloc(1, sizeof(*j));
+        Lane *lane;
+        int r = 0;
 
         if (!j) {
                 /* Nowhere to put it: the one case where the loop closes a client's fd. */
@@ -197,8 +235,27 @@ int closer_close(Closer *c, int fd, bool drain, void *userdata) {
         }
         *j = (CloseJob){.fd = fd, .drain = drain, .userdata = userdata};
         pthread_mutex_lock(&c->lock);
-        push(&c->todo_head, &c->todo_tail, j);
-        pthread_cond_signal(&c->cond);
+        for (lane = c->lanes; lane && lane->uid != uid; lane = lane->next)
+                ;
+        if (!lane) {
+                lane = calloc(1, sizeof(*lane));
+                if (lane) {
+                        *lane = (Lane){.closer = c, .uid = uid, .next = c->lanes};
+                        push(&lane->head, &lane->tail, j);
+                        r = lane_start(c, lane);
+                        if (r < 0)
+                                free(lane);
+                        else
+                                c->lanes = lane;
+                } else
+                        r = -ENOMEM;
+        } else
+                push(&lane->head, &lane->tail, j);
         pthread_mutex_unlock(&c->lock);
-        return 0;
+        if (r < 0) {
+                /* No thread to be had: as without memory. */
+                safe_close(j->fd);
+                free(j);
+        }
+        return r;
 }

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * The closer (issue 13, item 1): one thread that closes what a client may have put in the
+ * The closer (issue 13, item 1): threads that close what a client may have put in the
  * daemon's hands, so that the event loop never does the last close of a foreign file. That
  * close takes as long as the file wants: a TCP socket with unsent data and SO_LINGER
  * {1, N} waits N seconds, a FUSE file waits for its server. The fds come from datagrams
@@ -16,6 +16,7 @@
  */
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 typedef struct Closer Closer;
@@ -30,9 +31,10 @@ int closer_new(sd_event *e, closer_done_t done, void *userdata, Closer **ret);
  * is left to the process's exit). fds still queued are left to the process's exit too,
  * whose closes do not linger. done is not called for them. Returns NULL. */
 Closer *closer_free(Closer *c);
-/* Closes fd on the closer's thread, consuming it; with drain, first reads (and drops) what
- * the peer queued, at most PROTO_MAX_INFLIGHT datagrams: for a refused client's socket, so
- * that the client reads its refusal instead of ECONNRESET. done(userdata) follows on the
- * loop. Returns 0, or -ENOMEM when no job could be allocated: fd was then closed here, and
- * done is not called. */
-int closer_close(Closer *c, int fd, bool drain, void *userdata);
+/* Closes fd on a thread of uid's lane (jobs of one uid in order, those of different uids
+ * independently; (uid_t) -1 for a client whose uid is unknown), consuming it; with drain,
+ * first reads (and drops) what the peer queued, at most PROTO_MAX_INFLIGHT datagrams: for a
+ * refused client's socket, so that the client reads its refusal instead of ECONNRESET.
+ * done(userdata) follows on the loop. Returns 0, or -ENOMEM (or another -errno when no
+ * thread could be started): fd was then closed here, and done is not called. */
+int closer_close(Closer *c, int fd, bool drain, uid_t uid, void *userdata);

@@ -79,7 +79,7 @@ void held_free(Held *h) {
                  * SO_LINGER (shutdown(), connect()) and closed it: ours is then the last close,
                  * which lingers (issue 13). */
                 if (m)
-                        manager_close_foreign(m, h->sockets[i].fd);
+                        manager_close_foreign(m, h->sockets[i].fd, h->owner);
                 else
                         safe_close(h->sockets[i].fd);
         }

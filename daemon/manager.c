@@ -153,9 +153,9 @@ static void user_load_request_done(Manager *m, UserLoad *l) {
 
 /* ---- Closing what clients gave us (issue 13, item 1) ---------------------------------- */
 
-/* The closer closed a job of l's uid (NULL: of no known uid). */
 static void spare_fd_reserve(void);
 
+/* The closer closed a job of l's uid (NULL: of no known uid). */
 static void closer_done(void *userdata, void *job_userdata) {
         Manager *m = userdata;
         UserLoad *l = job_userdata;
@@ -177,39 +177,50 @@ static void closer_done(void *userdata, void *job_userdata) {
         }
 }
 
-/* Closes fd, which a client of l's uid (NULL: unknown) may have put foreign files in, on the
- * closer's thread, consuming it. */
-static void close_foreign(Manager *m, int fd, bool drain, UserLoad *l) {
+/* The uid of a unix socket's peer, or (uid_t) -1. */
+static uid_t peer_uid(int fd) {
+        struct ucred uc;
+        socklen_t len = sizeof(uc);
+
+        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) >= 0 && len == sizeof(uc) ? uc.uid : (uid_t) -1;
+}
+
+/* Closes fd, which a client of uid ((uid_t) -1: unknown) may have put foreign files in, on
+ * a thread of that uid's lane, consuming it. The job counts for the uid: at
+ * CLOSER_MAX_PER_USER its connections are not read. */
+static void close_foreign(Manager *m, int fd, bool drain, uid_t uid) {
+        UserLoad *l;
+
         if (fd < 0)
                 return;
         if (!m->closer) { /* at exit, after the closer */
                 safe_close(fd);
                 return;
         }
-        if (closer_close(m->closer, fd, drain, l) < 0) {
+        l = uid != (uid_t) -1 ? user_load_get(m, uid) : NULL;
+        if (closer_close(m->closer, fd, drain, uid, l) < 0) {
                 log_oom();
+                user_load_unref(m, l);
                 return;
         }
         m->n_closing++;
-        if (l) {
+        if (l)
                 l->n_closing++;
-                l->n_refs++;
-        }
         if (m->n_closing >= CLOSER_MAX_QUEUED && !m->accept_paused_closing) {
                 m->accept_paused_closing = true;
                 (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_OFF);
         }
 }
 
-void manager_close_foreign(Manager *m, int fd) {
-        close_foreign(m, fd, false, NULL);
+void manager_close_foreign(Manager *m, int fd, uid_t uid) {
+        close_foreign(m, fd, false, uid);
 }
 
 /* ProtoRecv.discard of the loop's buffer: fds a client sent, which no handler took. */
 static void recv_discard(int fd, void *userdata) {
         Manager *m = userdata;
 
-        close_foreign(m, fd, false, m->reading ? m->reading->load : NULL);
+        close_foreign(m, fd, false, m->reading ? m->reading->creds.uid : (uid_t) -1);
 }
 
 /* Whether a freshly accepted client socket refuses fds since its connect(): the listener
@@ -233,7 +244,7 @@ static bool client_socket_refuses_fds(Manager *m, int fd) {
  * be the last close of their files: the closer does it. */
 static void close_client_socket(Manager *m, int fd, bool may_hold_fds) {
         if (may_hold_fds)
-                close_foreign(m, fd, false, NULL);
+                close_foreign(m, fd, false, peer_uid(fd));
         else
                 safe_close(fd);
 }
@@ -859,7 +870,7 @@ static void refuse_and_close(Manager *m, int fd, ProtoMsg *msg, bool clean) {
         if (msg)
                 (void) proto_send(fd, msg);
         if (!clean) {
-                close_foreign(m, fd, true, NULL);
+                close_foreign(m, fd, true, peer_uid(fd));
                 return;
         }
         for (unsigned i = 0; i < PROTO_MAX_INFLIGHT && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)

@@ -213,9 +213,10 @@ void manager_restamp_listener(int fd);
 void manager_pause(Manager *m, Conn *keep);
 void manager_resume(Manager *m);
 /* Closes fd, which a client may have had its hands on (a held socket, whose recipient may
- * have made it a lingering connected socket), on the closer's thread: the loop never does
- * the last close of a file a client controls (issue 13). Consumes fd. */
-void manager_close_foreign(Manager *m, int fd);
+ * have made it a lingering connected socket, or put fds in its unaccepted connections), on
+ * a closer thread of uid's lane: the loop never does the last close of a file a client
+ * controls, and a close that lingers holds up only that uid's (issue 13). Consumes fd. */
+void manager_close_foreign(Manager *m, int fd, uid_t uid);
 /* Shuts c down (epoll reports the hang-up and the connection goes in conn_io()). */
 void manager_conn_kill(Conn *c);
 /* Requests read and not yet answered, their clients gone or not (a worker may still run a

@@ -242,6 +242,41 @@ static void linger_child(void *arg) {
         safe_close(s);
 }
 
+/* While nobody's close lingers in its lane of the closer, uid 1234 holds a port and lets it
+ * go: that close is its own lane's, and the port is free again at once (with one closer
+ * thread it waited behind nobody's LINGER_SEC). */
+static void assert_another_uids_release_goes_through(void) {
+        const char *const as_other[] = {"--reuid=1234", "--regid=1234", "--clear-groups", NULL};
+        char out[1024], err[1024];
+        struct sockaddr_storage ss;
+        socklen_t len;
+        unsigned port;
+        int fd = -1;
+        long long t0;
+
+        ck_assert_int_eq(test_ctl(attack_daemon.socket, as_other,
+                                  (const char *[]){"bind", "--name", "victim", "--hold", "--address", "127.0.0.1",
+                                                   "0", NULL},
+                                  out, sizeof(out), err, sizeof(err)),
+                         0);
+        port = test_port_in(out, NULL);
+        ck_assert_int_eq(test_ctl(attack_daemon.socket, as_other, (const char *[]){"hold", "release", "victim", NULL},
+                                  out, sizeof(out), err, sizeof(err)),
+                         0);
+        t0 = test_now_ms();
+        len = test_make_sockaddr("127.0.0.1", port, &ss);
+        for (long long deadline = test_now_ms() + 10000; test_now_ms() < deadline; usleep(20000)) {
+                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                ck_assert_int_ge(fd, 0);
+                if (bind(fd, (struct sockaddr *) &ss, len) == 0)
+                        break;
+                fd = safe_close(fd);
+        }
+        ck_assert_msg(fd >= 0, "uid 1234's released port %u was still bound 10 s later", port);
+        fprintf(stderr, "fds: uid 1234's released port was free after %lld ms\n", test_now_ms() - t0);
+        close(fd);
+}
+
 START_TEST(test_no_blocking_close_of_a_clients_fd) {
         const struct FdsCase *k = &cases[_i];
         char *conf = test_write_config("[Daemon]\nMaxReplyBytesPerConnection=64K\nMaxClientsPerUser=1\n");
@@ -284,6 +319,8 @@ START_TEST(test_no_blocking_close_of_a_clients_fd) {
         /* Another uid is answered while the fd's last close lingers. */
         fprintf(stderr, "fds: %s: another uid answered in %lld ms\n", k->name,
                 attack_assert_status_answered(ATTACK_OTHER, 30000));
+        if (k->way == WAY_HELD)
+                assert_another_uids_release_goes_through();
 
         close(go[1]);
         attack_wait_child(pid, LINGER_SEC + 60);
