@@ -3,6 +3,7 @@
 /* Held sockets (held.h): the table, HOLD_LIST, HOLD_RELEASE and the listener repair. */
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -142,6 +143,15 @@ static int held_watch_cb(sd_event_source *s, int fd, uint32_t revents, void *use
         if (r < 0) {
                 log_error_errno(r, "Held socket '%s' stopped listening and cannot listen again: %m; "
                                    "no longer watching it.", hs->held->name);
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        }
+        /* A unix socket keeps its shutdown through listen(): it still reports the hang-up,
+         * and watching it on would run this again at once, for ever (any uid could make the
+         * daemon spin and flood its log so). */
+        if (hs->family == AF_UNIX && poll(&(struct pollfd){.fd = hs->fd}, 1, 0) > 0) {
+                log_error("Held socket '%s' was shut down by a recipient, and a unix socket cannot listen "
+                          "again after that; no longer watching it (release and hold it anew).",
+                          hs->held->name);
                 return sd_event_source_set_enabled(s, SD_EVENT_OFF);
         }
         log_warning("Held socket '%s' was shut down by a recipient; listening on it again.", hs->held->name);

@@ -506,15 +506,8 @@ END_TEST
 /* Starts the attack daemon on state with its stderr in log. */
 static void start_logged(const char *state, const char *log) {
         const char *extra[] = {"--state-dir", state, NULL};
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), saved = fcntl(2, F_DUPFD_CLOEXEC, 3);
 
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_ge(saved, 0);
-        ck_assert_int_eq(dup2(fd, 2), 2);
-        attack_start_daemon(extra);
-        dup2(saved, 2);
-        close(saved);
-        close(fd);
+        attack_start_daemon_logged(extra, log);
 }
 
 static void assert_file_contains(const char *path, const char *needle) {

@@ -723,6 +723,59 @@ START_TEST(test_privilege_stands_in_only_on_a_path_only_root_can_change) {
 }
 END_TEST
 
+/* Nobody holds a unix listener and shuts its copy down. A unix socket keeps its shutdown
+ * through listen(), so the daemon's repair cannot revive it: before, its watch fired again
+ * at once, for ever (the loop spun and logged some 50 000 lines a second); now it says so
+ * once and stops watching, and the name can be released and held anew. */
+static void hold_and_shut_down(void *arg) {
+        static const char path[] = "\0netutild-attack-shut";
+        netutil_bind_unix_options o = NETUTIL_BIND_UNIX_OPTIONS_INIT;
+        netutil_client *c = NULL;
+        netutil_socket *s = NULL;
+
+        o.path = path;
+        o.path_len = sizeof(path) - 1;
+        o.name = "shut";
+        o.hold = 1;
+        ATTACK_CHECK(netutil_client_open(attack_daemon.socket, &c) == 0, "connect");
+        ATTACK_CHECK(netutil_bind_unix(c, &o, 0, &s) == 1, "bind-unix: %s", netutil_client_error_message(c));
+        ATTACK_CHECK(shutdown(s[0].fd, SHUT_RDWR) == 0, "shutdown: %s", strerror(errno));
+        netutil_sockets_free(s, 1);
+        netutil_client_close(c);
+}
+
+static int count_in_file(const char *path, const char *needle) {
+        static char text[1 << 20];
+        int fd = open(path, O_RDONLY | O_CLOEXEC), n = 0;
+        ssize_t len;
+
+        ck_assert_int_ge(fd, 0);
+        len = read(fd, text, sizeof(text) - 1);
+        close(fd);
+        ck_assert_int_ge(len, 0);
+        text[len] = '\0';
+        for (const char *p = text; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
+}
+
+START_TEST(test_shut_down_held_unix_listener_does_not_spin_the_loop) {
+        char log[] = "/tmp/netutild-attack-log.XXXXXX";
+        int fd = mkstemp(log), n = 0;
+
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        attack_start_daemon_logged(NULL, log);
+        attack_run_as(ATTACK_NOBODY, hold_and_shut_down, NULL, 30);
+        for (long long deadline = test_now_ms() + 10000; n == 0 && test_now_ms() < deadline; usleep(20000))
+                n = count_in_file(log, "cannot listen again after that; no longer watching it");
+        ck_assert_msg(n == 1, "the daemon did not give up on the shut-down unix listener (%d lines)", n);
+        attack_assert_status_answered(ATTACK_OTHER, 30000);
+        ck_assert_int_eq(count_in_file(log, "was shut down by a recipient"), 1);
+        unlink(log);
+}
+END_TEST
+
 /* Held or grouped BINDs whose address is a name run in the worker pool; nobody sends them
  * and hangs up at once, so that each finishes after its client is gone. The daemon crashed
  * on the first (the answer read the departed client's credentials); now the sockets are
@@ -783,4 +836,5 @@ void attacks_add_sockets(Suite *s) {
         tcase_add_test(tc, test_repaired_held_unix_listener_shows_its_owner);
         tcase_add_test(tc, test_bind_answered_after_its_client_left_does_not_crash);
         tcase_add_test(tc, test_privilege_stands_in_only_on_a_path_only_root_can_change);
+        tcase_add_test(tc, test_shut_down_held_unix_listener_does_not_spin_the_loop);
 }

@@ -33,6 +33,8 @@ extern int attack_baseline_fds;
 /* Fixture: a fresh network namespace, fds from 3 close-on-exec, the daemon started with
  * extra_args (NULL-terminated, may be NULL) and reachable by any uid. */
 void attack_start_daemon(const char *const *extra_args);
+/* attack_start_daemon() with the daemon's stderr (its log) in the file log. */
+void attack_start_daemon_logged(const char *const *extra_args, const char *log);
 /* Checked fixtures: attack_start_daemon(NULL), and kill it. */
 void attack_setup(void);
 void attack_teardown(void);

@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -31,6 +32,18 @@ void attack_start_daemon(const char *const *extra_args) {
         test_enter_netns();
         test_cloexec_fds_from_3();
         attack_baseline_fds = test_daemon_start_for_any_user(&attack_daemon, extra_args);
+}
+
+void attack_start_daemon_logged(const char *const *extra_args, const char *log) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), saved = fcntl(2, F_DUPFD_CLOEXEC, 3);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_ge(saved, 0);
+        ck_assert_int_eq(dup2(fd, 2), 2);
+        attack_start_daemon(extra_args);
+        dup2(saved, 2);
+        close(saved);
+        close(fd);
 }
 
 void attack_setup(void) {
