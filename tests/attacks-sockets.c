@@ -744,21 +744,6 @@ static void hold_and_shut_down(void *arg) {
         netutil_client_close(c);
 }
 
-static int count_in_file(const char *path, const char *needle) {
-        static char text[1 << 20];
-        int fd = open(path, O_RDONLY | O_CLOEXEC), n = 0;
-        ssize_t len;
-
-        ck_assert_int_ge(fd, 0);
-        len = read(fd, text, sizeof(text) - 1);
-        close(fd);
-        ck_assert_int_ge(len, 0);
-        text[len] = '\0';
-        for (const char *p = text; (p = strstr(p, needle)); p++)
-                n++;
-        return n;
-}
-
 START_TEST(test_shut_down_held_unix_listener_does_not_spin_the_loop) {
         char log[] = "/tmp/netutild-attack-log.XXXXXX";
         int fd = mkstemp(log), n = 0;
@@ -768,10 +753,10 @@ START_TEST(test_shut_down_held_unix_listener_does_not_spin_the_loop) {
         attack_start_daemon_logged(NULL, log);
         attack_run_as(ATTACK_NOBODY, hold_and_shut_down, NULL, 30);
         for (long long deadline = test_now_ms() + 10000; n == 0 && test_now_ms() < deadline; usleep(20000))
-                n = count_in_file(log, "cannot listen again after that; no longer watching it");
+                n = attack_count_in_file(log, "cannot listen again after that; no longer watching it");
         ck_assert_msg(n == 1, "the daemon did not give up on the shut-down unix listener (%d lines)", n);
         attack_assert_status_answered(ATTACK_OTHER, 30000);
-        ck_assert_int_eq(count_in_file(log, "was shut down by a recipient"), 1);
+        ck_assert_int_eq(attack_count_in_file(log, "was shut down by a recipient"), 1);
         unlink(log);
 }
 END_TEST

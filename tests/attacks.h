@@ -35,6 +35,8 @@ extern int attack_baseline_fds;
 void attack_start_daemon(const char *const *extra_args);
 /* attack_start_daemon() with the daemon's stderr (its log) in the file log. */
 void attack_start_daemon_logged(const char *const *extra_args, const char *log);
+/* Asserts that path can be read (its first MiB): how often needle occurs in it. */
+int attack_count_in_file(const char *path, const char *needle);
 /* Checked fixtures: attack_start_daemon(NULL), and kill it. */
 void attack_setup(void);
 void attack_teardown(void);

@@ -46,6 +46,21 @@ void attack_start_daemon_logged(const char *const *extra_args, const char *log) 
         close(fd);
 }
 
+int attack_count_in_file(const char *path, const char *needle) {
+        static char text[1 << 20];
+        int fd = open(path, O_RDONLY | O_CLOEXEC), n = 0;
+        ssize_t len;
+
+        ck_assert_int_ge(fd, 0);
+        len = read(fd, text, sizeof(text) - 1);
+        close(fd);
+        ck_assert_int_ge(len, 0);
+        text[len] = '\0';
+        for (const char *p = text; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
+}
+
 void attack_setup(void) {
         attack_start_daemon(NULL);
 }
