@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -166,6 +167,29 @@ static int add_rule(Config *c, const char *key, const char *value, const char *f
         return 0;
 }
 
+/* The [Daemon] keys that take a count: one row each. zero: what 0 means where 0 is allowed
+ * (NULL: the smallest value is 1), for the error message. */
+typedef struct UnsignedKey {
+        const char *key;
+        const char *zero;
+        unsigned max;
+        size_t offset; /* of the unsigned in Config */
+} UnsignedKey;
+
+static const UnsignedKey unsigned_keys[] = {
+        { "ResolverThreads", NULL, CONFIG_MAX_RESOLVER_THREADS, offsetof(Config, resolver_threads) },
+        { "ResolverThreadsPerUser", NULL, CONFIG_MAX_RESOLVER_THREADS,
+          offsetof(Config, resolver_threads_per_user) },
+        { "ResolveTimeoutSec", "resolv.conf's", CONFIG_MAX_RESOLVE_TIMEOUT_SEC,
+          offsetof(Config, resolve_timeout_sec) },
+        { "MaxClients", NULL, CONFIG_MAX_CLIENTS, offsetof(Config, max_clients) },
+        { "MaxClientsPerUser", "no limit", CONFIG_MAX_CLIENTS, offsetof(Config, max_clients_per_user) },
+        { "MaxRequestsPerUser", "no limit", CONFIG_MAX_REQUESTS_PER_USER,
+          offsetof(Config, max_requests_per_user) },
+        { "MaxPersistentRulesPerUser", "no limit", CONFIG_MAX_PERSISTENT_RULES_PER_USER,
+          offsetof(Config, max_persistent_rules_per_user) },
+};
+
 static int parse_assignment(Config *c, const char *section, const char *key, const char *value,
                             const char *file, unsigned line, char *errbuf, size_t errlen) {
         unsigned u;
@@ -180,59 +204,19 @@ static int parse_assignment(Config *c, const char *section, const char *key, con
                         return parse_error(errbuf, errlen, file, line,
                                            "Resolver=%s: expected threadpool, cares or blocking", value);
                 }
-                if (strcmp(key, "ResolverThreads") == 0) {
-                        if (parse_unsigned(value, 1, CONFIG_MAX_RESOLVER_THREADS, &u) < 0)
-                                return parse_error(errbuf, errlen, file, line,
-                                                   "ResolverThreads=%s: expected 1..%u", value,
-                                                   CONFIG_MAX_RESOLVER_THREADS);
-                        c->resolver_threads = u;
-                        return 0;
-                }
-                if (strcmp(key, "ResolverThreadsPerUser") == 0) {
-                        if (parse_unsigned(value, 1, CONFIG_MAX_RESOLVER_THREADS, &u) < 0)
-                                return parse_error(errbuf, errlen, file, line,
-                                                   "ResolverThreadsPerUser=%s: expected 1..%u", value,
-                                                   CONFIG_MAX_RESOLVER_THREADS);
-                        c->resolver_threads_per_user = u;
-                        return 0;
-                }
-                if (strcmp(key, "ResolveTimeoutSec") == 0) {
-                        if (parse_unsigned(value, 0, CONFIG_MAX_RESOLVE_TIMEOUT_SEC, &u) < 0)
-                                return parse_error(errbuf, errlen, file, line,
-                                                   "ResolveTimeoutSec=%s: expected 0 (resolv.conf's)..%u", value,
-                                                   CONFIG_MAX_RESOLVE_TIMEOUT_SEC);
-                        c->resolve_timeout_sec = u;
-                        return 0;
-                }
-                if (strcmp(key, "MaxClients") == 0) {
-                        if (parse_unsigned(value, 1, CONFIG_MAX_CLIENTS, &u) < 0)
-                                return parse_error(errbuf, errlen, file, line, "MaxClients=%s: expected 1..%u",
-                                                   value, CONFIG_MAX_CLIENTS);
-                        c->max_clients = u;
-                        return 0;
-                }
-                if (strcmp(key, "MaxClientsPerUser") == 0) {
-                        if (parse_unsigned(value, 0, CONFIG_MAX_CLIENTS, &u) < 0)
-                                return parse_error(errbuf, errlen, file, line,
-                                                   "MaxClientsPerUser=%s: expected 0 (no limit)..%u", value,
-                                                   CONFIG_MAX_CLIENTS);
-                        c->max_clients_per_user = u;
-                        return 0;
-                }
-                if (strcmp(key, "MaxRequestsPerUser") == 0) {
-                        if (parse_unsigned(value, 0, CONFIG_MAX_REQUESTS_PER_USER, &u) < 0)
-                                return parse_error(errbuf, errlen, file, line,
-                                                   "MaxRequestsPerUser=%s: expected 0 (no limit)..%u", value,
-                                                   CONFIG_MAX_REQUESTS_PER_USER);
-                        c->max_requests_per_user = u;
-                        return 0;
-                }
-                if (strcmp(key, "MaxPersistentRulesPerUser") == 0) {
-                        if (parse_unsigned(value, 0, CONFIG_MAX_PERSISTENT_RULES_PER_USER, &u) < 0)
-                                return parse_error(errbuf, errlen, file, line,
-                                                   "MaxPersistentRulesPerUser=%s: expected 0 (no limit)..%u",
-                                                   value, CONFIG_MAX_PERSISTENT_RULES_PER_USER);
-                        c->max_persistent_rules_per_user = u;
+                for (size_t i = 0; i < ELEMENTSOF(unsigned_keys); i++) {
+                        const UnsignedKey *k = &unsigned_keys[i];
+
+                        if (strcmp(key, k->key) != 0)
+                                continue;
+                        if (parse_unsigned(value, k->zero ? 0 : 1, k->max, &u) < 0) {
+                                if (k->zero)
+                                        return parse_error(errbuf, errlen, file, line, "%s=%s: expected 0 (%s)..%u",
+                                                           key, value, k->zero, k->max);
+                                return parse_error(errbuf, errlen, file, line, "%s=%s: expected 1..%u", key,
+                                                   value, k->max);
+                        }
+                        *(unsigned *) (void *) ((char *) c + k->offset) = u;
                         return 0;
                 }
                 if (strcmp(key, "MaxReplyBytesPerConnection") == 0 ||
